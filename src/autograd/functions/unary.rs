@@ -1,0 +1,46 @@
+//! Derivatives of elementwise functions. Each saves its input or its output, whichever the
+//! formula is cheaper in.
+
+use crate::autograd::node::{saved_at, Backward};
+use crate::error::Result;
+use crate::ops::raw;
+use crate::ops::unary::UnaryOp;
+use crate::tensor::Tensor;
+use std::f32::consts::{FRAC_2_SQRT_PI, SQRT_2};
+
+/// Saved: what `UnaryOp::saves` says (relu saves its output: y > 0 iff x > 0).
+pub struct UnaryBackward {
+    pub op: UnaryOp,
+}
+
+impl Backward for UnaryBackward {
+    fn name(&self) -> &'static str {
+        self.op.backward_name()
+    }
+
+    fn apply(&self, g: &Tensor, saved: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
+        let grad = match self.op {
+            // d(-x) = -dx
+            UnaryOp::Neg => raw::map(g, false, |v| -v)?,
+            // relu' = [y > 0]
+            UnaryOp::Relu => raw::zip_map(g, saved_at(saved, 0), |g, y| if y > 0.0 { g } else { 0.0 })?,
+            // exp' = y
+            UnaryOp::Exp => raw::zip_map(g, saved_at(saved, 0), |g, y| g * y)?,
+            // log' = 1/x
+            UnaryOp::Log => raw::zip_map(g, saved_at(saved, 0), |g, x| g / x)?,
+            // sqrt' = 1 / (2y)
+            UnaryOp::Sqrt => raw::zip_map(g, saved_at(saved, 0), |g, y| g / (2.0 * y))?,
+            // sigmoid' = y (1 - y)
+            UnaryOp::Sigmoid => raw::zip_map(g, saved_at(saved, 0), |g, y| g * y * (1.0 - y))?,
+            // tanh' = 1 - y^2
+            UnaryOp::Tanh => raw::zip_map(g, saved_at(saved, 0), |g, y| g * (1.0 - y * y))?,
+            // gelu(x) = x Phi(x); gelu' = Phi(x) + x phi(x)
+            UnaryOp::Gelu => raw::zip_map(g, saved_at(saved, 0), |g, x| {
+                let cdf = 0.5 * (1.0 + libm::erff(x / SQRT_2));
+                let pdf = 0.5 * FRAC_2_SQRT_PI / SQRT_2 * (-0.5 * x * x).exp();
+                g * (cdf + x * pdf)
+            })?,
+        };
+        Ok(vec![Some(grad)])
+    }
+}

@@ -1,0 +1,105 @@
+//! Elementwise loops over strided operands, with a contiguous fast path.
+
+/// Calls `row(out_start, a_start, b_start, len)` for each innermost row of `shape`, where a and b
+/// are addressed through their own strides (0 for broadcast dims) and the output is contiguous.
+/// Returns the innermost strides of a and b for the caller's row loop.
+pub fn for_each_row2(
+    shape: &[usize],
+    (oa, sa): (usize, &[usize]),
+    (ob, sb): (usize, &[usize]),
+    mut row: impl FnMut(usize, usize, usize, usize),
+) {
+    let n = shape.len();
+    if n == 0 {
+        row(0, oa, ob, 1);
+        return;
+    }
+    let len = shape[n - 1];
+    if len == 0 || shape.contains(&0) {
+        return;
+    }
+    let rows: usize = shape[..n - 1].iter().product();
+    let mut idx = [0usize; 16];
+    let mut idx_vec;
+    let idx: &mut [usize] = if n <= 16 {
+        &mut idx[..n]
+    } else {
+        idx_vec = vec![0usize; n];
+        &mut idx_vec
+    };
+    let (mut a, mut b) = (oa, ob);
+    for r in 0..rows {
+        row(r * len, a, b, len);
+        for d in (0..n - 1).rev() {
+            idx[d] += 1;
+            a += sa[d];
+            b += sb[d];
+            if idx[d] < shape[d] {
+                break;
+            }
+            a -= sa[d] * shape[d];
+            b -= sb[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/// out[i] = f(a[i], b[i]) over broadcast operands described by (offset, strides) into `a` and `b`.
+pub fn binary<T: Copy, U: Copy>(
+    out: &mut [U],
+    shape: &[usize],
+    a: &[T],
+    la: (usize, &[usize]),
+    b: &[T],
+    lb: (usize, &[usize]),
+    f: impl Fn(T, T) -> U,
+) {
+    let n = shape.len();
+    let (ia, ib) = if n == 0 { (1, 1) } else { (la.1[n - 1], lb.1[n - 1]) };
+    for_each_row2(shape, la, lb, |o, pa, pb, len| {
+        let out = &mut out[o..o + len];
+        match (ia, ib) {
+            (1, 1) => {
+                for ((y, &x0), &x1) in out.iter_mut().zip(&a[pa..pa + len]).zip(&b[pb..pb + len]) {
+                    *y = f(x0, x1);
+                }
+            }
+            (1, 0) => {
+                let x1 = b[pb];
+                for (y, &x0) in out.iter_mut().zip(&a[pa..pa + len]) {
+                    *y = f(x0, x1);
+                }
+            }
+            (0, 1) => {
+                let x0 = a[pa];
+                for (y, &x1) in out.iter_mut().zip(&b[pb..pb + len]) {
+                    *y = f(x0, x1);
+                }
+            }
+            _ => {
+                for (i, y) in out.iter_mut().enumerate() {
+                    *y = f(a[pa + i * ia], b[pb + i * ib]);
+                }
+            }
+        }
+    });
+}
+
+/// out[i] = f(a[i]) over a strided operand.
+pub fn unary<T: Copy, U: Copy>(out: &mut [U], shape: &[usize], a: &[T], la: (usize, &[usize]), f: impl Fn(T) -> U) {
+    let n = shape.len();
+    let ia = if n == 0 { 1 } else { la.1[n - 1] };
+    for_each_row2(shape, la, la, |o, pa, _, len| {
+        let out = &mut out[o..o + len];
+        if ia == 1 {
+            for (y, &x) in out.iter_mut().zip(&a[pa..pa + len]) {
+                *y = f(x);
+            }
+        } else {
+            for (i, y) in out.iter_mut().enumerate() {
+                *y = f(a[pa + i * ia]);
+            }
+        }
+    });
+}
+

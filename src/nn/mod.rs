@@ -1,0 +1,51 @@
+//! Modules: layers with PyTorch's default initialisation and state_dict names.
+
+pub mod activation;
+pub mod linear;
+pub mod sequential;
+
+use crate::error::Result;
+use crate::tensor::Tensor;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use activation::Activation;
+pub use linear::Linear;
+pub use sequential::Sequential;
+
+pub trait Module: Send + Sync {
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// Sets training mode on this module and its children.
+    fn train(&self, training: bool);
+
+    fn is_training(&self) -> bool;
+
+    /// Parameters then buffers, children in order, named as PyTorch's state_dict keys.
+    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>);
+}
+
+/// The training flag every module keeps (modules start in training mode, as in PyTorch).
+pub struct TrainingFlag(AtomicBool);
+
+impl Default for TrainingFlag {
+    fn default() -> Self {
+        TrainingFlag(AtomicBool::new(true))
+    }
+}
+
+impl TrainingFlag {
+    pub fn set(&self, training: bool) {
+        self.0.store(training, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// All of a module's tensors with their state_dict names.
+pub fn state_dict(m: &dyn Module) -> Vec<(String, Tensor)> {
+    let mut out = Vec::new();
+    m.named_tensors("", &mut out);
+    out
+}

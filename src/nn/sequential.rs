@@ -1,0 +1,44 @@
+//! Sequential: children applied in order, named `0.`, `1.`, ... in the state_dict.
+
+use super::{Module, TrainingFlag};
+use crate::error::Result;
+use crate::tensor::Tensor;
+use std::sync::Arc;
+
+pub struct Sequential {
+    children: Vec<Arc<dyn Module>>,
+    training: TrainingFlag,
+}
+
+impl Sequential {
+    pub fn new(children: Vec<Arc<dyn Module>>) -> Sequential {
+        Sequential { children, training: TrainingFlag::default() }
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        for c in &self.children {
+            h = c.forward(&h)?;
+        }
+        Ok(h)
+    }
+
+    fn train(&self, training: bool) {
+        self.training.set(training);
+        for c in &self.children {
+            c.train(training);
+        }
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+
+    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+        for (i, c) in self.children.iter().enumerate() {
+            c.named_tensors(&format!("{prefix}{i}."), out);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! matmul (torch.matmul's rules) and linear, both on the one GEMM wrapper.
+
+use super::raw;
+use super::record::Recorder;
+use crate::autograd::functions::linalg::{LinearBackward, MatmulBackward};
+use crate::error::{bail, Result};
+use crate::kernels::gemm::{gemm, MatRef};
+use crate::layout::Layout;
+use crate::shape::{broadcast_shapes, fmt_shape, Dims};
+use crate::storage::{try_filled, DType};
+use crate::tensor::Tensor;
+
+fn mat(t: &Tensor, l: &Layout, offset: usize) -> MatRef {
+    let n = l.ndim();
+    // SAFETY: offset is inside the storage (it comes from the tensor's own layout).
+    let ptr = unsafe { (t.storage().as_ptr() as *const f32).add(offset) };
+    MatRef { ptr, rs: l.strides[n - 2] as isize, cs: l.strides[n - 1] as isize }
+}
+
+/// Batched product of a [..., n, k] and b [..., k, m] with broadcast batch dims (validated).
+pub(crate) fn bmm_raw(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout, inference: bool) -> Result<Tensor> {
+    let (na, nb) = (la.ndim(), lb.ndim());
+    let (n, k, m) = (la.shape[na - 2], la.shape[na - 1], lb.shape[nb - 1]);
+    let batch = broadcast_shapes(&la.shape[..na - 2], &lb.shape[..nb - 2]).expect("validated batch dims");
+    let mut out_shape = batch.clone();
+    out_shape.extend_from_slice(&[n, m]);
+    let mut full_a = batch.clone();
+    full_a.extend_from_slice(&[n, k]);
+    let mut full_b = batch.clone();
+    full_b.extend_from_slice(&[k, m]);
+    let (ea, eb) = (la.expand(&full_a), lb.expand(&full_b));
+    let nbatch = batch.len();
+    let batch_a = Layout { shape: batch.clone(), strides: ea.strides[..nbatch].into(), offset: ea.offset };
+    let batch_b = Layout { shape: batch.clone(), strides: eb.strides[..nbatch].into(), offset: eb.offset };
+    let mut out = try_filled(crate::shape::numel(&out_shape), 0f32)?;
+    for (i, (oa, ob)) in batch_a.offsets().zip(batch_b.offsets()).enumerate() {
+        let dst = out[i * n * m..].as_mut_ptr();
+        // SAFETY: the operands are valid strided matrices of their tensors; dst is a fresh buffer.
+        unsafe { gemm(n, m, k, dst, m as isize, false, mat(a, &ea, oa), mat(b, &eb, ob)) };
+    }
+    Ok(raw::from_vec(out, &out_shape, inference))
+}
+
+/// The layouts torch.matmul multiplies: 1-D operands gain a dim (a as a row, b as a column).
+fn promoted(a: &Tensor, b: &Tensor) -> Result<(Layout, Layout, Dims)> {
+    if a.ndim() == 0 || b.ndim() == 0 {
+        bail!(Shape, "matmul: both arguments need at least 1 dimension, got shapes {} and {}", fmt_shape(a.shape()), fmt_shape(b.shape()));
+    }
+    let la = if a.ndim() == 1 { a.layout().unsqueeze(0) } else { a.layout().clone() };
+    let lb = if b.ndim() == 1 { b.layout().unsqueeze(1) } else { b.layout().clone() };
+    let (na, nb) = (la.ndim(), lb.ndim());
+    if la.shape[na - 1] != lb.shape[nb - 2] {
+        bail!(Shape, "matmul: shapes {} and {} cannot be multiplied ({} columns against {} rows)", fmt_shape(a.shape()), fmt_shape(b.shape()), la.shape[na - 1], lb.shape[nb - 2]);
+    }
+    let Some(batch) = broadcast_shapes(&la.shape[..na - 2], &lb.shape[..nb - 2]) else {
+        bail!(Shape, "matmul: batch dimensions of {} and {} cannot broadcast", fmt_shape(a.shape()), fmt_shape(b.shape()));
+    };
+    let mut out: Dims = batch;
+    if a.ndim() > 1 {
+        out.push(la.shape[na - 2]);
+    }
+    if b.ndim() > 1 {
+        out.push(lb.shape[nb - 1]);
+    }
+    Ok((la, lb, out))
+}
+
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    a.expect_dtype(DType::F32, "a")?;
+    b.expect_dtype(DType::F32, "b")?;
+    let (la, lb, out_shape) = promoted(a, b)?;
+    let rec = Recorder::new(&[a, b]);
+    let saved = vec![
+        if rec.needs_grad(1) { rec.save(a, "MmBackward")? } else { None },
+        if rec.needs_grad(0) { rec.save(b, "MmBackward")? } else { None },
+    ];
+    let out = bmm_raw(a, &la, b, &lb, rec.inference())?;
+    let out = raw::alias(&out, Layout::contiguous(&out_shape));
+    let needs = [rec.needs_grad(0), rec.needs_grad(1)];
+    let (a_shape, b_shape) = (a.shape().into(), b.shape().into());
+    Ok(rec.finish(out, || Box::new(MatmulBackward { a_shape, b_shape, needs }), saved))
+}
+
+/// x [*, in] -> x w^T + b: [*, out].
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    x.expect_dtype(DType::F32, "x")?;
+    w.expect_dtype(DType::F32, "weight")?;
+    if let Some(b) = b {
+        b.expect_dtype(DType::F32, "bias")?;
+    }
+    if w.ndim() != 2 {
+        bail!(Shape, "linear: weight must be 2-D (out_features, in_features), got shape {}", fmt_shape(w.shape()));
+    }
+    let (out_f, in_f) = (w.shape()[0], w.shape()[1]);
+    if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
+        bail!(Shape, "linear: input of shape {} does not end in in_features = {} (weight shape {})", fmt_shape(x.shape()), in_f, fmt_shape(w.shape()));
+    }
+    if let Some(b) = b {
+        if b.shape() != [out_f] {
+            bail!(Shape, "linear: bias must have shape [{}] to match weight {}, got {}", out_f, fmt_shape(w.shape()), fmt_shape(b.shape()));
+        }
+    }
+    let inputs: Vec<&Tensor> = std::iter::once(x).chain(std::iter::once(w)).chain(b).collect();
+    let rec = Recorder::new(&inputs);
+    let saved = vec![
+        if rec.needs_grad(1) { rec.save(x, "AddmmBackward")? } else { None },
+        if rec.needs_grad(0) { rec.save(w, "AddmmBackward")? } else { None },
+    ];
+    let out = linear_raw(x, w, b, rec.inference())?;
+    let needs = [rec.needs_grad(0), rec.needs_grad(1), b.is_some() && rec.needs_grad(2)];
+    let x_shape = x.shape().into();
+    Ok(rec.finish(out, || Box::new(LinearBackward { x_shape, needs }), saved))
+}
+
+/// Rows of x as a 2-D layout (copying only when the leading dims cannot be merged).
+pub(crate) fn rows_of(x: &Tensor) -> Result<Tensor> {
+    let in_f = x.shape()[x.ndim() - 1];
+    let rows = x.numel().checked_div(in_f).unwrap_or(0);
+    let shape = [if in_f == 0 { crate::shape::numel(&x.shape()[..x.ndim() - 1]) } else { rows }, in_f];
+    match x.layout().view_as(&shape) {
+        Some(l) => Ok(raw::alias(x, l)),
+        None => Ok(raw::alias(&raw::contiguous_copy(x, false)?, Layout::contiguous(&shape))),
+    }
+}
+
+fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, inference: bool) -> Result<Tensor> {
+    let x2 = rows_of(x)?;
+    let (rows, in_f) = (x2.shape()[0], x2.shape()[1]);
+    let out_f = w.shape()[0];
+    let mut out = try_filled(rows * out_f, 0f32)?;
+    if let Some(b) = b {
+        let bias = b.data::<f32>();
+        for row in out.chunks_exact_mut(out_f.max(1)).take(rows) {
+            row.copy_from_slice(&bias);
+        }
+    }
+    let lw = w.layout().transpose(0, 1);
+    // SAFETY: x2 is rows x in, w^T is in x out, both valid strided views; out is fresh.
+    unsafe { gemm(rows, out_f, in_f, out.as_mut_ptr(), out_f as isize, b.is_some(), mat(&x2, x2.layout(), x2.layout().offset), mat(w, &lw, lw.offset)) };
+    let mut shape: Dims = x.shape()[..x.ndim() - 1].into();
+    shape.push(out_f);
+    Ok(raw::from_vec(out, &shape, inference))
+}

@@ -1,0 +1,178 @@
+//! Tensor-level computations that never record: the forward kernels of the dispatch layer and the
+//! building blocks of derivatives. Outputs are fresh contiguous tensors of the given kind.
+
+use crate::error::{bail, Result};
+use crate::kernels::{elementwise, reduce};
+use crate::layout::Layout;
+use crate::layout::contiguous_strides;
+use crate::shape::{broadcast_shapes, fmt_shape, numel, Dims};
+use crate::storage::{try_filled, DType, Element, Storage};
+use crate::tensor::{AutogradMeta, Tensor};
+use std::sync::Arc;
+
+pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], inference: bool) -> Tensor {
+    Tensor::from_vec(data, shape, inference)
+}
+
+pub fn full(shape: &[usize], value: f64, dtype: DType, inference: bool) -> Result<Tensor> {
+    let n = numel(shape);
+    Ok(match dtype {
+        DType::F32 => from_vec(try_filled(n, value as f32)?, shape, inference),
+        DType::I64 => from_vec(try_filled(n, value as i64)?, shape, inference),
+    })
+}
+
+/// A view of `t`'s storage with another layout and no autograd history.
+pub fn alias(t: &Tensor, layout: Layout) -> Tensor {
+    Tensor::from_parts(t.storage().clone(), layout, None, AutogradMeta::default())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl BinOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            BinOp::Add => "add",
+            BinOp::Sub => "sub",
+            BinOp::Mul => "mul",
+            BinOp::Div => "div",
+        }
+    }
+
+    pub fn backward_name(self) -> &'static str {
+        match self {
+            BinOp::Add => "AddBackward",
+            BinOp::Sub => "SubBackward",
+            BinOp::Mul => "MulBackward",
+            BinOp::Div => "DivBackward",
+        }
+    }
+}
+
+pub fn broadcast_shape(a: &[usize], b: &[usize], op: &str) -> Result<Dims> {
+    match broadcast_shapes(a, b) {
+        Some(s) => Ok(s),
+        None => bail!(Shape, "{op}: shapes {} and {} cannot broadcast (trailing dimensions must be equal or 1)", fmt_shape(a), fmt_shape(b)),
+    }
+}
+
+/// Elementwise a (op) b with broadcasting, both F32.
+pub fn binary(a: &Tensor, b: &Tensor, op: BinOp, inference: bool) -> Result<Tensor> {
+    let shape = broadcast_shape(a.shape(), b.shape(), op.name())?;
+    let la = a.layout().expand(&shape);
+    let lb = b.layout().expand(&shape);
+    let mut out = try_filled(numel(&shape), 0f32)?;
+    let (sa, sb) = (a.storage().slice::<f32>(), b.storage().slice::<f32>());
+    match op {
+        BinOp::Add => elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| x + y),
+        BinOp::Sub => elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| x - y),
+        BinOp::Mul => elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| x * y),
+        BinOp::Div => elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| x / y),
+    }
+    Ok(from_vec(out, &shape, inference))
+}
+
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(a, b, BinOp::Add, false)
+}
+
+pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    binary(a, b, BinOp::Mul, false)
+}
+
+/// f applied to every element of an F32 tensor.
+pub fn map(a: &Tensor, inference: bool, f: impl Fn(f32) -> f32) -> Result<Tensor> {
+    let l = a.layout();
+    let mut out = try_filled(l.numel(), 0f32)?;
+    elementwise::unary(&mut out, &l.shape, a.storage().slice::<f32>(), (l.offset, &l.strides), f);
+    Ok(from_vec(out, &l.shape, inference))
+}
+
+/// f applied pairwise to two F32 tensors of the same shape.
+pub fn zip_map(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
+    let (la, lb) = (a.layout(), b.layout());
+    let mut out = try_filled(la.numel(), 0f32)?;
+    elementwise::binary(&mut out, &la.shape, a.storage().slice::<f32>(), (la.offset, &la.strides), b.storage().slice::<f32>(), (lb.offset, &lb.strides), f);
+    Ok(from_vec(out, &la.shape, false))
+}
+
+/// Row-major copy of any tensor.
+pub fn contiguous_copy(t: &Tensor, inference: bool) -> Result<Tensor> {
+    Ok(match t.dtype() {
+        DType::F32 => from_vec(t.try_data::<f32>()?.into_owned(), t.shape(), inference),
+        DType::I64 => from_vec(t.try_data::<i64>()?.into_owned(), t.shape(), inference),
+    })
+}
+
+/// `t` itself when contiguous, otherwise a contiguous normal copy.
+pub fn contiguous(t: &Tensor) -> Result<Tensor> {
+    if t.is_contiguous() {
+        Ok(t.clone())
+    } else {
+        contiguous_copy(t, t.is_inference())
+    }
+}
+
+/// Writes `src` (broadcast to dst's shape) into `dst`'s elements. The caller has validated shapes
+/// and dtypes and that dst has no internal overlap.
+pub fn copy_into(dst: &Tensor, src: &Tensor) {
+    match dst.dtype() {
+        DType::F32 => copy_into_typed::<f32>(dst, src),
+        DType::I64 => copy_into_typed::<i64>(dst, src),
+    }
+}
+
+fn copy_into_typed<T: Element>(dst: &Tensor, src: &Tensor) {
+    let values: Vec<T> = if src.shape() == dst.shape() && !src.shares_storage(dst) {
+        src.data::<T>().into_owned()
+    } else {
+        let l = src.layout().expand(dst.shape());
+        let s = src.storage().slice::<T>();
+        l.offsets().map(|o| s[o]).collect()
+    };
+    // SAFETY: `values` is a separate buffer, so no other slice of dst's storage is alive here.
+    let d = unsafe { dst.storage().slice_mut::<T>() };
+    for (o, v) in dst.layout().offsets().zip(values) {
+        d[o] = v;
+    }
+}
+
+/// Sums over the dims set in `mask`; keepdim leaves them as size 1.
+pub fn sum_mask(t: &Tensor, mask: &[bool], keepdim: bool, inference: bool) -> Result<Tensor> {
+    let shape = t.shape();
+    let kept: Dims = shape.iter().zip(mask).map(|(&d, &m)| if m { 1 } else { d }).collect();
+    let kept_strides = contiguous_strides(&kept);
+    let out_strides: Dims = kept_strides.iter().zip(mask).map(|(&s, &m)| if m { 0 } else { s }).collect();
+    let mut out = try_filled(numel(&kept), 0f32)?;
+    let l = t.layout();
+    reduce::sum_into(&mut out, shape, t.storage().slice::<f32>(), (l.offset, &l.strides), &out_strides);
+    let out_shape: Dims = if keepdim { kept } else { shape.iter().zip(mask).filter(|(_, &m)| !m).map(|(&d, _)| d).collect() };
+    Ok(from_vec(out, &out_shape, inference))
+}
+
+/// Reduces a gradient of a broadcast result back to an operand's `shape` (sum over broadcast dims).
+pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if g.shape() == shape {
+        return Ok(g.clone());
+    }
+    let lead = g.ndim() - shape.len();
+    let mask: Vec<bool> = (0..g.ndim()).map(|i| i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)).collect();
+    let summed = sum_mask(g, &mask, true, false)?;
+    Ok(alias(&summed, Layout::contiguous(shape)))
+}
+
+/// A stride-0 broadcast of `g` to `shape` (no copy).
+pub fn expand(g: &Tensor, shape: &[usize]) -> Tensor {
+    alias(g, g.layout().expand(shape))
+}
+
+/// Fresh storage of `elems` zeros for an op output.
+pub fn zeros_storage(dtype: DType, elems: usize, inference: bool) -> Result<Arc<Storage>> {
+    Ok(Arc::new(Storage::zeros(dtype, elems, inference)?))
+}

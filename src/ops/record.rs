@@ -1,0 +1,71 @@
+//! Recording: the one place that decides whether an op joins the graph. An op records when grad
+//! mode is on, inference mode is off, and any input requires grad (API.md I4, I7, I11).
+
+use crate::autograd::mode::{self, GradState};
+use crate::autograd::node::{Backward, Edge, Node, SavedTensor};
+use crate::error::Result;
+use crate::tensor::Tensor;
+use smallvec::SmallVec;
+use std::sync::Arc;
+
+pub struct Recorder<'a> {
+    pub state: GradState,
+    inputs: SmallVec<[&'a Tensor; 3]>,
+    active: bool,
+}
+
+impl<'a> Recorder<'a> {
+    /// Reads the thread's grad state once for this op.
+    pub fn new(inputs: &[&'a Tensor]) -> Self {
+        let state = mode::state();
+        let active = state.recording() && inputs.iter().any(|t| t.requires_grad());
+        Recorder { state, inputs: SmallVec::from_slice(inputs), active }
+    }
+
+    /// Whether outputs are allocated as inference tensors (API.md I1).
+    pub fn inference(&self) -> bool {
+        self.state.inference
+    }
+
+    pub fn active(&self) -> bool {
+        self.active
+    }
+
+    /// Whether input `i` will receive a gradient.
+    pub fn needs_grad(&self, i: usize) -> bool {
+        self.active && self.inputs[i].requires_grad()
+    }
+
+    /// Saves `t` for backward when recording; refuses inference tensors (I7) before any compute.
+    pub fn save(&self, t: &Tensor, op: &str) -> Result<Option<SavedTensor>> {
+        if self.active {
+            SavedTensor::new(t, op).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Attaches the op's node to `out` when recording.
+    pub fn finish(self, out: Tensor, backward: impl FnOnce() -> Box<dyn Backward>, saved: Vec<Option<SavedTensor>>) -> Tensor {
+        if self.active {
+            let edges = self.inputs.iter().map(|t| edge_of(t)).collect();
+            let node = Node::new(backward(), saved, edges);
+            let mut m = out.meta();
+            m.requires_grad = true;
+            m.grad_fn = Some(Arc::new(node));
+        }
+        out
+    }
+}
+
+/// Where the gradient of `t` flows: its grad_fn, or `t` itself when it is a leaf that requires grad.
+pub fn edge_of(t: &Tensor) -> Option<Edge> {
+    let m = t.meta();
+    if !m.requires_grad {
+        return None;
+    }
+    Some(match &m.grad_fn {
+        Some(f) => Edge::Node(f.clone()),
+        None => Edge::Leaf(t.clone()),
+    })
+}

@@ -1,0 +1,88 @@
+//! Shapes: inline dimension lists (no heap allocation for up to 6 dims), PyTorch broadcasting and
+//! negative-dim normalisation.
+
+use crate::error::{bail, Result};
+use smallvec::SmallVec;
+
+pub type Dims = SmallVec<[usize; 6]>;
+
+/// Number of elements, or None when the product overflows.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Converts user dims (int64) into sizes, refusing negatives and sizes whose element count or byte
+/// count would overflow.
+pub fn dims_from_i64(shape: &[i64], what: &str) -> Result<Dims> {
+    let mut dims = Dims::with_capacity(shape.len());
+    for (i, &d) in shape.iter().enumerate() {
+        if d < 0 {
+            bail!(InvalidArgument, "{what}[{i}] is {d}; dimensions must be >= 0");
+        }
+        dims.push(usize::try_from(d).map_err(|_| {
+            crate::error::err!(InvalidArgument, "{what}[{i}] = {d} does not fit this platform's size type")
+        })?);
+    }
+    match checked_numel(&dims) {
+        Some(n) if n.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize) => Ok(dims),
+        _ => bail!(OutOfMemory, "{what} {:?} has more elements than can be allocated", shape),
+    }
+}
+
+/// Normalises a possibly negative `dim` against `ndim` dimensions (PyTorch's wrap_dim).
+/// A 0-d tensor accepts dims -1 and 0, as in PyTorch.
+pub fn wrap_dim(dim: i64, ndim: usize, what: &str) -> Result<usize> {
+    let n = ndim.max(1) as i64;
+    if dim < -n || dim >= n {
+        bail!(InvalidArgument, "{what} = {dim} is out of range for a tensor with {ndim} dimension(s); expected a value in [{}, {}]", -n, n - 1);
+    }
+    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+}
+
+/// Like `wrap_dim` but for positions where a new dim may be inserted (unsqueeze): range [-ndim-1, ndim].
+pub fn wrap_insert_dim(dim: i64, ndim: usize, what: &str) -> Result<usize> {
+    wrap_dim(dim, ndim + 1, what)
+}
+
+/// The broadcast shape of `a` and `b`, as torch.broadcast_shapes.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
+    let n = a.len().max(b.len());
+    let mut out = Dims::from_elem(0, n);
+    for i in 0..n {
+        let da = if i < n - a.len() { 1 } else { a[i - (n - a.len())] };
+        let db = if i < n - b.len() { 1 } else { b[i - (n - b.len())] };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return None;
+        };
+    }
+    Some(out)
+}
+
+/// Sorted, deduplicated-checked list of reduction dims; an empty list means every dim.
+pub fn reduction_dims(dims: &[i64], ndim: usize) -> Result<SmallVec<[bool; 6]>> {
+    let mut mask: SmallVec<[bool; 6]> = SmallVec::from_elem(dims.is_empty(), ndim);
+    for &d in dims {
+        let w = wrap_dim(d, ndim, "dims")?;
+        if ndim == 0 {
+            continue;
+        }
+        if mask[w] {
+            bail!(InvalidArgument, "dim {d} appears more than once in dims; list each dimension once");
+        }
+        mask[w] = true;
+    }
+    Ok(mask)
+}
+
+pub fn fmt_shape(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}

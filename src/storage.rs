@@ -1,0 +1,236 @@
+//! Reference-counted element buffers. A storage is normal (with a version counter shared by every
+//! view and detach alias of it) or inference (no version counter), decided once at allocation.
+//! Every storage the library allocates is counted in the process-wide memory statistics.
+
+use crate::error::{err, Result};
+use std::ffi::c_void;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    I64,
+}
+
+impl DType {
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::I64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "F32",
+            DType::I64 => "I64",
+        }
+    }
+}
+
+/// Element types a storage can hold.
+pub trait Element: Copy + Default + Send + Sync + 'static {
+    const DTYPE: DType;
+}
+impl Element for f32 {
+    const DTYPE: DType = DType::F32;
+}
+impl Element for i64 {
+    const DTYPE: DType = DType::I64;
+}
+
+pub type BlobDeleter = unsafe extern "C" fn(data: *mut c_void, ctx: *mut c_void);
+
+enum Owner {
+    /// Allocated here (counted in the memory statistics); `elems` elements of `dtype`.
+    Library,
+    /// Caller memory from rt_tensor_from_blob; the deleter runs once when the storage goes.
+    Blob { deleter: Option<BlobDeleter>, data: *mut c_void, ctx: *mut c_void, armed: AtomicBool },
+}
+
+pub struct Storage {
+    ptr: NonNull<u8>,
+    elems: usize,
+    dtype: DType,
+    owner: Owner,
+    version: Option<AtomicU64>,
+}
+
+// SAFETY: the buffer is plain numbers owned by this storage (or lent by a caller who promised to
+// keep it alive until the deleter runs); cross-thread races on the numbers can only give wrong
+// values, which the API's thread-safety rules allow for misuse.
+unsafe impl Send for Storage {}
+unsafe impl Sync for Storage {}
+
+static LIVE: AtomicU64 = AtomicU64::new(0);
+static PEAK: AtomicU64 = AtomicU64::new(0);
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+pub struct MemoryStats {
+    pub live_bytes: u64,
+    pub peak_bytes: u64,
+    pub alloc_count: u64,
+}
+
+pub fn memory_stats() -> MemoryStats {
+    MemoryStats {
+        live_bytes: LIVE.load(Ordering::Relaxed),
+        peak_bytes: PEAK.load(Ordering::Relaxed),
+        alloc_count: ALLOCS.load(Ordering::Relaxed),
+    }
+}
+
+pub fn reset_peak() {
+    PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+fn account(bytes: usize) {
+    let live = LIVE.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+    ALLOCS.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Storage {
+    /// Takes ownership of a vector's buffer.
+    pub fn from_vec<T: Element>(v: Vec<T>, inference: bool) -> Storage {
+        let elems = v.len();
+        let boxed = v.into_boxed_slice();
+        // SAFETY: Box::into_raw never returns null.
+        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed) as *mut T as *mut u8) };
+        account(elems * std::mem::size_of::<T>());
+        Storage { ptr, elems, dtype: T::DTYPE, owner: Owner::Library, version: Self::counter(inference) }
+    }
+
+    /// A zero-filled buffer; fails with RT_ERR_OUT_OF_MEMORY instead of aborting.
+    pub fn zeros(dtype: DType, elems: usize, inference: bool) -> Result<Storage> {
+        match dtype {
+            DType::F32 => Ok(Self::from_vec(try_filled(elems, 0f32)?, inference)),
+            DType::I64 => Ok(Self::from_vec(try_filled(elems, 0i64)?, inference)),
+        }
+    }
+
+    /// Wraps caller memory without copying.
+    ///
+    /// # Safety
+    /// `ptr` must be valid for reads and writes of `elems` elements of `dtype`, aligned, and stay
+    /// valid until the deleter runs (or forever when there is none).
+    /// `data` may be null only when `elems` is 0; the deleter gets it back exactly as given.
+    pub unsafe fn from_blob(
+        data: *mut c_void,
+        elems: usize,
+        dtype: DType,
+        deleter: Option<BlobDeleter>,
+        ctx: *mut c_void,
+        inference: bool,
+    ) -> Storage {
+        let ptr = NonNull::new(data as *mut u8).unwrap_or(NonNull::<i64>::dangling().cast());
+        Storage { ptr, elems, dtype, owner: Owner::Blob { deleter, data, ctx, armed: AtomicBool::new(true) }, version: Self::counter(inference) }
+    }
+
+    fn counter(inference: bool) -> Option<AtomicU64> {
+        if inference {
+            None
+        } else {
+            Some(AtomicU64::new(0))
+        }
+    }
+
+    /// Keeps a blob's deleter from running (used when the call that wrapped it fails).
+    pub fn forget_deleter(&self) {
+        if let Owner::Blob { armed, .. } = &self.owner {
+            armed.store(false, Ordering::Release);
+        }
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn len(&self) -> usize {
+        self.elems
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.elems == 0
+    }
+
+    pub fn is_inference(&self) -> bool {
+        self.version.is_none()
+    }
+
+    pub fn version(&self) -> Option<u64> {
+        self.version.as_ref().map(|v| v.load(Ordering::Acquire))
+    }
+
+    pub fn bump_version(&self) {
+        if let Some(v) = &self.version {
+            v.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Read access to the elements.
+    pub fn slice<T: Element>(&self) -> &[T] {
+        assert_eq!(self.dtype, T::DTYPE, "storage dtype mismatch");
+        // SAFETY: ptr holds `elems` initialised, aligned elements of T for the storage's lifetime.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr() as *const T, self.elems) }
+    }
+
+    /// Write access for in-place ops and for filling a fresh output.
+    ///
+    /// # Safety
+    /// The caller must not hold another slice of this storage while writing through this one
+    /// (kernels copy an aliasing source first).
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice_mut<T: Element>(&self) -> &mut [T] {
+        assert_eq!(self.dtype, T::DTYPE, "storage dtype mismatch");
+        std::slice::from_raw_parts_mut(self.ptr.as_ptr() as *mut T, self.elems)
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        match self.owner {
+            Owner::Library => {
+                LIVE.fetch_sub((self.elems * self.dtype.size()) as u64, Ordering::Relaxed);
+                // SAFETY: ptr/elems came from Box<[T]>::into_raw of the same dtype in from_vec.
+                unsafe {
+                    match self.dtype {
+                        DType::F32 => drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr() as *mut f32, self.elems))),
+                        DType::I64 => drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr() as *mut i64, self.elems))),
+                    }
+                }
+            }
+            Owner::Blob { deleter: Some(deleter), data, ctx, ref armed } => {
+                if armed.load(Ordering::Acquire) {
+                    // SAFETY: the caller gave us this deleter for exactly this pointer and context.
+                    unsafe { deleter(data, ctx) }
+                }
+            }
+            Owner::Blob { deleter: None, .. } => {}
+        }
+    }
+}
+
+/// A vector of `n` copies of `value`, or RT_ERR_OUT_OF_MEMORY when it cannot be allocated.
+pub fn try_filled<T: Copy>(n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(std::mem::size_of::<T>()))
+    })?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// An empty vector with room for `n` elements, or RT_ERR_OUT_OF_MEMORY.
+pub fn try_with_capacity<T>(n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(std::mem::size_of::<T>()))
+    })?;
+    Ok(v)
+}

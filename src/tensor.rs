@@ -1,0 +1,202 @@
+//! The tensor: a storage, a layout into it, and autograd metadata.
+
+use crate::autograd::node::Node;
+use crate::error::{bail, Result};
+use crate::layout::Layout;
+use crate::shape::fmt_shape;
+use crate::storage::{DType, Element, Storage};
+use parking_lot::{Mutex, MutexGuard};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// How a view was made, for the in-place rules of API.md I9 and I11.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreationMeta {
+    Default,
+    InferenceMode,
+    NoGradMode,
+}
+
+/// Present on views of normal tensors: the root base and how the view was made.
+pub struct ViewInfo {
+    pub base: Tensor,
+    pub creation: CreationMeta,
+}
+
+#[derive(Default)]
+pub struct AutogradMeta {
+    pub requires_grad: bool,
+    pub grad_fn: Option<Arc<Node>>,
+    pub grad: Option<Tensor>,
+    pub retains_grad: bool,
+}
+
+pub struct TensorImpl {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) layout: Layout,
+    pub(crate) view: Option<ViewInfo>,
+    pub(crate) meta: Mutex<AutogradMeta>,
+}
+
+/// A cheap-to-clone shared reference to one tensor (what a C handle points at).
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+impl Tensor {
+    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout, view: Option<ViewInfo>, meta: AutogradMeta) -> Tensor {
+        Tensor(Arc::new(TensorImpl { storage, layout, view, meta: Mutex::new(meta) }))
+    }
+
+    /// A fresh contiguous tensor owning `data`.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], inference: bool) -> Tensor {
+        debug_assert_eq!(data.len(), crate::shape::numel(shape));
+        Self::from_parts(Arc::new(Storage::from_vec(data, inference)), Layout::contiguous(shape), None, AutogradMeta::default())
+    }
+
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.0.storage
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.0.layout.ndim()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.0.storage.dtype()
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+
+    pub fn is_inference(&self) -> bool {
+        self.0.storage.is_inference()
+    }
+
+    /// True for views of normal tensors (detach aliases are not views, as in PyTorch).
+    pub fn is_view(&self) -> bool {
+        self.0.view.is_some()
+    }
+
+    pub fn view_info(&self) -> Option<&ViewInfo> {
+        self.0.view.as_ref()
+    }
+
+    pub(crate) fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
+        self.0.meta.lock()
+    }
+
+    pub fn requires_grad(&self) -> bool {
+        self.meta().requires_grad
+    }
+
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.meta().grad_fn.clone()
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.meta().grad_fn.is_none()
+    }
+
+    pub fn grad(&self) -> Option<Tensor> {
+        self.meta().grad.clone()
+    }
+
+    /// The version counter (I3, I8): inference tensors have none.
+    pub fn version(&self) -> Option<u64> {
+        self.0.storage.version()
+    }
+
+    pub fn same_tensor(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+
+    /// The elements in row-major order: borrowed when contiguous, gathered otherwise.
+    pub fn data<T: Element>(&self) -> Cow<'_, [T]> {
+        let all = self.0.storage.slice::<T>();
+        let l = &self.0.layout;
+        if l.is_contiguous() {
+            Cow::Borrowed(&all[l.offset..l.offset + l.numel()])
+        } else {
+            Cow::Owned(l.offsets().map(|o| all[o]).collect())
+        }
+    }
+
+    /// Same as `data` but fails with RT_ERR_OUT_OF_MEMORY rather than aborting on a gather.
+    pub fn try_data<T: Element>(&self) -> Result<Cow<'_, [T]>> {
+        if !self.is_contiguous() {
+            crate::storage::try_with_capacity::<T>(self.numel())?;
+        }
+        Ok(self.data())
+    }
+
+    pub fn to_vec_f32(&self) -> Vec<f32> {
+        match self.dtype() {
+            DType::F32 => self.data::<f32>().into_owned(),
+            DType::I64 => self.data::<i64>().iter().map(|&v| v as f32).collect(),
+        }
+    }
+
+    pub fn to_vec_i64(&self) -> Vec<i64> {
+        match self.dtype() {
+            DType::I64 => self.data::<i64>().into_owned(),
+            DType::F32 => self.data::<f32>().iter().map(|&v| v as i64).collect(),
+        }
+    }
+
+    /// An alias of the same data with no autograd history: what backward nodes save, so the
+    /// graph never holds a tensor that points back at its own grad_fn.
+    pub(crate) fn detached_alias(&self) -> Tensor {
+        Self::from_parts(self.0.storage.clone(), self.0.layout.clone(), None, AutogradMeta::default())
+    }
+
+    /// Rules: only F32 can require grad; I5 (an inference tensor outside inference mode cannot
+    /// start requiring grad); only leaves can change the flag.
+    pub fn set_requires_grad(&self, value: bool) -> Result<()> {
+        if value && self.dtype() != DType::F32 {
+            bail!(Dtype, "only F32 tensors can require grad, but this is a {}", self.describe());
+        }
+        if value && self.is_inference() && !crate::autograd::mode::is_inference_enabled() {
+            bail!(InferenceMode, "an inference tensor cannot be made to require grad outside inference mode (rule I5); make a normal copy with rt_tensor_clone first");
+        }
+        let mut m = self.meta();
+        if m.grad_fn.is_some() {
+            bail!(Autograd, "requires_grad can only be changed on leaf tensors, and this one was computed by {}; use rt_tensor_detach to get a leaf", m.grad_fn.as_ref().map(|f| f.name()).unwrap_or(""));
+        }
+        m.requires_grad = value;
+        Ok(())
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} tensor of shape {}", self.dtype().name(), fmt_shape(self.shape()))
+    }
+
+    pub fn expect_dtype(&self, dtype: DType, what: &str) -> Result<()> {
+        if self.dtype() != dtype {
+            bail!(Dtype, "{what} is {}; this function takes {}", self.describe(), dtype.name());
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor({})", self.describe())
+    }
+}
