@@ -145,6 +145,46 @@ const char *rt_status_str(rt_status code);
 size_t rt_last_error_message(char *buf, size_t cap);
 
 /**
+ * t += other (other broadcasts to t).
+ */
+rt_status rt_tensor_add_inplace(struct rt_tensor *t, const struct rt_tensor *other);
+
+/**
+ * t -= other (other broadcasts to t).
+ */
+rt_status rt_tensor_sub_inplace(struct rt_tensor *t, const struct rt_tensor *other);
+
+/**
+ * t *= other (other broadcasts to t).
+ */
+rt_status rt_tensor_mul_inplace(struct rt_tensor *t, const struct rt_tensor *other);
+
+/**
+ * t += s.
+ */
+rt_status rt_tensor_add_scalar_inplace(struct rt_tensor *t, double s);
+
+/**
+ * t *= s.
+ */
+rt_status rt_tensor_mul_scalar_inplace(struct rt_tensor *t, double s);
+
+/**
+ * Copies src (broadcast to t's shape, converted to t's dtype) into t.
+ */
+rt_status rt_tensor_copy_inplace(struct rt_tensor *t, const struct rt_tensor *src);
+
+/**
+ * Sets every element of t to value.
+ */
+rt_status rt_tensor_fill_inplace(struct rt_tensor *t, double value);
+
+/**
+ * Sets every element of t to zero.
+ */
+rt_status rt_tensor_zero_inplace(struct rt_tensor *t);
+
+/**
  * Pushes a frame: inference = enabled, grad = !enabled.
  */
 rt_status rt_inference_mode_enter(bool enabled);

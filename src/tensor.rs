@@ -21,6 +21,19 @@ pub enum CreationMeta {
 pub struct ViewInfo {
     pub base: Tensor,
     pub creation: CreationMeta,
+    /// Identity of the base's grad_fn when the view was made (0 for none). An in-place op that
+    /// gives the base new history makes the view's own history stale.
+    pub base_fn: usize,
+}
+
+impl ViewInfo {
+    pub fn base_history_changed(&self) -> bool {
+        fn_id(&self.base.meta().grad_fn) != self.base_fn
+    }
+}
+
+pub fn fn_id(f: &Option<Arc<Node>>) -> usize {
+    f.as_ref().map_or(0, |n| Arc::as_ptr(n) as usize)
 }
 
 #[derive(Default)]

@@ -7,6 +7,7 @@ pub mod args;
 pub mod autograd;
 pub mod error;
 pub mod handle;
+pub mod inplace;
 pub mod mode;
 pub mod module;
 pub mod ops;

@@ -11,7 +11,7 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinOp) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "a")?;
     b.expect_dtype(DType::F32, "b")?;
     raw::broadcast_shape(a.shape(), b.shape(), op.name())?;
-    let rec = Recorder::new(&[a, b]);
+    let rec = Recorder::new(&[a, b])?;
     let needs = [rec.needs_grad(0), rec.needs_grad(1)];
     let (save_a, save_b) = match op {
         BinOp::Add | BinOp::Sub => (false, false),
@@ -46,7 +46,7 @@ pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 pub fn add_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "the input")?;
-    let rec = Recorder::new(&[a]);
+    let rec = Recorder::new(&[a])?;
     let s = s as f32;
     let out = raw::map(a, rec.inference(), |x| x + s)?;
     Ok(rec.finish(out, || Box::new(ScalarBackward { name: "AddBackward", factor: 1.0 }), vec![]))
@@ -54,7 +54,7 @@ pub fn add_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
 
 pub fn mul_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "the input")?;
-    let rec = Recorder::new(&[a]);
+    let rec = Recorder::new(&[a])?;
     let s = s as f32;
     let out = raw::map(a, rec.inference(), |x| x * s)?;
     Ok(rec.finish(out, || Box::new(ScalarBackward { name: "MulBackward", factor: s }), vec![]))
@@ -62,7 +62,7 @@ pub fn mul_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
 
 pub fn pow_scalar(a: &Tensor, p: f64) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "the input")?;
-    let rec = Recorder::new(&[a]);
+    let rec = Recorder::new(&[a])?;
     let saved = vec![rec.save(a, "PowBackward")?];
     let p = p as f32;
     let out = raw::map(a, rec.inference(), |x| x.powf(p))?;

@@ -12,7 +12,7 @@ use crate::tensor::Tensor;
 /// A new tensor with the same values; its kind follows the current mode (I1), so a clone made
 /// outside inference mode is a normal tensor.
 pub fn clone(t: &Tensor) -> Result<Tensor> {
-    let rec = Recorder::new(&[t]);
+    let rec = Recorder::new(&[t])?;
     let out = raw::contiguous_copy(t, rec.inference())?;
     let in_shape: Dims = t.shape().into();
     Ok(rec.finish(out, || Box::new(ReshapeBackward { in_shape }), vec![]))
@@ -67,7 +67,7 @@ pub fn cat(ts: &[&Tensor], dim: i64) -> Result<Tensor> {
     }
     let mut shape: Dims = first.shape().into();
     shape[d] = total;
-    let rec = Recorder::new(ts);
+    let rec = Recorder::new(ts)?;
     let out = match first.dtype() {
         DType::F32 => cat_typed::<f32>(ts, d, &shape, rec.inference())?,
         DType::I64 => cat_typed::<i64>(ts, d, &shape, rec.inference())?,

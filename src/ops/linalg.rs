@@ -69,7 +69,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "a")?;
     b.expect_dtype(DType::F32, "b")?;
     let (la, lb, out_shape) = promoted(a, b)?;
-    let rec = Recorder::new(&[a, b]);
+    let rec = Recorder::new(&[a, b])?;
     let saved = vec![
         if rec.needs_grad(1) { rec.save(a, "MmBackward")? } else { None },
         if rec.needs_grad(0) { rec.save(b, "MmBackward")? } else { None },
@@ -101,7 +101,7 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
         }
     }
     let inputs: Vec<&Tensor> = std::iter::once(x).chain(std::iter::once(w)).chain(b).collect();
-    let rec = Recorder::new(&inputs);
+    let rec = Recorder::new(&inputs)?;
     let saved = vec![
         if rec.needs_grad(1) { rec.save(x, "AddmmBackward")? } else { None },
         if rec.needs_grad(0) { rec.save(w, "AddmmBackward")? } else { None },

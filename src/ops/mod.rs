@@ -3,6 +3,7 @@
 
 pub mod arith;
 pub mod copy;
+pub mod inplace;
 pub mod linalg;
 pub mod raw;
 pub mod record;

@@ -3,7 +3,8 @@
 
 use crate::autograd::mode::{self, GradState};
 use crate::autograd::node::{Backward, Edge, Node, SavedTensor};
-use crate::error::Result;
+use crate::error::{bail, Result};
+use crate::tensor::CreationMeta;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -15,11 +16,22 @@ pub struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    /// Reads the thread's grad state once for this op.
-    pub fn new(inputs: &[&'a Tensor]) -> Self {
+    /// Reads the thread's grad state once for this op. Refuses views whose history went stale
+    /// (their base took new history from an in-place op after the view was made), which would
+    /// otherwise give wrong gradients.
+    pub fn new(inputs: &[&'a Tensor]) -> Result<Self> {
         let state = mode::state();
+        if state.recording() {
+            for t in inputs {
+                if let Some(v) = t.view_info() {
+                    if v.creation == CreationMeta::Default && v.base_history_changed() {
+                        bail!(Unsupported, "a view was used after its base was modified in place with grad mode on, so the view's history is stale; take the view again after the in-place op");
+                    }
+                }
+            }
+        }
         let active = state.recording() && inputs.iter().any(|t| t.requires_grad());
-        Recorder { state, inputs: SmallVec::from_slice(inputs), active }
+        Ok(Recorder { state, inputs: SmallVec::from_slice(inputs), active })
     }
 
     /// Whether outputs are allocated as inference tensors (API.md I1).

@@ -13,7 +13,7 @@ fn reduce(t: &Tensor, dims: &[i64], keepdim: bool, mean: bool) -> Result<Tensor>
     t.expect_dtype(DType::F32, "the input")?;
     let mask = reduction_dims(dims, t.ndim())?;
     let count: usize = t.shape().iter().zip(&mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
-    let rec = Recorder::new(&[t]);
+    let rec = Recorder::new(&[t])?;
     let out = raw::sum_mask(t, &mask, keepdim, rec.inference())?;
     let scale = if mean { 1.0 / count as f32 } else { 1.0 };
     if mean {

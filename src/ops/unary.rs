@@ -80,7 +80,7 @@ impl UnaryOp {
 
 pub fn unary(a: &Tensor, op: UnaryOp) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "the input")?;
-    let rec = Recorder::new(&[a]);
+    let rec = Recorder::new(&[a])?;
     let saved_input = if op.saves() == Saves::Input { rec.save(a, op.backward_name())? } else { None };
     let out = op.run(a, rec.inference())?;
     let saved = match op.saves() {

@@ -8,33 +8,37 @@ use crate::autograd::node::Backward;
 use crate::error::{bail, Result};
 use crate::layout::Layout;
 use crate::shape::{fmt_shape, numel, wrap_dim, wrap_insert_dim, Dims};
-use crate::tensor::{AutogradMeta, CreationMeta, Tensor, ViewInfo};
+use crate::tensor::{fn_id, AutogradMeta, CreationMeta, Tensor, ViewInfo};
 
 /// Makes the view of `t` with `layout`, recording `backward` when grad flows.
-fn make_view(t: &Tensor, layout: Layout, backward: impl FnOnce() -> Box<dyn Backward>) -> Tensor {
+fn make_view(t: &Tensor, layout: Layout, backward: impl FnOnce() -> Box<dyn Backward>) -> Result<Tensor> {
     if t.is_inference() {
         // I4: a view of an inference tensor never requires grad, in any mode.
-        return Tensor::from_parts(t.storage().clone(), layout, None, AutogradMeta::default());
+        return Ok(Tensor::from_parts(t.storage().clone(), layout, None, AutogradMeta::default()));
     }
-    let rec = Recorder::new(&[t]);
+    let rec = Recorder::new(&[t])?;
     let view = {
         let (base, inherited) = match t.view_info() {
             Some(v) => (v.base.clone(), v.creation),
             None => (t.clone(), CreationMeta::Default),
         };
-        let creation = if rec.state.inference {
+        // As PyTorch's propagate_creation_meta: a view of a special view keeps its rule.
+        let creation = if inherited != CreationMeta::Default {
+            inherited
+        } else if rec.state.inference {
             CreationMeta::InferenceMode
         } else if !rec.state.grad && t.requires_grad() {
             CreationMeta::NoGradMode
         } else {
-            inherited
+            CreationMeta::Default
         };
-        Some(ViewInfo { base, creation })
+        let base_fn = fn_id(&base.meta().grad_fn);
+        Some(ViewInfo { base, creation, base_fn })
     };
     // I9: a view of a normal tensor made in inference mode keeps its base's requires_grad.
     let requires_grad = rec.state.inference && t.requires_grad();
     let out = Tensor::from_parts(t.storage().clone(), layout, view, AutogradMeta { requires_grad, ..Default::default() });
-    rec.finish(out, backward, vec![])
+    Ok(rec.finish(out, backward, vec![]))
 }
 
 fn reshape_backward(t: &Tensor) -> impl FnOnce() -> Box<dyn Backward> {
@@ -79,7 +83,7 @@ fn infer_shape(shape: &[i64], numel_in: usize, op: &str, from: &[usize]) -> Resu
 pub fn view(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let new = infer_shape(shape, t.numel(), "view", t.shape())?;
     match t.layout().view_as(&new) {
-        Some(l) => Ok(make_view(t, l, reshape_backward(t))),
+        Some(l) => make_view(t, l, reshape_backward(t)),
         None => bail!(Shape, "view: a tensor of shape {} with strides {:?} cannot be viewed as {} without copying; use rt_tensor_reshape (or rt_tensor_contiguous first)", fmt_shape(t.shape()), t.layout().strides.as_slice(), fmt_shape(&new)),
     }
 }
@@ -87,9 +91,9 @@ pub fn view(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
 /// A view when the layout allows one, otherwise a contiguous copy (recorded like clone).
 pub fn reshape_dims(t: &Tensor, new: &[usize]) -> Result<Tensor> {
     if let Some(l) = t.layout().view_as(new) {
-        return Ok(make_view(t, l, reshape_backward(t)));
+        return make_view(t, l, reshape_backward(t));
     }
-    let rec = Recorder::new(&[t]);
+    let rec = Recorder::new(&[t])?;
     let copy = raw::contiguous_copy(t, rec.inference())?;
     let out = raw::alias(&copy, Layout::contiguous(new));
     Ok(rec.finish(out, reshape_backward(t), vec![]))
@@ -119,11 +123,11 @@ pub fn transpose(t: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let a = wrap_dim(d0, t.ndim(), "dim0")?;
     let b = wrap_dim(d1, t.ndim(), "dim1")?;
     if t.ndim() == 0 {
-        return Ok(make_view(t, t.layout().clone(), reshape_backward(t)));
+        return make_view(t, t.layout().clone(), reshape_backward(t));
     }
     let mut perm: Vec<usize> = (0..t.ndim()).collect();
     perm.swap(a, b);
-    Ok(make_view(t, t.layout().transpose(a, b), move || Box::new(PermuteBackward::new(&perm))))
+    make_view(t, t.layout().transpose(a, b), move || Box::new(PermuteBackward::new(&perm)))
 }
 
 pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
@@ -139,7 +143,7 @@ pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         }
         perm.push(w);
     }
-    Ok(make_view(t, t.layout().permute(&perm), move || Box::new(PermuteBackward::new(&perm))))
+    make_view(t, t.layout().permute(&perm), move || Box::new(PermuteBackward::new(&perm)))
 }
 
 pub fn narrow(t: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
@@ -154,7 +158,7 @@ pub fn narrow(t: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     }
     let in_shape: Dims = t.shape().into();
     let (s, len) = (s as usize, length as usize);
-    Ok(make_view(t, t.layout().narrow(d, s, len), move || Box::new(SliceBackward { in_shape, dim: d, start: s, squeezed: false })))
+    make_view(t, t.layout().narrow(d, s, len), move || Box::new(SliceBackward { in_shape, dim: d, start: s, squeezed: false }))
 }
 
 pub fn select(t: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
@@ -169,19 +173,19 @@ pub fn select(t: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     }
     let in_shape: Dims = t.shape().into();
     let i = i as usize;
-    Ok(make_view(t, t.layout().select(d, i), move || Box::new(SliceBackward { in_shape, dim: d, start: i, squeezed: true })))
+    make_view(t, t.layout().select(d, i), move || Box::new(SliceBackward { in_shape, dim: d, start: i, squeezed: true }))
 }
 
 pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_insert_dim(dim, t.ndim(), "dim")?;
-    Ok(make_view(t, t.layout().unsqueeze(d), reshape_backward(t)))
+    make_view(t, t.layout().unsqueeze(d), reshape_backward(t))
 }
 
 /// Removes `dim` when its size is 1 (otherwise the view has the same shape), as torch.squeeze(dim).
 pub fn squeeze(t: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim(), "dim")?;
     let layout = if t.ndim() == 0 { t.layout().clone() } else { t.layout().squeeze(Some(d)) };
-    Ok(make_view(t, layout, reshape_backward(t)))
+    make_view(t, layout, reshape_backward(t))
 }
 
 pub fn expand(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
@@ -207,7 +211,7 @@ pub fn expand(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
         bail!(InvalidArgument, "expand: shape {:?} has too many elements", shape);
     }
     let in_shape: Dims = t.shape().into();
-    Ok(make_view(t, t.layout().expand(&new), move || Box::new(ExpandBackward { in_shape })))
+    make_view(t, t.layout().expand(&new), move || Box::new(ExpandBackward { in_shape }))
 }
 
 /// Same data, no history, never requires grad; shares the version counter (not a view, as in

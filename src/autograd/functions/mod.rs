@@ -2,6 +2,7 @@
 //! gradients; the formula is written beside each.
 
 pub mod arith;
+pub mod inplace;
 pub mod linalg;
 pub mod reduce;
 pub mod unary;
