@@ -31,7 +31,7 @@ impl SavedTensor {
     pub fn new(t: &Tensor, op: &str) -> Result<SavedTensor> {
         match t.version() {
             Some(version) => Ok(SavedTensor { tensor: t.detached_alias(), version }),
-            None => bail!(InferenceMode, "{op} would save the inference {} for backward, which is not allowed outside inference mode; make a normal copy with rt_tensor_clone outside inference mode, or run this op inside inference mode", t.describe()),
+            None => bail!(InferenceMode, "{op} needs the inference {} saved for backward, but inference tensors cannot be saved for backward outside inference mode (rule I7); make a normal copy with rt_tensor_clone outside inference mode, or run this op inside inference mode", t.describe()),
         }
     }
 }

@@ -131,7 +131,7 @@ fn compute(t: &Tensor, src: Option<&Tensor>, op: Inplace) -> Result<Tensor> {
 fn build_node(t: &Tensor, src: Option<&Tensor>, op: Inplace) -> Result<Node> {
     let needs_self = t.requires_grad();
     let needs_src = src.is_some_and(|s| s.requires_grad());
-    let name = "InplaceBackward";
+    let name = op.name();
     // mul: d(self*other) needs the other operand for self and the ORIGINAL self for other.
     let saved = match (op, src) {
         (Inplace::Binary(BinOp::Mul), Some(s)) => vec![

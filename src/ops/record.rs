@@ -23,11 +23,14 @@ impl<'a> Recorder<'a> {
         let state = mode::state();
         if state.recording() {
             for t in inputs {
-                if let Some(v) = t.view_info() {
-                    if v.creation == CreationMeta::Default && v.base_history_changed() {
-                        bail!(Unsupported, "a view was used after its base was modified in place with grad mode on, so the view's history is stale; take the view again after the in-place op");
-                    }
+                let Some(v) = t.view_info() else { continue };
+                if !v.base_history_changed() {
+                    continue;
                 }
+                if v.creation == CreationMeta::InferenceMode && v.base.requires_grad() {
+                    bail!(InferenceMode, "a view made in inference mode was used with grad mode on after its base was modified in place outside inference mode; its history cannot be rebuilt (as PyTorch refuses too); take the view again outside inference mode");
+                }
+                bail!(Unsupported, "a view was used after its base was modified in place with grad mode on, so the view's history is stale; take the view again after the in-place op");
             }
         }
         let active = state.recording() && inputs.iter().any(|t| t.requires_grad());
