@@ -25,6 +25,11 @@
 typedef struct rt_module rt_module;
 
 /**
+ * An SGD or Adam optimizer over a set of parameters (opaque).
+ */
+typedef struct rt_optimizer rt_optimizer;
+
+/**
  * An n-dimensional array of F32 or I64 values (opaque).
  */
 typedef struct rt_tensor rt_tensor;
@@ -387,6 +392,46 @@ rt_status rt_tensor_squeeze(const struct rt_tensor *t, int64_t dim, struct rt_te
 rt_status rt_tensor_expand(const struct rt_tensor *t, const int64_t *shape, size_t ndim, struct rt_tensor **out);
 
 rt_status rt_tensor_flatten(const struct rt_tensor *t, int64_t start_dim, int64_t end_dim, struct rt_tensor **out);
+
+/**
+ * SGD over the module's parameters that require grad.
+ */
+rt_status rt_optimizer_sgd(struct rt_module *m, double lr, double momentum, double weight_decay, struct rt_optimizer **out);
+
+/**
+ * Adam over the module's parameters that require grad.
+ */
+rt_status rt_optimizer_adam(struct rt_module *m, double lr, double beta1, double beta2, double eps, double weight_decay, struct rt_optimizer **out);
+
+/**
+ * SGD over a list of tensors (those that require grad).
+ */
+rt_status rt_optimizer_sgd_tensors(struct rt_tensor *const *params, size_t n, double lr, double momentum, double weight_decay, struct rt_optimizer **out);
+
+/**
+ * Adam over a list of tensors (those that require grad).
+ */
+rt_status rt_optimizer_adam_tensors(struct rt_tensor *const *params, size_t n, double lr, double beta1, double beta2, double eps, double weight_decay, struct rt_optimizer **out);
+
+/**
+ * Changes the learning rate (for schedules).
+ */
+rt_status rt_optimizer_set_lr(struct rt_optimizer *o, double lr);
+
+/**
+ * Updates every parameter that has a gradient, in place, without recording.
+ */
+rt_status rt_optimizer_step(struct rt_optimizer *o);
+
+/**
+ * Sets every parameter's gradient to none.
+ */
+rt_status rt_optimizer_zero_grad(struct rt_optimizer *o);
+
+/**
+ * Releases an optimizer handle; NULL is a no-op.
+ */
+rt_status rt_optimizer_free(struct rt_optimizer *o);
 
 /**
  * Sets the worker thread count (0 = one per core).

@@ -11,6 +11,7 @@ pub mod kernels;
 pub mod layout;
 pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod parallel;
 pub mod rng;
 pub mod shape;

@@ -11,6 +11,7 @@
 
 use crate::error::{bail, err, Result};
 use crate::nn::Module;
+use crate::optim::Optimizer;
 use crate::tensor::Tensor;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -49,6 +50,7 @@ impl Kind {
 pub enum Object {
     Tensor(Tensor),
     Module(Arc<dyn Module>),
+    Optimizer(Arc<Mutex<Optimizer>>),
 }
 
 impl Object {
@@ -56,6 +58,7 @@ impl Object {
         match self {
             Object::Tensor(_) => Kind::Tensor,
             Object::Module(_) => Kind::Module,
+            Object::Optimizer(_) => Kind::Optimizer,
         }
     }
 }

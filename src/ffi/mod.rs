@@ -11,6 +11,7 @@ pub mod inplace;
 pub mod mode;
 pub mod module;
 pub mod ops;
+pub mod optim;
 pub mod runtime;
 pub mod tensor;
 pub mod types;

@@ -42,6 +42,11 @@ pub struct rt_module {
     _private: [u8; 0],
 }
 
+/// An SGD or Adam optimizer over a set of parameters (opaque).
+pub struct rt_optimizer {
+    _private: [u8; 0],
+}
+
 /// Process-wide tensor storage accounting (see rt_memory_stats_get).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]

@@ -1,0 +1,57 @@
+//! Adam as torch.optim.Adam (L2 weight decay added to the gradient, no amsgrad), in PyTorch's
+//! arithmetic order: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+//! p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+
+use super::{check_range, Rule, StateBuffers};
+use crate::error::Result;
+
+pub struct Adam {
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f32,
+    steps: Vec<u64>,
+    exp_avg: StateBuffers,
+    exp_avg_sq: StateBuffers,
+}
+
+impl Adam {
+    pub fn new(beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Result<Adam> {
+        check_range("beta1", beta1, 0.0, 1.0, false)?;
+        check_range("beta2", beta2, 0.0, 1.0, false)?;
+        check_range("eps", eps, 0.0, f64::MAX, true)?;
+        check_range("weight_decay", weight_decay, 0.0, f64::MAX, true)?;
+        Ok(Adam { beta1, beta2, eps, weight_decay: weight_decay as f32, steps: Vec::new(), exp_avg: StateBuffers::new(), exp_avg_sq: StateBuffers::new() })
+    }
+}
+
+impl Rule for Adam {
+    fn update(&mut self, i: usize, lr: f64, p: &[f32], g: &[f32]) -> Result<Vec<f32>> {
+        if self.steps.len() <= i {
+            self.steps.resize(i + 1, 0);
+        }
+        self.steps[i] += 1;
+        let t = self.steps[i] as i32;
+        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
+        let bias1 = 1.0 - self.beta1.powi(t);
+        let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt() as f32;
+        let step_size = (lr / bias1) as f32;
+        let (eps, wd) = (self.eps as f32, self.weight_decay);
+        let m = self.exp_avg.get(i, p.len())?;
+        let mut out = Vec::with_capacity(p.len());
+        let mut grads = Vec::with_capacity(p.len());
+        for ((m, &p), &g) in m.iter_mut().zip(p).zip(g) {
+            let g = g + wd * p;
+            *m = b1 * *m + (1.0 - b1) * g;
+            grads.push(g);
+        }
+        let m = m.to_vec();
+        let v = self.exp_avg_sq.get(i, p.len())?;
+        for (((v, &p), g), m) in v.iter_mut().zip(p).zip(grads).zip(m) {
+            *v = b2 * *v + (1.0 - b2) * g * g;
+            let denom = v.sqrt() / bias2_sqrt + eps;
+            out.push(p - step_size * m / denom);
+        }
+        Ok(out)
+    }
+}
