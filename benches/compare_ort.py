@@ -1,0 +1,134 @@
+"""Runs the anchor workloads in ONNX Runtime and PyTorch eager (inference_mode) and libinfer's
+benches/anchors.rs in the same run, and prints libinfer's time as a ratio of each.
+
+    pip install onnxruntime onnx torch
+    python3 benches/compare_ort.py [--quick]
+
+The ONNX graphs are what PyTorch exports for Linear + ReLU: Gemm(transB=1) followed by Relu.
+Every engine uses 2 threads (INFER_BENCH_THREADS / intra_op_num_threads / torch.set_num_threads).
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+THREADS = int(os.environ.get("INFER_BENCH_THREADS", "2"))
+QUICK = "--quick" in sys.argv
+BUDGET = 0.2 if QUICK else 1.5
+
+
+def median_time(fn):
+    per = 1
+    while True:
+        t = time.perf_counter()
+        for _ in range(per):
+            fn()
+        if time.perf_counter() - t >= 1e-3 or per >= 1 << 16:
+            break
+        per *= 2
+    samples, start = [], time.perf_counter()
+    while time.perf_counter() - start < BUDGET or len(samples) < 11:
+        t = time.perf_counter()
+        for _ in range(per):
+            fn()
+        samples.append((time.perf_counter() - t) / per)
+    return statistics.median(samples)
+
+
+def mlp_graph(dims):
+    rng = np.random.default_rng(0)
+    nodes, inits, prev = [], [], "x"
+    for i, (n_in, n_out) in enumerate(zip(dims, dims[1:])):
+        w = rng.standard_normal((n_out, n_in), dtype=np.float32) / np.sqrt(n_in)
+        b = np.zeros(n_out, dtype=np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        out = f"g{i}"
+        nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [out], transB=1))
+        prev = out
+        if i < len(dims) - 2:
+            nodes.append(helper.make_node("Relu", [prev], [f"r{i}"]))
+            prev = f"r{i}"
+    graph = helper.make_graph(
+        nodes, "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", dims[0]])],
+        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, ["batch", dims[-1]])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def ort_session(model):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = THREADS
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def torch_mlp(dims):
+    layers = []
+    for i, (a, b) in enumerate(zip(dims, dims[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(dims) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers).eval()
+
+
+def baselines():
+    torch.set_num_threads(THREADS)
+    out = {}
+    for name, dims, batches in [("mlp_784_256_10", [784, 256, 10], [1, 64, 1024]), ("deep_8x1024", [1024] * 9, [256])]:
+        sess = ort_session(mlp_graph(dims))
+        model = torch_mlp(dims)
+        for b in batches:
+            x = np.random.default_rng(1).standard_normal((b, dims[0]), dtype=np.float32)
+            key = f"{name}_b{b}"
+            out[(key, "ort")] = median_time(lambda: sess.run(None, {"x": x}))
+            xt = torch.from_numpy(x)
+            with torch.inference_mode():
+                out[(key, "torch")] = median_time(lambda: model(xt))
+    a, b = torch.randn(4), torch.randn(4)
+    with torch.inference_mode():
+        out[("tiny_add_4", "torch")] = median_time(lambda: torch.add(a, b))
+    return out
+
+
+def libinfer():
+    env = dict(os.environ, INFER_BENCH_THREADS=str(THREADS))
+    args = ["cargo", "bench", "--quiet", "--bench", "anchors", "--", "--json"] + (["--quick"] if QUICK else [])
+    res = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    return {(r["workload"], r["mode"]): r for r in rows}
+
+
+def fmt(s):
+    return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms"
+
+
+def main():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    print(f"# {time.strftime('%Y-%m-%d')}, {cpu}, {THREADS} threads; onnxruntime {ort.__version__}, torch {torch.__version__}")
+    ours = libinfer()
+    base = baselines()
+    print("| workload | libinfer inference | no_grad | grad | ONNX Runtime | PyTorch eager | libinfer / ORT | libinfer / PyTorch |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key in ["mlp_784_256_10_b1", "mlp_784_256_10_b64", "mlp_784_256_10_b1024", "deep_8x1024_b256", "tiny_add_4"]:
+        inf = ours[(key, "inference")]["seconds"]
+        ng = ours[(key, "no_grad")]["seconds"]
+        gr = ours[(key, "grad")]["seconds"]
+        o = base.get((key, "ort"))
+        t = base.get((key, "torch"))
+        print(f"| {key} | {fmt(inf)} | {fmt(ng)} | {fmt(gr)} | {fmt(o) if o else '-'} | {fmt(t) if t else '-'} | "
+              f"{f'{inf / o:.2f}x' if o else '-'} | {f'{inf / t:.2f}x' if t else '-'} |")
+
+
+if __name__ == "__main__":
+    main()
