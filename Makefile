@@ -8,6 +8,7 @@ CARGO ?= cargo
 CMAKE ?= cmake
 CTEST ?= ctest
 BUILD_DIR := build
+MAKEFLAGS += --no-print-directory
 
 # The examples_c/ programs `make demo` builds and runs, in order.
 DEMO := linear_shape mlp_predict
