@@ -1,0 +1,29 @@
+# The two entry points (see README.md):
+#   make demo   build in release and run the demo program(s)
+#   make test   run every test: cargo's (Rust unit tests, tests/c_tests.rs, tests/header.rs),
+#               then CMake configure + build + CTest of examples_c/ in build/
+# CMake drives cargo with CARGO_TARGET_DIR=target, so cargo and CMake share one crate build.
+
+CARGO ?= cargo
+CMAKE ?= cmake
+CTEST ?= ctest
+BUILD_DIR := build
+MAKEFLAGS += --no-print-directory
+
+# The examples_c/ programs `make demo` builds and runs, in order.
+DEMO := linear_shape mlp_predict
+
+CMAKE_CONFIGURE = $(CMAKE) -S . -B $(BUILD_DIR) -DINFER_CARGO_TARGET_DIR=$(CURDIR)/target
+
+.PHONY: demo test
+
+demo:
+	$(CMAKE_CONFIGURE) -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE) --build $(BUILD_DIR) --target $(DEMO)
+	@for program in $(DEMO); do echo "== $$program"; ./$(BUILD_DIR)/examples_c/$$program || exit 1; done
+
+test:
+	$(CARGO) test
+	$(CMAKE_CONFIGURE) -DCMAKE_BUILD_TYPE=Debug
+	$(CMAKE) --build $(BUILD_DIR)
+	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure
