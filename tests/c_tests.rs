@@ -15,6 +15,20 @@ fn lib_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<exe>").to_path_buf()
 }
 
+/// `cargo test` links its test binaries against the rlib only, so build the shared library of
+/// the same profile explicitly: the C programs must never run against a stale libinfer.so.
+fn build_shared_library(lib_dir: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--lib", "--manifest-path"]).arg(root().join("Cargo.toml"));
+    cmd.arg("--target-dir").arg(lib_dir.parent().expect("target dir"));
+    if lib_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build --lib");
+    assert!(status.success(), "cargo build --lib failed");
+}
+
 fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
     let target = env!("INFER_BUILD_TARGET");
     let tool = cc::Build::new()
@@ -46,6 +60,7 @@ fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
 fn main() {
     let args = Arguments::from_args();
     let lib_dir = lib_dir();
+    build_shared_library(&lib_dir);
     let bin_dir = lib_dir.join("c_tests");
     std::fs::create_dir_all(&bin_dir).expect("create target/<profile>/c_tests");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("c_tests"))
