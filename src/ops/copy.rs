@@ -35,8 +35,9 @@ pub fn to(t: &Tensor, dtype: DType) -> Result<Tensor> {
     let inference = crate::autograd::mode::is_inference_enabled();
     let shape = t.shape();
     Ok(match dtype {
-        DType::F32 => raw::from_vec(convert(&t.to_vec_i64(), |v| v as f32)?, shape, inference),
-        DType::I64 => raw::from_vec(convert(&t.to_vec_f32(), |v| v as i64)?, shape, inference),
+        // try_data: gathering a strided input must report RT_ERR_OUT_OF_MEMORY, not abort.
+        DType::F32 => raw::from_vec(convert(&t.try_data::<i64>()?, |v| v as f32)?, shape, inference),
+        DType::I64 => raw::from_vec(convert(&t.try_data::<f32>()?, |v| v as i64)?, shape, inference),
     })
 }
 
