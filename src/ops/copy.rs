@@ -55,11 +55,12 @@ pub fn cat(ts: &[&Tensor], dim: i64) -> Result<Tensor> {
     if first.ndim() == 0 {
         bail!(Shape, "cat: 0-d tensors cannot be concatenated; unsqueeze them first");
     }
+    // Every dtype before any shape: a dtype error wins over a shape error (API.md section 1).
+    if let Some((i, t)) = ts.iter().enumerate().find(|(_, t)| t.dtype() != first.dtype()) {
+        bail!(Dtype, "cat: tensor {i} is {} but tensor 0 is {}; convert with rt_tensor_to first", t.dtype().name(), first.dtype().name());
+    }
     let mut total = 0usize;
     for (i, t) in ts.iter().enumerate() {
-        if t.dtype() != first.dtype() {
-            bail!(Dtype, "cat: tensor {i} is {} but tensor 0 is {}; convert with rt_tensor_to first", t.dtype().name(), first.dtype().name());
-        }
         let same_rank = t.ndim() == first.ndim();
         if !same_rank || t.shape().iter().zip(first.shape()).enumerate().any(|(j, (a, b))| j != d && a != b) {
             bail!(Shape, "cat: tensor {i} has shape {} but tensor 0 has {}; all sizes must match except in dim {dim}", fmt_shape(t.shape()), fmt_shape(first.shape()));
