@@ -131,13 +131,14 @@ pub unsafe fn string<'a>(p: *const std::ffi::c_char, name: &str) -> Result<&'a s
 /// # Safety
 /// `buf` valid for cap bytes (may be NULL when cap is 0), `len` writable.
 pub unsafe fn put_name(name: &str, buf: *mut std::ffi::c_char, cap: usize, len: *mut usize) -> Result<()> {
+    // Checked before *len is written: only RT_ERR_BUFFER_TOO_SMALL may report the length.
+    if cap > 0 && buf.is_null() {
+        bail!(NullArgument, "argument `buf` is NULL but `cap` is {cap}");
+    }
     // SAFETY: len checked non-NULL by export!.
     unsafe { *len = name.len() };
     if cap <= name.len() {
         bail!(BufferTooSmall, "the name needs {} bytes with its NUL but `cap` is {cap}; *len holds its length", name.len() + 1);
-    }
-    if buf.is_null() {
-        bail!(NullArgument, "argument `buf` is NULL but `cap` is {cap}");
     }
     // SAFETY: buf holds cap > name.len() bytes.
     unsafe {

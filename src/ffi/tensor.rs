@@ -144,13 +144,15 @@ pub unsafe extern "C" fn rt_tensor_ndim(t: *const rt_tensor, out: *mut usize) ->
 #[no_mangle]
 pub unsafe extern "C" fn rt_tensor_shape(t: *const rt_tensor, dims: *mut i64, cap: usize, ndim: *mut usize) -> rt_status {
     export!(rt_tensor_shape, [t, ndim], {
+        // NULL comes before every other error, and *ndim may only be written on success or
+        // RT_ERR_BUFFER_TOO_SMALL.
+        if cap > 0 && dims.is_null() {
+            bail!(NullArgument, "argument `dims` is NULL but `cap` is {cap}; pass a buffer, or a cap of 0 to ask for the count");
+        }
         let t = args::tensor(t, "t")?;
         *ndim = t.ndim();
         if cap < t.ndim() {
             bail!(BufferTooSmall, "`cap` is {cap} but the tensor has {} dimensions; *ndim holds the count", t.ndim());
-        }
-        if t.ndim() > 0 && dims.is_null() {
-            bail!(NullArgument, "argument `dims` is NULL but the tensor has {} dimensions", t.ndim());
         }
         for (i, &d) in t.shape().iter().enumerate() {
             *dims.add(i) = d as i64;
@@ -222,10 +224,10 @@ pub unsafe extern "C" fn rt_tensor_version(t: *const rt_tensor, out: *mut u64) -
 #[no_mangle]
 pub unsafe extern "C" fn rt_tensor_copy_to(t: *const rt_tensor, dst: *mut c_void, nbytes: usize) -> rt_status {
     export!(rt_tensor_copy_to, [t], {
-        let t = args::tensor(t, "t")?;
         if nbytes > 0 && dst.is_null() {
             bail!(NullArgument, "argument `dst` is NULL but `nbytes` is {nbytes}");
         }
+        let t = args::tensor(t, "t")?;
         check_nbytes(nbytes, t.shape(), t.dtype())?;
         match t.dtype() {
             DType::F32 => std::ptr::copy_nonoverlapping(t.try_data::<f32>()?.as_ptr() as *const u8, dst as *mut u8, nbytes),

@@ -35,8 +35,9 @@ pub fn to(t: &Tensor, dtype: DType) -> Result<Tensor> {
     let inference = crate::autograd::mode::is_inference_enabled();
     let shape = t.shape();
     Ok(match dtype {
-        DType::F32 => raw::from_vec(convert(&t.to_vec_i64(), |v| v as f32)?, shape, inference),
-        DType::I64 => raw::from_vec(convert(&t.to_vec_f32(), |v| v as i64)?, shape, inference),
+        // try_data: gathering a strided input must report RT_ERR_OUT_OF_MEMORY, not abort.
+        DType::F32 => raw::from_vec(convert(&t.try_data::<i64>()?, |v| v as f32)?, shape, inference),
+        DType::I64 => raw::from_vec(convert(&t.try_data::<f32>()?, |v| v as i64)?, shape, inference),
     })
 }
 
@@ -54,11 +55,12 @@ pub fn cat(ts: &[&Tensor], dim: i64) -> Result<Tensor> {
     if first.ndim() == 0 {
         bail!(Shape, "cat: 0-d tensors cannot be concatenated; unsqueeze them first");
     }
+    // Every dtype before any shape: a dtype error wins over a shape error (API.md section 1).
+    if let Some((i, t)) = ts.iter().enumerate().find(|(_, t)| t.dtype() != first.dtype()) {
+        bail!(Dtype, "cat: tensor {i} is {} but tensor 0 is {}; convert with rt_tensor_to first", t.dtype().name(), first.dtype().name());
+    }
     let mut total = 0usize;
     for (i, t) in ts.iter().enumerate() {
-        if t.dtype() != first.dtype() {
-            bail!(Dtype, "cat: tensor {i} is {} but tensor 0 is {}; convert with rt_tensor_to first", t.dtype().name(), first.dtype().name());
-        }
         let same_rank = t.ndim() == first.ndim();
         if !same_rank || t.shape().iter().zip(first.shape()).enumerate().any(|(j, (a, b))| j != d && a != b) {
             bail!(Shape, "cat: tensor {i} has shape {} but tensor 0 has {}; all sizes must match except in dim {dim}", fmt_shape(t.shape()), fmt_shape(first.shape()));
