@@ -10,6 +10,7 @@
 //! stale handle stays detectable across at least `MIN_FREE << GEN_BITS` later allocations.
 
 use crate::error::{bail, err, Result};
+use crate::io::SafeTensors;
 use crate::nn::Module;
 use crate::tensor::Tensor;
 use parking_lot::Mutex;
@@ -49,6 +50,7 @@ impl Kind {
 pub enum Object {
     Tensor(Tensor),
     Module(Arc<dyn Module>),
+    Safetensors(Arc<SafeTensors>),
 }
 
 impl Object {
@@ -56,6 +58,7 @@ impl Object {
         match self {
             Object::Tensor(_) => Kind::Tensor,
             Object::Module(_) => Kind::Module,
+            Object::Safetensors(_) => Kind::Safetensors,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod mode;
 pub mod module;
 pub mod ops;
 pub mod runtime;
+pub mod safetensors;
 pub mod tensor;
 pub mod types;
 
