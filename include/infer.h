@@ -20,6 +20,11 @@
 #define RT_MAX_DIMS 64
 
 /**
+ * Headers larger than this are refused, as the reference implementation does.
+ */
+#define MAX_HEADER_BYTES 100000000
+
+/**
  * A layer or container of layers (opaque).
  */
 typedef struct rt_module rt_module;
@@ -28,6 +33,11 @@ typedef struct rt_module rt_module;
  * An SGD or Adam optimizer over a set of parameters (opaque).
  */
 typedef struct rt_optimizer rt_optimizer;
+
+/**
+ * An opened safetensors file (opaque): its whole content, validated, held in memory.
+ */
+typedef struct rt_safetensors rt_safetensors;
 
 /**
  * An n-dimensional array of F32 or I64 values (opaque).
@@ -449,6 +459,58 @@ rt_status rt_memory_stats_get(struct rt_memory_stats *out);
  * peak := live.
  */
 void rt_memory_reset_peak(void);
+
+/**
+ * Reads and validates the whole file (it is not mapped, so later changes to it cannot affect the
+ * handle). RT_ERR_IO when it cannot be read; RT_ERR_FORMAT when it is malformed, detected before
+ * anything is allocated from the header's claims.
+ */
+rt_status rt_safetensors_open(const char *path, struct rt_safetensors **out);
+
+/**
+ * Number of tensors in the file (`__metadata__` is not one).
+ */
+rt_status rt_safetensors_count(const struct rt_safetensors *f, size_t *out);
+
+/**
+ * The name of tensor `index`, names sorted byte-wise (whatever order the file stores them in);
+ * written NUL-terminated, *len always set to its length; RT_ERR_BUFFER_TOO_SMALL when cap <= *len.
+ */
+rt_status rt_safetensors_name(const struct rt_safetensors *f, size_t index, char *buf, size_t cap, size_t *len);
+
+/**
+ * A new tensor holding `name`'s values: F32 and I64 load as such, U8 and the other integer types
+ * (and BOOL) as I64, F16/BF16/F64 (and F8_E4M3/F8_E5M2) as F32. It is a normal tensor, or an
+ * inference tensor inside inference mode, and outlives the file handle.
+ */
+rt_status rt_safetensors_get(const struct rt_safetensors *f, const char *name, struct rt_tensor **out);
+
+/**
+ * Releases a file handle; NULL is a no-op. Tensors already returned by get stay valid.
+ */
+rt_status rt_safetensors_free(struct rt_safetensors *f);
+
+/**
+ * Writes n tensors under the given names (unique, else RT_ERR_INVALID_ARGUMENT) to path,
+ * row-major whatever their strides. The file is written under a temporary name in the same
+ * directory and renamed into place, so path never holds a partial file; RT_ERR_IO on failure.
+ */
+rt_status rt_safetensors_save(const char *path, const char *const *names, const struct rt_tensor *const *ts, size_t n);
+
+/**
+ * Copies the file's tensors into the module's own tensors (in place, as under no_grad: versions
+ * are bumped). Every key, dtype and shape is checked first, so a failed load leaves the module as
+ * it was. strict: missing and unexpected keys are RT_ERR_INVALID_ARGUMENT; otherwise the keys both
+ * have are loaded. Shape mismatch: RT_ERR_SHAPE; a dtype that converts (as rt_safetensors_get) to
+ * another dtype than the module's tensor: RT_ERR_DTYPE.
+ */
+rt_status rt_module_load_safetensors(struct rt_module *m, const char *path, bool strict);
+
+/**
+ * Writes the module's state_dict (parameters then buffers, PyTorch's names) to path, atomically
+ * as rt_safetensors_save.
+ */
+rt_status rt_module_save_safetensors(const struct rt_module *m, const char *path);
 
 /**
  * Creates a tensor by copying `nbytes` of row-major data (nbytes must equal numel * dtype size).

@@ -7,6 +7,7 @@ pub mod autograd;
 pub mod creation;
 pub mod error;
 pub mod ffi;
+pub mod io;
 pub mod kernels;
 pub mod layout;
 pub mod nn;

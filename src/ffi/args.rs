@@ -3,6 +3,7 @@
 use super::handle::{self, Kind, Object};
 use super::types::*;
 use crate::error::{bail, Error, Result};
+use crate::io::SafeTensors;
 use crate::nn::Module;
 use crate::shape::{dims_from_i64, Dims};
 use crate::storage::DType;
@@ -34,6 +35,21 @@ pub fn module(p: *const rt_module, name: &str) -> Result<Arc<dyn Module>> {
         Object::Module(m) => Ok(m),
         _ => unreachable!("kind was checked"),
     }
+}
+
+pub fn safetensors(p: *const rt_safetensors, name: &str) -> Result<Arc<SafeTensors>> {
+    match handle::get(p as usize, Kind::Safetensors).map_err(|e| named(e, name))? {
+        Object::Safetensors(f) => Ok(f),
+        _ => unreachable!("kind was checked"),
+    }
+}
+
+/// Frees a handle of `kind` (NULL is a no-op), naming the argument in the error.
+pub fn free(p: usize, kind: Kind, name: &str) -> Result<()> {
+    if p == 0 {
+        return Ok(());
+    }
+    handle::remove(p, kind).map_err(|e| named(e, name))
 }
 
 /// A C array of `len` elements; NULL is allowed only when `len` is 0.
@@ -124,6 +140,17 @@ pub unsafe fn string<'a>(p: *const std::ffi::c_char, name: &str) -> Result<&'a s
     // SAFETY: checked non-NULL by export!; the caller promises NUL termination.
     let s = unsafe { std::ffi::CStr::from_ptr(p) };
     s.to_str().map_err(|_| crate::error::err!(InvalidArgument, "argument `{name}` is not valid UTF-8"))
+}
+
+/// A NUL-terminated file path; any bytes but NUL are allowed, as the OS allows.
+///
+/// # Safety
+/// `p` must point to a NUL-terminated string.
+pub unsafe fn path(p: *const std::ffi::c_char) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: checked non-NULL by export!; the caller promises NUL termination.
+    let bytes = unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes();
+    std::ffi::OsStr::from_bytes(bytes).into()
 }
 
 /// Copies `name` NUL-terminated into buf (cap bytes); `*len` always gets its length.

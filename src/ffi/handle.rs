@@ -10,6 +10,7 @@
 //! stale handle stays detectable across at least `MIN_FREE << GEN_BITS` later allocations.
 
 use crate::error::{bail, err, Result};
+use crate::io::SafeTensors;
 use crate::nn::Module;
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
@@ -51,6 +52,7 @@ pub enum Object {
     Tensor(Tensor),
     Module(Arc<dyn Module>),
     Optimizer(Arc<Mutex<Optimizer>>),
+    Safetensors(Arc<SafeTensors>),
 }
 
 impl Object {
@@ -59,6 +61,7 @@ impl Object {
             Object::Tensor(_) => Kind::Tensor,
             Object::Module(_) => Kind::Module,
             Object::Optimizer(_) => Kind::Optimizer,
+            Object::Safetensors(_) => Kind::Safetensors,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod module;
 pub mod ops;
 pub mod optim;
 pub mod runtime;
+pub mod safetensors;
 pub mod tensor;
 pub mod types;
 

@@ -60,3 +60,8 @@ pub struct rt_memory_stats {
     /// Zero; room to grow without an ABI change.
     pub reserved: [u64; 5],
 }
+
+/// An opened safetensors file (opaque): its whole content, validated, held in memory.
+pub struct rt_safetensors {
+    _private: [u8; 0],
+}

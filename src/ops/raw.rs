@@ -136,9 +136,16 @@ fn copy_into_typed<T: Element>(dst: &Tensor, src: &Tensor) {
         let s = src.storage().slice::<T>();
         l.offsets().map(|o| s[o]).collect()
     };
+    write_row_major(dst, &values);
+}
+
+/// Writes `values` (row-major, one per element of dst) into dst's storage through its layout.
+/// Bumping the version is the caller's business.
+pub fn write_row_major<T: Element>(dst: &Tensor, values: &[T]) {
+    debug_assert_eq!(values.len(), dst.numel());
     // SAFETY: `values` is a separate buffer, so no other slice of dst's storage is alive here.
     let d = unsafe { dst.storage().slice_mut::<T>() };
-    for (o, v) in dst.layout().offsets().zip(values) {
+    for (o, &v) in dst.layout().offsets().zip(values) {
         d[o] = v;
     }
 }

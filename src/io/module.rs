@@ -1,0 +1,80 @@
+//! Loading a module's state from a safetensors file and saving it to one (API.md section 4).
+
+use super::safetensors::{self, SafeTensors, Values};
+use crate::autograd::mode;
+use crate::error::{bail, Result};
+use crate::nn::{state_dict, Module};
+use crate::ops::raw;
+use crate::shape::fmt_shape;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// At most this many keys are listed in a message.
+const LISTED: usize = 8;
+
+fn list(keys: &[&str]) -> String {
+    let shown: Vec<String> = keys.iter().take(LISTED).map(|k| format!("\"{k}\"")).collect();
+    match keys.len().saturating_sub(LISTED) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+/// Copies the file's tensors into the module's own tensors, all or nothing: every key, dtype,
+/// shape and in-place rule is checked and every value converted before the first write.
+/// `strict` rejects keys the file lacks and keys the module lacks (RT_ERR_INVALID_ARGUMENT);
+/// otherwise the keys both have are loaded. Dtypes convert as `SafeTensors::get` does and must
+/// then match (RT_ERR_DTYPE); shapes must match (RT_ERR_SHAPE). The copy acts as an in-place op
+/// under no_grad: nothing is recorded, requires_grad and gradients are kept, versions are bumped.
+pub fn load(m: &dyn Module, path: &Path, strict: bool) -> Result<()> {
+    let file = SafeTensors::open(path)?;
+    let sd = state_dict(m);
+    if strict {
+        let ours: HashSet<&str> = sd.iter().map(|(k, _)| k.as_str()).collect();
+        let missing: Vec<&str> = sd.iter().map(|(k, _)| k.as_str()).filter(|k| file.entry(k).is_none()).collect();
+        let unexpected: Vec<&str> = file.entries().iter().map(|e| e.name.as_str()).filter(|k| !ours.contains(k)).collect();
+        if !missing.is_empty() || !unexpected.is_empty() {
+            let mut problems = Vec::new();
+            if !missing.is_empty() {
+                problems.push(format!("missing key(s) {}", list(&missing)));
+            }
+            if !unexpected.is_empty() {
+                problems.push(format!("unexpected key(s) {}", list(&unexpected)));
+            }
+            bail!(InvalidArgument, "strict load of \"{}\": {}; pass strict = false to load only the keys both have", path.display(), problems.join("; "));
+        }
+    }
+    let pairs: Vec<_> = sd.iter().filter_map(|(k, t)| file.entry(k).map(|e| (k, t, e))).collect();
+    for (k, t, e) in &pairs {
+        let loaded = e.dtype.loads_as()?;
+        if loaded != t.dtype() {
+            bail!(Dtype, "key \"{k}\" is {} in the file, which loads as {}, but the module's tensor is {}", e.dtype.name(), loaded.name(), t.dtype().name());
+        }
+    }
+    for (k, t, e) in &pairs {
+        if e.shape.as_slice() != t.shape() {
+            bail!(Shape, "key \"{k}\": the module expects shape {} but the file has {}", fmt_shape(t.shape()), fmt_shape(&e.shape));
+        }
+    }
+    if !mode::is_inference_enabled() {
+        if let Some((k, _, _)) = pairs.iter().find(|(_, t, _)| t.is_inference()) {
+            bail!(InferenceMode, "key \"{k}\" belongs to an inference tensor, which cannot be modified in place outside inference mode (rule I6); load inside inference mode or rebuild the module outside it");
+        }
+    }
+    let staged = pairs.iter().map(|(_, _, e)| file.values(e)).collect::<Result<Vec<_>>>()?;
+    for ((_, t, _), values) in pairs.iter().zip(staged) {
+        match values {
+            Values::F32(v) => raw::write_row_major(t, &v),
+            Values::I64(v) => raw::write_row_major(t, &v),
+        }
+        t.storage().bump_version();
+    }
+    Ok(())
+}
+
+/// Writes the module's state_dict (parameters and buffers under their PyTorch names).
+pub fn save(m: &dyn Module, path: &Path) -> Result<()> {
+    let sd = state_dict(m);
+    let items: Vec<(&str, &crate::Tensor)> = sd.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    safetensors::save(path, &items)
+}
