@@ -12,22 +12,8 @@ cd "$root"
 echo "== cargo build --release"
 cargo build --release
 
-# A pkg-config file for the library in this tree (not installed anywhere): what an installed
-# infer.pc provides, with only -I, -L and -l, the flags SwiftPM accepts from pkg-config.
 pcdir="$lib/pkgconfig"
-mkdir -p "$pcdir"
-version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
-cat > "$pcdir/infer.pc" <<PC
-prefix=$root
-includedir=\${prefix}/include
-libdir=\${prefix}/target/release
-
-Name: infer
-Description: Tensors, autograd and neural networks behind a stable C ABI (build tree)
-Version: $version
-Cflags: -I\${includedir}
-Libs: -L\${libdir} -linfer
-PC
+bindings/write-pc.sh "$pcdir"
 
 echo "== Go: go vet, go test (repo-relative cgo flags)"
 (cd bindings/go && go vet ./... && go test -count=1 ./...)
