@@ -1,0 +1,3 @@
+module github.com/libinfer/infer-go
+
+go 1.24

@@ -1,0 +1,9 @@
+//go:build !infer_pkgconfig
+
+package infer
+
+// The library built in this repository by `cargo build --release` (see the package doc).
+
+// #cgo CFLAGS: -I${SRCDIR}/../../include
+// #cgo LDFLAGS: -L${SRCDIR}/../../target/release -linfer -Wl,-rpath,${SRCDIR}/../../target/release
+import "C"

@@ -1,0 +1,148 @@
+/* C side of the Go binding. Every fallible rt_ function gets a go_ twin that also takes
+ * `char **msg`: on failure it stores there a malloc'd copy of the thread's last error message
+ * (the Go side frees it). Reading the message in the SAME C call as the failing function is the
+ * point: the message is per OS thread, and Go may move a goroutine to another thread between two
+ * cgo calls. Adding a function is one GO_WRAP line. */
+#ifndef INFER_GO_SHIM_H
+#define INFER_GO_SHIM_H
+
+#include <stdlib.h>
+
+#include "infer.h"
+
+static inline rt_status go_capture(rt_status s, char **msg) {
+    if (s != RT_OK) {
+        size_t n = rt_last_error_message(NULL, 0);
+        char *m = (char *)malloc(n + 1);
+        if (m != NULL) rt_last_error_message(m, n + 1);
+        *msg = m; /* NULL if even this allocation failed: Go then uses rt_status_str */
+    }
+    return s;
+}
+
+#define GO_WRAP(name, PARAMS, ARGS) \
+    static inline rt_status go_##name PARAMS { return go_capture(name ARGS, msg); }
+
+typedef rt_tensor T;
+typedef const rt_tensor CT;
+
+/* lifecycle and factories */
+GO_WRAP(rt_tensor_from_data, (const void *d, size_t nb, rt_dtype dt, const int64_t *s, size_t nd, T **out, char **msg), (d, nb, dt, s, nd, out))
+GO_WRAP(rt_tensor_zeros, (const int64_t *s, size_t nd, rt_dtype dt, T **out, char **msg), (s, nd, dt, out))
+GO_WRAP(rt_tensor_ones, (const int64_t *s, size_t nd, rt_dtype dt, T **out, char **msg), (s, nd, dt, out))
+GO_WRAP(rt_tensor_full, (const int64_t *s, size_t nd, double v, rt_dtype dt, T **out, char **msg), (s, nd, v, dt, out))
+GO_WRAP(rt_tensor_randn, (const int64_t *s, size_t nd, T **out, char **msg), (s, nd, out))
+GO_WRAP(rt_tensor_rand, (const int64_t *s, size_t nd, T **out, char **msg), (s, nd, out))
+GO_WRAP(rt_tensor_share, (CT *t, T **out, char **msg), (t, out))
+GO_WRAP(rt_tensor_free, (T *t, char **msg), (t))
+
+/* inspection */
+GO_WRAP(rt_tensor_ndim, (CT *t, size_t *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_shape, (CT *t, int64_t *dims, size_t cap, size_t *nd, char **msg), (t, dims, cap, nd))
+GO_WRAP(rt_tensor_numel, (CT *t, size_t *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_dtype, (CT *t, rt_dtype *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_is_contiguous, (CT *t, bool *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_requires_grad, (CT *t, bool *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_set_requires_grad, (T *t, bool v, char **msg), (t, v))
+GO_WRAP(rt_tensor_is_inference, (CT *t, bool *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_is_leaf, (CT *t, bool *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_has_grad_fn, (CT *t, bool *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_is_view, (CT *t, bool *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_version, (CT *t, uint64_t *out, char **msg), (t, out))
+GO_WRAP(rt_tensor_copy_to, (CT *t, void *dst, size_t nb, char **msg), (t, dst, nb))
+GO_WRAP(rt_tensor_item, (CT *t, double *out, char **msg), (t, out))
+
+/* ops */
+GO_WRAP(rt_tensor_add, (CT *a, CT *b, T **out, char **msg), (a, b, out))
+GO_WRAP(rt_tensor_sub, (CT *a, CT *b, T **out, char **msg), (a, b, out))
+GO_WRAP(rt_tensor_mul, (CT *a, CT *b, T **out, char **msg), (a, b, out))
+GO_WRAP(rt_tensor_div, (CT *a, CT *b, T **out, char **msg), (a, b, out))
+GO_WRAP(rt_tensor_matmul, (CT *a, CT *b, T **out, char **msg), (a, b, out))
+GO_WRAP(rt_tensor_add_scalar, (CT *a, double s, T **out, char **msg), (a, s, out))
+GO_WRAP(rt_tensor_mul_scalar, (CT *a, double s, T **out, char **msg), (a, s, out))
+GO_WRAP(rt_tensor_pow_scalar, (CT *a, double s, T **out, char **msg), (a, s, out))
+GO_WRAP(rt_tensor_relu, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_neg, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_exp, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_log, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_sqrt, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_sigmoid, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_tanh, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_gelu, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_linear, (CT *x, CT *w, CT *b, T **out, char **msg), (x, w, b, out))
+GO_WRAP(rt_tensor_sum, (CT *t, const int64_t *d, size_t nd, bool k, T **out, char **msg), (t, d, nd, k, out))
+GO_WRAP(rt_tensor_mean, (CT *t, const int64_t *d, size_t nd, bool k, T **out, char **msg), (t, d, nd, k, out))
+GO_WRAP(rt_tensor_argmax, (CT *t, int64_t dim, bool k, T **out, char **msg), (t, dim, k, out))
+GO_WRAP(rt_tensor_clone, (CT *t, T **out, char **msg), (t, out))
+GO_WRAP(rt_tensor_detach, (CT *t, T **out, char **msg), (t, out))
+GO_WRAP(rt_tensor_contiguous, (CT *t, T **out, char **msg), (t, out))
+GO_WRAP(rt_tensor_to, (CT *t, rt_dtype dt, T **out, char **msg), (t, dt, out))
+GO_WRAP(rt_tensor_cat, (CT *const *ts, size_t n, int64_t dim, T **out, char **msg), (ts, n, dim, out))
+
+/* views */
+GO_WRAP(rt_tensor_view, (CT *t, const int64_t *s, size_t nd, T **out, char **msg), (t, s, nd, out))
+GO_WRAP(rt_tensor_reshape, (CT *t, const int64_t *s, size_t nd, T **out, char **msg), (t, s, nd, out))
+GO_WRAP(rt_tensor_transpose, (CT *t, int64_t d0, int64_t d1, T **out, char **msg), (t, d0, d1, out))
+GO_WRAP(rt_tensor_permute, (CT *t, const int64_t *d, size_t nd, T **out, char **msg), (t, d, nd, out))
+GO_WRAP(rt_tensor_narrow, (CT *t, int64_t dim, int64_t st, int64_t len, T **out, char **msg), (t, dim, st, len, out))
+GO_WRAP(rt_tensor_select, (CT *t, int64_t dim, int64_t i, T **out, char **msg), (t, dim, i, out))
+GO_WRAP(rt_tensor_unsqueeze, (CT *t, int64_t dim, T **out, char **msg), (t, dim, out))
+GO_WRAP(rt_tensor_squeeze, (CT *t, int64_t dim, T **out, char **msg), (t, dim, out))
+GO_WRAP(rt_tensor_expand, (CT *t, const int64_t *s, size_t nd, T **out, char **msg), (t, s, nd, out))
+GO_WRAP(rt_tensor_flatten, (CT *t, int64_t s, int64_t e, T **out, char **msg), (t, s, e, out))
+
+/* in place */
+GO_WRAP(rt_tensor_add_inplace, (T *t, CT *o, char **msg), (t, o))
+GO_WRAP(rt_tensor_sub_inplace, (T *t, CT *o, char **msg), (t, o))
+GO_WRAP(rt_tensor_mul_inplace, (T *t, CT *o, char **msg), (t, o))
+GO_WRAP(rt_tensor_add_scalar_inplace, (T *t, double s, char **msg), (t, s))
+GO_WRAP(rt_tensor_mul_scalar_inplace, (T *t, double s, char **msg), (t, s))
+GO_WRAP(rt_tensor_copy_inplace, (T *t, CT *src, char **msg), (t, src))
+GO_WRAP(rt_tensor_fill_inplace, (T *t, double v, char **msg), (t, v))
+GO_WRAP(rt_tensor_zero_inplace, (T *t, char **msg), (t))
+
+/* autograd */
+GO_WRAP(rt_tensor_backward, (T *t, CT *g, bool retain, char **msg), (t, g, retain))
+GO_WRAP(rt_tensor_grad, (CT *t, T **out, char **msg), (t, out))
+GO_WRAP(rt_tensor_set_grad, (T *t, CT *g, char **msg), (t, g))
+GO_WRAP(rt_tensor_retain_grad, (T *t, char **msg), (t))
+
+/* grad modes */
+GO_WRAP(rt_inference_mode_enter, (bool enabled, char **msg), (enabled))
+GO_WRAP(rt_inference_mode_exit, (char **msg), ())
+GO_WRAP(rt_grad_mode_enter, (bool enabled, char **msg), (enabled))
+GO_WRAP(rt_grad_mode_exit, (char **msg), ())
+
+/* modules */
+typedef rt_module M;
+GO_WRAP(rt_module_linear, (int64_t in, int64_t out_f, bool bias, M **out, char **msg), (in, out_f, bias, out))
+GO_WRAP(rt_module_relu, (M **out, char **msg), (out))
+GO_WRAP(rt_module_gelu, (M **out, char **msg), (out))
+GO_WRAP(rt_module_sigmoid, (M **out, char **msg), (out))
+GO_WRAP(rt_module_tanh, (M **out, char **msg), (out))
+GO_WRAP(rt_module_sequential, (M *const *c, size_t n, M **out, char **msg), (c, n, out))
+GO_WRAP(rt_module_forward, (const M *m, CT *x, T **out, char **msg), (m, x, out))
+GO_WRAP(rt_module_train, (M *m, bool training, char **msg), (m, training))
+GO_WRAP(rt_module_is_training, (const M *m, bool *out, char **msg), (m, out))
+GO_WRAP(rt_module_num_tensors, (const M *m, size_t *out, char **msg), (m, out))
+GO_WRAP(rt_module_tensor_name, (const M *m, size_t i, char *buf, size_t cap, size_t *len, char **msg), (m, i, buf, cap, len))
+GO_WRAP(rt_module_get_tensor, (const M *m, const char *name, T **out, char **msg), (m, name, out))
+GO_WRAP(rt_module_zero_grad, (M *m, char **msg), (m))
+GO_WRAP(rt_module_free, (M *m, char **msg), (m))
+
+/* optimizers */
+typedef rt_optimizer O;
+GO_WRAP(rt_optimizer_sgd, (M *m, double lr, double mom, double wd, O **out, char **msg), (m, lr, mom, wd, out))
+GO_WRAP(rt_optimizer_adam, (M *m, double lr, double b1, double b2, double eps, double wd, O **out, char **msg), (m, lr, b1, b2, eps, wd, out))
+GO_WRAP(rt_optimizer_sgd_tensors, (T *const *p, size_t n, double lr, double mom, double wd, O **out, char **msg), (p, n, lr, mom, wd, out))
+GO_WRAP(rt_optimizer_adam_tensors, (T *const *p, size_t n, double lr, double b1, double b2, double eps, double wd, O **out, char **msg), (p, n, lr, b1, b2, eps, wd, out))
+GO_WRAP(rt_optimizer_set_lr, (O *o, double lr, char **msg), (o, lr))
+GO_WRAP(rt_optimizer_step, (O *o, char **msg), (o))
+GO_WRAP(rt_optimizer_zero_grad, (O *o, char **msg), (o))
+GO_WRAP(rt_optimizer_free, (O *o, char **msg), (o))
+
+/* runtime */
+GO_WRAP(rt_set_num_threads, (size_t n, char **msg), (n))
+GO_WRAP(rt_memory_stats_get, (rt_memory_stats *out, char **msg), (out))
+
+#endif

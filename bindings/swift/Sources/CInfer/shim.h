@@ -1,0 +1,2 @@
+/* The C API, from the include directory pkg-config's `infer` names (Cflags: -I...). */
+#include <infer.h>

@@ -1,0 +1,514 @@
+/*
+ * libinfer C++17 API: header-only RAII wrappers over the C ABI in infer.h (see API.md).
+ *
+ * - Tensor, Module and Optimizer each own exactly one handle, are move-only and free it in their
+ *   destructor; get() borrows the handle, release() gives it up (the caller then frees it).
+ * - Every failing call throws infer::Error, carrying the rt_status and the library's message,
+ *   read on the calling thread right after the failing call (the message is per thread).
+ * - InferenceModeGuard and NoGradGuard are scoped frames: the constructor enters, the destructor
+ *   exits, also when an exception unwinds through the scope. Modes are per OS thread, so a guard
+ *   must be destroyed on the thread that made it (automatic for a local variable).
+ *
+ * Adding a C function is one line: a method that forwards to detail::out_tensor / detail::call,
+ * e.g. `Tensor softmax(int64_t dim) const { return detail::out_tensor(rt_tensor_softmax, get(), dim); }`.
+ */
+#ifndef INFER_HPP
+#define INFER_HPP
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "infer.h"
+
+static_assert(RT_ABI_VERSION == 1, "infer.hpp is written against ABI version 1 of infer.h");
+
+namespace infer {
+
+/* ---------------------------------------------------------------- errors */
+
+/* A failed call: the library's status code and its message. what() is the message. */
+class Error : public std::runtime_error {
+  public:
+    Error(rt_status status, const std::string &message) : std::runtime_error(message), status_(status) {}
+    rt_status status() const noexcept { return status_; }
+    /* The static name of the status, such as "shape mismatch". */
+    const char *status_str() const noexcept { return rt_status_str(status_); }
+
+  private:
+    rt_status status_;
+};
+
+namespace detail {
+/* This thread's last error message, whatever its length. */
+inline std::string last_error_message() {
+    std::string msg(256, '\0');
+    size_t len = rt_last_error_message(&msg[0], msg.size() + 1);
+    if (len > msg.size()) {
+        msg.assign(len, '\0');
+        rt_last_error_message(&msg[0], len + 1);
+    }
+    msg.resize(len);
+    return msg;
+}
+}  // namespace detail
+
+/* Throws infer::Error unless status is RT_OK. Call it immediately after the C call that returned
+ * status, on the same thread, so the message read is that call's. */
+inline void check(rt_status status) {
+    if (status != RT_OK) {
+        std::string msg = detail::last_error_message();
+        if (msg.empty()) msg = rt_status_str(status);
+        throw Error(status, msg);
+    }
+}
+
+/* ---------------------------------------------------------------- small value types */
+
+enum class Dtype : rt_dtype { F32 = RT_DTYPE_F32, I64 = RT_DTYPE_I64 };
+
+template <class T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr Dtype value = Dtype::F32; };
+template <> struct dtype_of<int64_t> { static constexpr Dtype value = Dtype::I64; };
+
+/* A borrowed, read-only run of T (pointer + size), as std::span in C++20: built from a
+ * std::vector, a std::array, a braced list ({2, 3}) or a pointer and a size. Shapes and dims are
+ * passed as Span<int64_t>. It never outlives the full expression it was made in. */
+template <class T> class Span {
+  public:
+    Span() noexcept = default;
+    Span(const T *data, size_t size) noexcept : data_(data), size_(size) {}
+/* The braced list lives until the end of the full expression, as long as a Span may (GCC warns
+ * about any class keeping an initializer_list's pointer; LLVM's ArrayRef silences it the same way). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
+    Span(std::initializer_list<T> list) noexcept : data_(list.begin()), size_(list.size()) {}
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9
+#pragma GCC diagnostic pop
+#endif
+    Span(const std::vector<T> &v) noexcept : data_(v.data()), size_(v.size()) {}
+    template <size_t N> Span(const std::array<T, N> &a) noexcept : data_(a.data()), size_(N) {}
+    const T *data() const noexcept { return size_ ? data_ : nullptr; }
+    size_t size() const noexcept { return size_; }
+    const T *begin() const noexcept { return data_; }
+    const T *end() const noexcept { return data_ + size_; }
+
+  private:
+    const T *data_ = nullptr;
+    size_t size_ = 0;
+};
+using Shape = Span<int64_t>;
+
+/* ---------------------------------------------------------------- handle ownership */
+
+namespace detail {
+/* Owns one handle of type H, released with Free. Move-only. */
+template <class H, rt_status (*Free)(H *)> class Owner {
+  public:
+    Owner() noexcept = default;
+    explicit Owner(H *h) noexcept : h_(h) {}
+    Owner(Owner &&o) noexcept : h_(o.release()) {}
+    Owner &operator=(Owner &&o) noexcept {
+        if (this != &o) reset(o.release());
+        return *this;
+    }
+    Owner(const Owner &) = delete;
+    Owner &operator=(const Owner &) = delete;
+    ~Owner() { reset(); }
+
+    /* The handle, still owned by this object (NULL when empty). */
+    H *get() const noexcept { return h_; }
+    /* Gives up ownership: the caller must free the returned handle. */
+    H *release() noexcept { return std::exchange(h_, nullptr); }
+    /* Frees the owned handle (if any) and takes h. */
+    void reset(H *h = nullptr) noexcept {
+        /* A free of a valid handle cannot fail; a destructor must not throw either way. */
+        if (H *old = std::exchange(h_, h)) (void)Free(old);
+    }
+    explicit operator bool() const noexcept { return h_ != nullptr; }
+
+  private:
+    H *h_ = nullptr;
+};
+
+/* Calls f(args..., &out), checks the status and returns out wrapped in W (Tensor, Module...). */
+template <class W, class H, class F, class... A> W out_handle(F f, A... args) {
+    H *out = nullptr;
+    check(f(args..., &out));
+    return W(out);
+}
+
+/* Calls f(args..., &out) for a plain out-parameter and returns it. */
+template <class T, class F, class... A> T out_value(F f, A... args) {
+    T out{};
+    check(f(args..., &out));
+    return out;
+}
+}  // namespace detail
+
+class Tensor;
+namespace detail {
+template <class F, class... A> Tensor out_tensor(F f, A... args);
+}
+
+/* ---------------------------------------------------------------- Tensor */
+
+class Tensor : public detail::Owner<rt_tensor, rt_tensor_free> {
+  public:
+    Tensor() noexcept = default;
+    /* Takes ownership of h. */
+    explicit Tensor(rt_tensor *h) noexcept : Owner(h) {}
+
+    /* factories */
+    static Tensor zeros(Shape shape, Dtype dtype = Dtype::F32) {
+        return detail::out_tensor(rt_tensor_zeros, shape.data(), shape.size(), rt_dtype(dtype));
+    }
+    static Tensor ones(Shape shape, Dtype dtype = Dtype::F32) {
+        return detail::out_tensor(rt_tensor_ones, shape.data(), shape.size(), rt_dtype(dtype));
+    }
+    static Tensor full(Shape shape, double value, Dtype dtype = Dtype::F32) {
+        return detail::out_tensor(rt_tensor_full, shape.data(), shape.size(), value, rt_dtype(dtype));
+    }
+    static Tensor randn(Shape shape) { return detail::out_tensor(rt_tensor_randn, shape.data(), shape.size()); }
+    static Tensor rand(Shape shape) { return detail::out_tensor(rt_tensor_rand, shape.data(), shape.size()); }
+    /* Copies data (row-major, float or int64_t) into a new tensor of the given shape. */
+    template <class T> static Tensor from_data(Span<T> data, Shape shape) {
+        return detail::out_tensor(rt_tensor_from_data, static_cast<const void *>(data.data()), data.size() * sizeof(T),
+                                  rt_dtype(dtype_of<T>::value), shape.data(), shape.size());
+    }
+    static Tensor from_data(const std::vector<float> &data, Shape shape) { return from_data(Span<float>(data), shape); }
+    static Tensor from_data(const std::vector<int64_t> &data, Shape shape) {
+        return from_data(Span<int64_t>(data), shape);
+    }
+    /* Wraps caller memory without copying; deleter(data, ctx) runs once when the last tensor using
+     * it is gone (NULL deleter: the caller keeps data alive longer than every such tensor). */
+    template <class T>
+    static Tensor from_blob(T *data, size_t n, Shape shape, void (*deleter)(void *, void *) = nullptr,
+                            void *ctx = nullptr) {
+        return detail::out_tensor(rt_tensor_from_blob, static_cast<void *>(data), n * sizeof(T),
+                                  rt_dtype(dtype_of<T>::value), shape.data(), shape.size(), deleter, ctx);
+    }
+    /* A second owning handle to the same tensor. */
+    Tensor share() const { return detail::out_tensor(rt_tensor_share, get()); }
+
+    /* inspection */
+    size_t ndim() const { return detail::out_value<size_t>(rt_tensor_ndim, get()); }
+    std::vector<int64_t> shape() const {
+        std::vector<int64_t> dims(RT_MAX_DIMS);
+        size_t n = 0;
+        check(rt_tensor_shape(get(), dims.data(), dims.size(), &n));
+        dims.resize(n);
+        return dims;
+    }
+    size_t numel() const { return detail::out_value<size_t>(rt_tensor_numel, get()); }
+    Dtype dtype() const { return Dtype(detail::out_value<rt_dtype>(rt_tensor_dtype, get())); }
+    bool is_contiguous() const { return detail::out_value<bool>(rt_tensor_is_contiguous, get()); }
+    bool requires_grad() const { return detail::out_value<bool>(rt_tensor_requires_grad, get()); }
+    Tensor &set_requires_grad(bool requires_grad = true) {
+        check(rt_tensor_set_requires_grad(get(), requires_grad));
+        return *this;
+    }
+    bool is_inference() const { return detail::out_value<bool>(rt_tensor_is_inference, get()); }
+    bool is_leaf() const { return detail::out_value<bool>(rt_tensor_is_leaf, get()); }
+    bool has_grad_fn() const { return detail::out_value<bool>(rt_tensor_has_grad_fn, get()); }
+    bool is_view() const { return detail::out_value<bool>(rt_tensor_is_view, get()); }
+    uint64_t version() const { return detail::out_value<uint64_t>(rt_tensor_version, get()); }
+    double item() const { return detail::out_value<double>(rt_tensor_item, get()); }
+    /* Copies the elements row-major into dst, which holds n values of the tensor's dtype. */
+    template <class T> void copy_to(T *dst, size_t n) const { check(rt_tensor_copy_to(get(), dst, n * sizeof(T))); }
+    /* The elements, row-major; T must match the dtype (float for F32, int64_t for I64). */
+    template <class T> std::vector<T> to_vector() const {
+        if (dtype() != dtype_of<T>::value)
+            throw Error(RT_ERR_DTYPE, "infer::Tensor::to_vector: the element type does not match the tensor's "
+                                      "dtype; convert with to(Dtype) first");
+        std::vector<T> v(numel());
+        copy_to(v.data(), v.size());
+        return v;
+    }
+    /* Borrowed pointer to the first element of a contiguous tensor, valid while it lives. */
+    const void *data_ptr() const { return detail::out_value<const void *>(rt_tensor_data_ptr, get()); }
+
+    /* functional ops (new tensors) */
+    Tensor add(const Tensor &o) const { return detail::out_tensor(rt_tensor_add, get(), o.get()); }
+    Tensor sub(const Tensor &o) const { return detail::out_tensor(rt_tensor_sub, get(), o.get()); }
+    Tensor mul(const Tensor &o) const { return detail::out_tensor(rt_tensor_mul, get(), o.get()); }
+    Tensor div(const Tensor &o) const { return detail::out_tensor(rt_tensor_div, get(), o.get()); }
+    Tensor matmul(const Tensor &o) const { return detail::out_tensor(rt_tensor_matmul, get(), o.get()); }
+    Tensor add(double s) const { return detail::out_tensor(rt_tensor_add_scalar, get(), s); }
+    Tensor mul(double s) const { return detail::out_tensor(rt_tensor_mul_scalar, get(), s); }
+    Tensor pow(double s) const { return detail::out_tensor(rt_tensor_pow_scalar, get(), s); }
+    Tensor relu() const { return detail::out_tensor(rt_tensor_relu, get()); }
+    Tensor neg() const { return detail::out_tensor(rt_tensor_neg, get()); }
+    Tensor exp() const { return detail::out_tensor(rt_tensor_exp, get()); }
+    Tensor log() const { return detail::out_tensor(rt_tensor_log, get()); }
+    Tensor sqrt() const { return detail::out_tensor(rt_tensor_sqrt, get()); }
+    Tensor sigmoid() const { return detail::out_tensor(rt_tensor_sigmoid, get()); }
+    Tensor tanh() const { return detail::out_tensor(rt_tensor_tanh, get()); }
+    Tensor gelu() const { return detail::out_tensor(rt_tensor_gelu, get()); }
+    /* Sum / mean over dims ({} = all dims, a 0-d result). */
+    Tensor sum(Shape dims = {}, bool keepdim = false) const {
+        return detail::out_tensor(rt_tensor_sum, get(), dims.data(), dims.size(), keepdim);
+    }
+    Tensor mean(Shape dims = {}, bool keepdim = false) const {
+        return detail::out_tensor(rt_tensor_mean, get(), dims.data(), dims.size(), keepdim);
+    }
+    Tensor argmax(int64_t dim, bool keepdim = false) const {
+        return detail::out_tensor(rt_tensor_argmax, get(), dim, keepdim);
+    }
+    Tensor clone() const { return detail::out_tensor(rt_tensor_clone, get()); }
+    Tensor detach() const { return detail::out_tensor(rt_tensor_detach, get()); }
+    Tensor contiguous() const { return detail::out_tensor(rt_tensor_contiguous, get()); }
+    Tensor to(Dtype dtype) const { return detail::out_tensor(rt_tensor_to, get(), rt_dtype(dtype)); }
+
+    /* views */
+    Tensor view(Shape shape) const { return detail::out_tensor(rt_tensor_view, get(), shape.data(), shape.size()); }
+    Tensor reshape(Shape shape) const {
+        return detail::out_tensor(rt_tensor_reshape, get(), shape.data(), shape.size());
+    }
+    Tensor transpose(int64_t d0, int64_t d1) const { return detail::out_tensor(rt_tensor_transpose, get(), d0, d1); }
+    Tensor permute(Shape dims) const { return detail::out_tensor(rt_tensor_permute, get(), dims.data(), dims.size()); }
+    Tensor narrow(int64_t dim, int64_t start, int64_t length) const {
+        return detail::out_tensor(rt_tensor_narrow, get(), dim, start, length);
+    }
+    Tensor select(int64_t dim, int64_t index) const { return detail::out_tensor(rt_tensor_select, get(), dim, index); }
+    Tensor unsqueeze(int64_t dim) const { return detail::out_tensor(rt_tensor_unsqueeze, get(), dim); }
+    Tensor squeeze(int64_t dim) const { return detail::out_tensor(rt_tensor_squeeze, get(), dim); }
+    Tensor expand(Shape shape) const {
+        return detail::out_tensor(rt_tensor_expand, get(), shape.data(), shape.size());
+    }
+    Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const {
+        return detail::out_tensor(rt_tensor_flatten, get(), start_dim, end_dim);
+    }
+
+    /* in place (return *this for chaining) */
+    Tensor &add_(const Tensor &o) { return inplace(rt_tensor_add_inplace(get(), o.get())); }
+    Tensor &sub_(const Tensor &o) { return inplace(rt_tensor_sub_inplace(get(), o.get())); }
+    Tensor &mul_(const Tensor &o) { return inplace(rt_tensor_mul_inplace(get(), o.get())); }
+    Tensor &add_(double s) { return inplace(rt_tensor_add_scalar_inplace(get(), s)); }
+    Tensor &mul_(double s) { return inplace(rt_tensor_mul_scalar_inplace(get(), s)); }
+    Tensor &copy_(const Tensor &src) { return inplace(rt_tensor_copy_inplace(get(), src.get())); }
+    Tensor &fill_(double value) { return inplace(rt_tensor_fill_inplace(get(), value)); }
+    Tensor &zero_() { return inplace(rt_tensor_zero_inplace(get())); }
+
+    /* autograd */
+    void backward(bool retain_graph = false) { check(rt_tensor_backward(get(), nullptr, retain_graph)); }
+    void backward(const Tensor &grad, bool retain_graph = false) {
+        check(rt_tensor_backward(get(), grad.get(), retain_graph));
+    }
+    /* The accumulated gradient, or nullopt when there is none. */
+    std::optional<Tensor> grad() const {
+        rt_tensor *g = nullptr;
+        check(rt_tensor_grad(get(), &g));
+        if (!g) return std::nullopt;
+        return Tensor(g);
+    }
+    void set_grad(const Tensor &grad) { check(rt_tensor_set_grad(get(), grad.get())); }
+    void clear_grad() { check(rt_tensor_set_grad(get(), nullptr)); }
+    void retain_grad() { check(rt_tensor_retain_grad(get())); }
+
+  private:
+    Tensor &inplace(rt_status s) {
+        check(s);
+        return *this;
+    }
+};
+
+namespace detail {
+template <class F, class... A> Tensor out_tensor(F f, A... args) {
+    return out_handle<Tensor, rt_tensor>(f, args...);
+}
+}  // namespace detail
+
+/* free-function forms */
+inline Tensor zeros(Shape shape, Dtype dtype = Dtype::F32) { return Tensor::zeros(shape, dtype); }
+inline Tensor ones(Shape shape, Dtype dtype = Dtype::F32) { return Tensor::ones(shape, dtype); }
+inline Tensor full(Shape shape, double value, Dtype dtype = Dtype::F32) { return Tensor::full(shape, value, dtype); }
+inline Tensor randn(Shape shape) { return Tensor::randn(shape); }
+inline Tensor rand(Shape shape) { return Tensor::rand(shape); }
+template <class T> Tensor from_data(Span<T> data, Shape shape) { return Tensor::from_data(data, shape); }
+inline Tensor from_data(const std::vector<float> &data, Shape shape) { return Tensor::from_data(data, shape); }
+inline Tensor from_data(const std::vector<int64_t> &data, Shape shape) { return Tensor::from_data(data, shape); }
+/* x w^T + b (b may be omitted). */
+inline Tensor linear(const Tensor &x, const Tensor &w, const Tensor *b = nullptr) {
+    return detail::out_tensor(rt_tensor_linear, x.get(), w.get(), b ? b->get() : nullptr);
+}
+inline Tensor linear(const Tensor &x, const Tensor &w, const Tensor &b) { return linear(x, w, &b); }
+inline Tensor matmul(const Tensor &a, const Tensor &b) { return a.matmul(b); }
+/* Concatenates along dim. */
+inline Tensor cat(const std::vector<const Tensor *> &ts, int64_t dim = 0) {
+    std::vector<const rt_tensor *> hs;
+    hs.reserve(ts.size());
+    for (const Tensor *t : ts) hs.push_back(t ? t->get() : nullptr);
+    return detail::out_tensor(rt_tensor_cat, hs.data(), hs.size(), dim);
+}
+
+inline Tensor operator+(const Tensor &a, const Tensor &b) { return a.add(b); }
+inline Tensor operator-(const Tensor &a, const Tensor &b) { return a.sub(b); }
+inline Tensor operator*(const Tensor &a, const Tensor &b) { return a.mul(b); }
+inline Tensor operator/(const Tensor &a, const Tensor &b) { return a.div(b); }
+inline Tensor operator+(const Tensor &a, double s) { return a.add(s); }
+inline Tensor operator-(const Tensor &a, double s) { return a.add(-s); }
+inline Tensor operator*(const Tensor &a, double s) { return a.mul(s); }
+inline Tensor operator-(const Tensor &a) { return a.neg(); }
+
+/* ---------------------------------------------------------------- Module */
+
+class Module : public detail::Owner<rt_module, rt_module_free> {
+  public:
+    Module() noexcept = default;
+    explicit Module(rt_module *h) noexcept : Owner(h) {}
+
+    static Module linear(int64_t in_features, int64_t out_features, bool bias = true) {
+        return out_module(rt_module_linear, in_features, out_features, bias);
+    }
+    static Module relu() { return out_module(rt_module_relu); }
+    static Module gelu() { return out_module(rt_module_gelu); }
+    static Module sigmoid() { return out_module(rt_module_sigmoid); }
+    static Module tanh() { return out_module(rt_module_tanh); }
+    /* The container keeps its own references: the children may be destroyed afterwards, so
+     * Module::sequential(Module::linear(4, 2), Module::relu()) is fine. */
+    static Module sequential(const std::vector<const Module *> &children) {
+        std::vector<rt_module *> hs;
+        hs.reserve(children.size());
+        for (const Module *m : children) hs.push_back(m ? m->get() : nullptr);
+        return out_module(rt_module_sequential, static_cast<rt_module *const *>(hs.data()), hs.size());
+    }
+    template <class... Ms> static Module sequential(const Module &first, const Ms &...rest) {
+        static_assert((std::is_same_v<Ms, Module> && ...), "Module::sequential takes Modules");
+        return sequential(std::vector<const Module *>{&first, &rest...});
+    }
+
+    Tensor forward(const Tensor &input) const { return detail::out_tensor(rt_module_forward, get(), input.get()); }
+    Tensor operator()(const Tensor &input) const { return forward(input); }
+    /* Training (true) or eval (false) mode, recursively. */
+    Module &train(bool training = true) {
+        check(rt_module_train(get(), training));
+        return *this;
+    }
+    Module &eval() { return train(false); }
+    bool is_training() const { return detail::out_value<bool>(rt_module_is_training, get()); }
+    size_t num_tensors() const { return detail::out_value<size_t>(rt_module_num_tensors, get()); }
+    /* The state_dict name of tensor index. */
+    std::string tensor_name(size_t index) const {
+        size_t len = 0;
+        rt_status s = rt_module_tensor_name(get(), index, nullptr, 0, &len);
+        if (s != RT_ERR_BUFFER_TOO_SMALL) check(s);
+        std::string name(len, '\0');
+        check(rt_module_tensor_name(get(), index, &name[0], len + 1, &len));
+        return name;
+    }
+    /* Every state_dict name, in PyTorch's order (parameters then buffers, children in order). */
+    std::vector<std::string> state_dict_names() const {
+        std::vector<std::string> names(num_tensors());
+        for (size_t i = 0; i < names.size(); i++) names[i] = tensor_name(i);
+        return names;
+    }
+    /* A new handle to the module's own tensor (same storage, grad and version). */
+    Tensor get_tensor(const std::string &name) const {
+        return detail::out_tensor(rt_module_get_tensor, get(), name.c_str());
+    }
+    void zero_grad() { check(rt_module_zero_grad(get())); }
+
+  private:
+    template <class F, class... A> static Module out_module(F f, A... args) {
+        return detail::out_handle<Module, rt_module>(f, args...);
+    }
+};
+
+/* ---------------------------------------------------------------- Optimizer */
+
+class Optimizer : public detail::Owner<rt_optimizer, rt_optimizer_free> {
+  public:
+    Optimizer() noexcept = default;
+    explicit Optimizer(rt_optimizer *h) noexcept : Owner(h) {}
+
+    /* Over the module's parameters that require grad (the optimizer outlives the module). */
+    static Optimizer sgd(Module &m, double lr, double momentum = 0, double weight_decay = 0) {
+        return out_opt(rt_optimizer_sgd, m.get(), lr, momentum, weight_decay);
+    }
+    static Optimizer adam(Module &m, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+                          double weight_decay = 0) {
+        return out_opt(rt_optimizer_adam, m.get(), lr, beta1, beta2, eps, weight_decay);
+    }
+    /* Over the listed tensors that require grad. */
+    static Optimizer sgd(const std::vector<Tensor *> &params, double lr, double momentum = 0,
+                         double weight_decay = 0) {
+        std::vector<rt_tensor *> hs = handles(params);
+        return out_opt(rt_optimizer_sgd_tensors, static_cast<rt_tensor *const *>(hs.data()), hs.size(), lr, momentum,
+                       weight_decay);
+    }
+    static Optimizer adam(const std::vector<Tensor *> &params, double lr = 1e-3, double beta1 = 0.9,
+                          double beta2 = 0.999, double eps = 1e-8, double weight_decay = 0) {
+        std::vector<rt_tensor *> hs = handles(params);
+        return out_opt(rt_optimizer_adam_tensors, static_cast<rt_tensor *const *>(hs.data()), hs.size(), lr, beta1,
+                       beta2, eps, weight_decay);
+    }
+
+    void step() { check(rt_optimizer_step(get())); }
+    void zero_grad() { check(rt_optimizer_zero_grad(get())); }
+    void set_lr(double lr) { check(rt_optimizer_set_lr(get(), lr)); }
+
+  private:
+    template <class F, class... A> static Optimizer out_opt(F f, A... args) {
+        return detail::out_handle<Optimizer, rt_optimizer>(f, args...);
+    }
+    static std::vector<rt_tensor *> handles(const std::vector<Tensor *> &ts) {
+        std::vector<rt_tensor *> hs;
+        hs.reserve(ts.size());
+        for (Tensor *t : ts) hs.push_back(t ? t->get() : nullptr);
+        return hs;
+    }
+};
+
+/* ---------------------------------------------------------------- grad modes (per OS thread) */
+
+/* Inference mode for the enclosing scope (enabled = false escapes it). Non-copyable and
+ * non-movable: its exit must pair with its own enter, on the same thread. */
+class InferenceModeGuard {
+  public:
+    explicit InferenceModeGuard(bool enabled = true) { check(rt_inference_mode_enter(enabled)); }
+    /* Fails (leaving the frame) only if a frame entered inside the scope was not exited, which RAII
+     * guards cannot cause; a destructor must not throw. */
+    ~InferenceModeGuard() { (void)rt_inference_mode_exit(); }
+    InferenceModeGuard(const InferenceModeGuard &) = delete;
+    InferenceModeGuard &operator=(const InferenceModeGuard &) = delete;
+    InferenceModeGuard(InferenceModeGuard &&) = delete;
+    InferenceModeGuard &operator=(InferenceModeGuard &&) = delete;
+};
+
+/* Grad mode off (torch.no_grad) for the enclosing scope. */
+class NoGradGuard {
+  public:
+    NoGradGuard() { check(rt_grad_mode_enter(false)); }
+    ~NoGradGuard() { (void)rt_grad_mode_exit(); }
+    NoGradGuard(const NoGradGuard &) = delete;
+    NoGradGuard &operator=(const NoGradGuard &) = delete;
+    NoGradGuard(NoGradGuard &&) = delete;
+    NoGradGuard &operator=(NoGradGuard &&) = delete;
+};
+
+inline bool is_grad_enabled() noexcept { return rt_is_grad_enabled(); }
+inline bool is_inference_mode_enabled() noexcept { return rt_is_inference_mode_enabled(); }
+
+/* ---------------------------------------------------------------- runtime */
+
+inline void manual_seed(uint64_t seed) noexcept { rt_manual_seed(seed); }
+inline void set_num_threads(size_t n) { check(rt_set_num_threads(n)); }
+inline size_t get_num_threads() noexcept { return rt_get_num_threads(); }
+inline rt_memory_stats memory_stats() { return detail::out_value<rt_memory_stats>(rt_memory_stats_get); }
+inline void reset_peak_memory() noexcept { rt_memory_reset_peak(); }
+inline const char *version_string() noexcept { return rt_version_string(); }
+inline uint32_t abi_version() noexcept { return rt_abi_version(); }
+
+}  // namespace infer
+
+#endif /* INFER_HPP */
