@@ -9,6 +9,7 @@ pub mod error;
 pub mod handle;
 pub mod mode;
 pub mod module;
+pub mod nn_ops;
 pub mod ops;
 pub mod runtime;
 pub mod tensor;
