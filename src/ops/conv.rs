@@ -6,17 +6,9 @@ use crate::autograd::functions::conv::Conv2dBackward;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{im2col, Geometry};
 use crate::kernels::gemm::{gemm_slices, Mat};
-use crate::shape::fmt_shape;
+use crate::shape::{fmt_shape, size_arg};
 use crate::storage::{try_filled, DType};
 use crate::tensor::Tensor;
-
-/// A non-negative size argument.
-pub(crate) fn size_arg(v: i64, min: i64, what: &str) -> Result<usize> {
-    if v < min {
-        bail!(InvalidArgument, "{what} is {v}; it must be at least {min}");
-    }
-    usize::try_from(v).map_err(|_| crate::error::err!(InvalidArgument, "{what} = {v} does not fit this platform's size type"))
-}
 
 /// The conv geometry of x (N, C, H, W) and w (O, C, kh, kw), validated.
 fn geometry(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Geometry> {

@@ -1,12 +1,11 @@
 //! 2-D max pooling over (N, C, H, W) without padding.
 
-use super::conv::size_arg;
 use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::pool::MaxPool2dBackward;
 use crate::error::{bail, Result};
 use crate::kernels::pool::{max_forward, Pool};
-use crate::shape::fmt_shape;
+use crate::shape::{fmt_shape, size_arg};
 use crate::storage::{try_filled, DType};
 use crate::tensor::Tensor;
 
