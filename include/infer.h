@@ -286,6 +286,67 @@ rt_status rt_module_zero_grad(struct rt_module *m);
 rt_status rt_module_free(struct rt_module *m);
 
 /**
+ * Softmax along `dim` (negative counts from the end), max-subtracted for stability.
+ */
+rt_status rt_tensor_softmax(const struct rt_tensor *t, int64_t dim, struct rt_tensor **out);
+
+/**
+ * Log-softmax along `dim` (negative counts from the end), computed as x - logsumexp(x).
+ */
+rt_status rt_tensor_log_softmax(const struct rt_tensor *t, int64_t dim, struct rt_tensor **out);
+
+/**
+ * Mean cross-entropy of logits (N, C) F32 against class indices targets (N) I64, a 0-d result.
+ * A target outside [0, C) gives RT_ERR_INVALID_ARGUMENT (there is no ignore_index).
+ */
+rt_status rt_tensor_cross_entropy(const struct rt_tensor *logits, const struct rt_tensor *targets, struct rt_tensor **out);
+
+/**
+ * Mean squared error of two F32 tensors of the same shape, a 0-d result.
+ */
+rt_status rt_tensor_mse_loss(const struct rt_tensor *a, const struct rt_tensor *b, struct rt_tensor **out);
+
+/**
+ * 2-D convolution: x (N, C, H, W), w (O, C, kh, kw), b (O) or NULL; stride >= 1, padding >= 0
+ * (zeros on every side). The result is (N, O, Ho, Wo).
+ */
+rt_status rt_tensor_conv2d(const struct rt_tensor *x, const struct rt_tensor *w, const struct rt_tensor *b, int64_t stride, int64_t padding, struct rt_tensor **out);
+
+/**
+ * 2-D max pooling of x (N, C, H, W) with a square window, no padding; stride 0 means
+ * stride = kernel_size. The gradient goes to the first maximum of each window.
+ */
+rt_status rt_tensor_max_pool2d(const struct rt_tensor *x, int64_t kernel_size, int64_t stride, struct rt_tensor **out);
+
+/**
+ * Layer normalisation over the trailing dims `shape` (biased variance, as PyTorch), then the
+ * optional elementwise affine w, b (each of shape `shape`; NULL for none).
+ */
+rt_status rt_tensor_layer_norm(const struct rt_tensor *x, const int64_t *shape, size_t ndim, const struct rt_tensor *w, const struct rt_tensor *b, double eps, struct rt_tensor **out);
+
+/**
+ * Batch normalisation over channel dim 1 of x (N, C, ...), as PyTorch's F.batch_norm.
+ * training: normalises with the batch mean and biased variance; running_mean / running_var (each
+ * (C), NULL for none) are updated in place, running = (1 - momentum) running + momentum batch
+ * with the unbiased batch variance, and their versions are bumped. Not training: normalises with
+ * the running statistics, which must then be given. w, b: (C) or NULL.
+ */
+rt_status rt_tensor_batch_norm(const struct rt_tensor *x, struct rt_tensor *running_mean, struct rt_tensor *running_var, const struct rt_tensor *w, const struct rt_tensor *b, bool training, double momentum, double eps, struct rt_tensor **out);
+
+/**
+ * Dropout: in training each element is zeroed with probability p (the process-wide generator,
+ * see rt_manual_seed) and the rest scaled by 1 / (1 - p); p must be in [0, 1]. Not training or
+ * p == 0: `*out` is a new handle to x itself.
+ */
+rt_status rt_tensor_dropout(const struct rt_tensor *x, double p, bool training, struct rt_tensor **out);
+
+/**
+ * Rows of weight (V, D) F32 picked by indices (I64, any shape, each in [0, V)): the result has
+ * shape indices.shape + [D].
+ */
+rt_status rt_tensor_embedding(const struct rt_tensor *indices, const struct rt_tensor *weight, struct rt_tensor **out);
+
+/**
  * a + b with broadcasting.
  */
 rt_status rt_tensor_add(const struct rt_tensor *a, const struct rt_tensor *b, struct rt_tensor **out);

@@ -33,6 +33,14 @@ pub fn dims_from_i64(shape: &[i64], what: &str) -> Result<Dims> {
     }
 }
 
+/// A size-like scalar argument (stride, kernel size, padding) that must be at least `min`.
+pub fn size_arg(v: i64, min: i64, what: &str) -> Result<usize> {
+    if v < min {
+        bail!(InvalidArgument, "{what} is {v}; it must be at least {min}");
+    }
+    usize::try_from(v).map_err(|_| crate::error::err!(InvalidArgument, "{what} = {v} does not fit this platform's size type"))
+}
+
 /// Normalises a possibly negative `dim` against `ndim` dimensions (PyTorch's wrap_dim).
 /// A 0-d tensor accepts dims -1 and 0, as in PyTorch.
 pub fn wrap_dim(dim: i64, ndim: usize, what: &str) -> Result<usize> {

@@ -3,5 +3,6 @@
 
 pub mod engine;
 pub mod functions;
+pub mod gradcheck;
 pub mod mode;
 pub mod node;

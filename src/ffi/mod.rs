@@ -10,6 +10,7 @@ pub mod handle;
 pub mod inplace;
 pub mod mode;
 pub mod module;
+pub mod nn_ops;
 pub mod ops;
 pub mod optim;
 pub mod runtime;

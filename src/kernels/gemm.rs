@@ -63,3 +63,41 @@ impl SendPtrs {
         (self.0, self.1, self.2)
     }
 }
+
+/// A strided matrix inside a slice: element (i, j) is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub struct Mat<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl Mat<'_> {
+    /// Asserts that every element of a rows x cols matrix lies inside the slice.
+    fn check(&self, rows: usize, cols: usize, what: &str) {
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1) * self.rs + (cols - 1) * self.cs;
+            assert!(last < self.data.len(), "gemm_slices: {what} ({rows} x {cols}) does not fit its slice");
+        }
+    }
+
+    fn as_ref(&self) -> MatRef {
+        MatRef { ptr: self.data.as_ptr(), rs: self.rs as isize, cs: self.cs as isize }
+    }
+}
+
+/// The safe face of `gemm` for kernels working on slices (conv): dst (m x n, rows `dst_rs` apart)
+/// = [dst +] lhs (m x k) * rhs (k x n). Bounds are asserted, so a wrong size panics instead of
+/// touching memory it should not.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_slices(m: usize, n: usize, k: usize, dst: &mut [f32], dst_rs: usize, accumulate: bool, lhs: Mat<'_>, rhs: Mat<'_>) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(n <= dst_rs && (m - 1) * dst_rs + n <= dst.len(), "gemm_slices: dst does not hold {m} x {n}");
+    lhs.check(m, k, "lhs");
+    rhs.check(k, n, "rhs");
+    // SAFETY: the extents were checked above; `dst` is a unique borrow, so it aliases neither
+    // operand.
+    unsafe { gemm(m, n, k, dst.as_mut_ptr(), dst_rs as isize, accumulate, lhs.as_ref(), rhs.as_ref()) }
+}

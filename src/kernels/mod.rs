@@ -1,5 +1,9 @@
 //! Pure slice kernels: no Tensor, no thread-local state, so any thread may run them.
 
+pub mod conv;
 pub mod elementwise;
 pub mod gemm;
+pub mod norm;
+pub mod pool;
 pub mod reduce;
+pub mod softmax;

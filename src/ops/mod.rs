@@ -2,19 +2,33 @@
 //! mode is off and an input requires grad. The only code that reads the thread's grad state.
 
 pub mod arith;
+pub mod conv;
 pub mod copy;
+pub mod dropout;
+pub mod embedding;
 pub mod inplace;
 pub mod linalg;
+pub mod loss;
+pub mod norm;
+pub mod pool;
 pub mod raw;
 pub mod record;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;
 pub mod views;
 
 pub use arith::{add, add_scalar, binary, div, mul, mul_scalar, pow_scalar, sub};
+pub use conv::conv2d;
 pub use copy::{cat, clone, contiguous, to};
+pub use dropout::dropout;
+pub use embedding::embedding;
 pub use linalg::{linear, matmul};
+pub use loss::{cross_entropy, mse_loss};
+pub use norm::{batch_norm, layer_norm};
+pub use pool::max_pool2d;
 pub use raw::BinOp;
 pub use reduce::{argmax, mean, sum};
+pub use softmax::{log_softmax, softmax};
 pub use unary::{unary, UnaryOp};
 pub use views::{detach, expand, flatten, narrow, permute, reshape, select, squeeze, transpose, unsqueeze, view};

@@ -2,8 +2,15 @@
 //! gradients; the formula is written beside each.
 
 pub mod arith;
+pub mod conv;
+pub mod dropout;
+pub mod embedding;
 pub mod inplace;
 pub mod linalg;
+pub mod loss;
+pub mod norm;
+pub mod pool;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;
 pub mod views;

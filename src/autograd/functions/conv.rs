@@ -1,0 +1,80 @@
+//! Derivative of conv2d, through the same im2col + GEMM as the forward. Per image n, with
+//! cols = im2col(x[n]) and G = dy[n] as (O, Ho*Wo):
+//! dW += G cols^T; dx[n] = col2im(W^T G); db = sum of dy over n, h, w.
+
+use crate::autograd::node::{saved_at, Backward};
+use crate::error::Result;
+use crate::kernels::conv::{col2im, im2col, Geometry};
+use crate::kernels::gemm::{gemm_slices, Mat};
+use crate::ops::raw;
+use crate::storage::try_filled;
+use crate::tensor::Tensor;
+
+/// Saved: [x (when dW is wanted), W (when dx is wanted)].
+pub struct Conv2dBackward {
+    pub geo: Geometry,
+    pub n: usize,
+    pub o: usize,
+    pub needs: [bool; 3],
+}
+
+impl Backward for Conv2dBackward {
+    fn name(&self) -> &'static str {
+        "ConvolutionBackward"
+    }
+
+    fn apply(&self, g: &Tensor, saved: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
+        let (geo, n, o) = (&self.geo, self.n, self.o);
+        let (rows, npos) = (geo.col_rows(), geo.col_cols());
+        let img = geo.c * geo.h * geo.w;
+        let gd = g.try_data::<f32>()?;
+        let plane = |i: usize| Mat { data: &gd[i * o * npos..(i + 1) * o * npos], rs: npos, cs: 1 };
+        let mut cols = if geo.is_pointwise() { Vec::new() } else { try_filled(rows * npos, 0f32)? };
+
+        let gw = if self.needs[1] {
+            let x = saved_at(saved, 0).try_data::<f32>()?;
+            let mut dw = try_filled(o * rows, 0f32)?;
+            for i in 0..n {
+                let image = &x[i * img..(i + 1) * img];
+                let cols_t = if geo.is_pointwise() {
+                    Mat { data: image, rs: 1, cs: npos }
+                } else {
+                    im2col(geo, image, &mut cols);
+                    Mat { data: &cols, rs: 1, cs: npos }
+                };
+                gemm_slices(o, rows, npos, &mut dw, rows, i > 0, plane(i), cols_t);
+            }
+            Some(raw::from_vec(dw, &[o, geo.c, geo.kh, geo.kw], false))
+        } else {
+            None
+        };
+
+        let gx = if self.needs[0] {
+            let w = saved_at(saved, 1).try_data::<f32>()?;
+            let w_t = Mat { data: &w, rs: 1, cs: rows };
+            let mut dx = try_filled(n * img, 0f32)?;
+            for (i, dimg) in dx.chunks_exact_mut(img.max(1)).enumerate().take(n) {
+                if geo.is_pointwise() {
+                    gemm_slices(rows, npos, o, dimg, npos, false, w_t, plane(i));
+                } else {
+                    gemm_slices(rows, npos, o, &mut cols, npos, false, w_t, plane(i));
+                    col2im(geo, &cols, dimg);
+                }
+            }
+            Some(raw::from_vec(dx, &[n, geo.c, geo.h, geo.w], false))
+        } else {
+            None
+        };
+
+        let gb = if self.needs[2] {
+            let mut db = vec![0f64; o];
+            for (i, p) in gd.chunks_exact(npos.max(1)).enumerate().take(n * o) {
+                db[i % o] += p.iter().map(|&v| v as f64).sum::<f64>();
+            }
+            Some(raw::from_vec(db.into_iter().map(|v| v as f32).collect(), &[o], false))
+        } else {
+            None
+        };
+        Ok(vec![gx, gw, gb])
+    }
+}

@@ -1,0 +1,77 @@
+//! 2-D max pooling without padding over planes of h x w (one plane per (n, c)).
+
+/// Pooling geometry (validated: k <= h, k <= w, stride >= 1).
+#[derive(Clone, Copy, Debug)]
+pub struct Pool {
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub ho: usize,
+    pub wo: usize,
+}
+
+/// out[plane, oh, ow] = max of the window; `argmax` (when given) receives the flat index
+/// (ih * w + iw) of the first maximum in scan order, a NaN counting as the maximum (as PyTorch).
+pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], mut argmax: Option<&mut [i64]>) {
+    let (hw, ohw) = (p.h * p.w, p.ho * p.wo);
+    if ohw == 0 {
+        return;
+    }
+    for (plane, o) in out.chunks_exact_mut(ohw).enumerate() {
+        let xp = &x[plane * hw..(plane + 1) * hw];
+        for oh in 0..p.ho {
+            for ow in 0..p.wo {
+                let (h0, w0) = (oh * p.stride, ow * p.stride);
+                let mut best = xp[h0 * p.w + w0];
+                let mut best_i = h0 * p.w + w0;
+                'window: for ih in h0..h0 + p.k {
+                    for iw in w0..w0 + p.k {
+                        let i = ih * p.w + iw;
+                        let v = xp[i];
+                        if best.is_nan() {
+                            break 'window;
+                        }
+                        if v > best || v.is_nan() {
+                            best = v;
+                            best_i = i;
+                        }
+                    }
+                }
+                o[oh * p.wo + ow] = best;
+                if let Some(a) = argmax.as_deref_mut() {
+                    a[plane * ohw + oh * p.wo + ow] = best_i as i64;
+                }
+            }
+        }
+    }
+}
+
+/// dx[plane, argmax] += g for every output position (windows may overlap when stride < k).
+pub fn max_backward(p: &Pool, g: &[f32], argmax: &[i64], dx: &mut [f32]) {
+    let (hw, ohw) = (p.h * p.w, p.ho * p.wo);
+    if ohw == 0 {
+        return;
+    }
+    for (plane, (gp, ap)) in g.chunks_exact(ohw).zip(argmax.chunks_exact(ohw)).enumerate() {
+        let dp = &mut dx[plane * hw..(plane + 1) * hw];
+        for (&gv, &i) in gp.iter().zip(ap) {
+            dp[i as usize] += gv;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_maximum_wins_ties() {
+        let p = Pool { h: 2, w: 2, k: 2, stride: 2, ho: 1, wo: 1 };
+        let (mut out, mut idx) = ([0f32], [0i64]);
+        max_forward(&p, &[1.0, 3.0, 3.0, 2.0], &mut out, Some(&mut idx));
+        assert_eq!((out[0], idx[0]), (3.0, 1));
+        max_forward(&p, &[1.0, f32::NAN, 3.0, 2.0], &mut out, Some(&mut idx));
+        assert!(out[0].is_nan() && idx[0] == 1);
+    }
+}
