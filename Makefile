@@ -1,5 +1,5 @@
 # The two entry points (see README.md):
-#   make demo   build in release and run the demo program(s)
+#   make demo   build in release and run the demo (examples_c/digits.c)
 #   make test   run every test: cargo's (Rust unit tests, tests/c_tests.rs, tests/header.rs),
 #               then CMake configure + build + CTest of examples_c/ in build/
 # CMake drives cargo with CARGO_TARGET_DIR=target, so cargo and CMake share one crate build.
@@ -10,8 +10,9 @@ CTEST ?= ctest
 BUILD_DIR := build
 MAKEFLAGS += --no-print-directory
 
-# The examples_c/ programs `make demo` builds and runs, in order.
-DEMO := linear_shape mlp_predict
+# The demo: examples_c/digits.c trains an MLP and a CNN on the digits, then serves them in
+# inference mode (its weights go to $(BUILD_DIR)).
+DEMO := digits
 
 CMAKE_CONFIGURE = $(CMAKE) -S . -B $(BUILD_DIR) -DINFER_CARGO_TARGET_DIR=$(CURDIR)/target
 
@@ -20,7 +21,7 @@ CMAKE_CONFIGURE = $(CMAKE) -S . -B $(BUILD_DIR) -DINFER_CARGO_TARGET_DIR=$(CURDI
 demo:
 	$(CMAKE_CONFIGURE) -DCMAKE_BUILD_TYPE=Release
 	$(CMAKE) --build $(BUILD_DIR) --target $(DEMO)
-	@for program in $(DEMO); do echo "== $$program"; ./$(BUILD_DIR)/examples_c/$$program || exit 1; done
+	./$(BUILD_DIR)/examples_c/$(DEMO) examples_c/digits.safetensors $(BUILD_DIR)
 
 test:
 	$(CARGO) test

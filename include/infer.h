@@ -200,6 +200,51 @@ rt_status rt_tensor_fill_inplace(struct rt_tensor *t, double value);
 rt_status rt_tensor_zero_inplace(struct rt_tensor *t);
 
 /**
+ * Conv2d(in_channels, out_channels, kernel_size, stride, padding) with PyTorch's init.
+ */
+rt_status rt_module_conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding, bool bias, struct rt_module **out);
+
+/**
+ * BatchNorm1d over (N, C) or (N, C, L) inputs.
+ */
+rt_status rt_module_batch_norm1d(int64_t num_features, double eps, double momentum, struct rt_module **out);
+
+/**
+ * BatchNorm2d over (N, C, H, W) inputs.
+ */
+rt_status rt_module_batch_norm2d(int64_t num_features, double eps, double momentum, struct rt_module **out);
+
+/**
+ * LayerNorm over the trailing dims `shape`.
+ */
+rt_status rt_module_layer_norm(const int64_t *shape, size_t ndim, double eps, struct rt_module **out);
+
+/**
+ * Dropout(p): zeroes with probability p in training, scaling by 1/(1-p); identity in eval.
+ */
+rt_status rt_module_dropout(double p, struct rt_module **out);
+
+/**
+ * MaxPool2d(kernel_size, stride); stride 0 means stride = kernel_size.
+ */
+rt_status rt_module_max_pool2d(int64_t kernel_size, int64_t stride, struct rt_module **out);
+
+/**
+ * Flatten(start_dim, end_dim).
+ */
+rt_status rt_module_flatten(int64_t start_dim, int64_t end_dim, struct rt_module **out);
+
+/**
+ * Embedding(num_embeddings, dim), weight ~ N(0, 1).
+ */
+rt_status rt_module_embedding(int64_t num_embeddings, int64_t dim, struct rt_module **out);
+
+/**
+ * Softmax over `dim`.
+ */
+rt_status rt_module_softmax(int64_t dim, struct rt_module **out);
+
+/**
  * Pushes a frame: inference = enabled, grad = !enabled.
  */
 rt_status rt_inference_mode_enter(bool enabled);

@@ -8,6 +8,7 @@ pub mod autograd;
 pub mod error;
 pub mod handle;
 pub mod inplace;
+pub mod layers;
 pub mod mode;
 pub mod module;
 pub mod nn_ops;

@@ -4,7 +4,7 @@ use super::args::{self, put, put_module, put_tensor};
 use super::handle::{self, Kind};
 use super::{export, types::*};
 use crate::error::{bail, Result};
-use crate::nn::{self, Activation, Linear, Sequential};
+use crate::nn::{self, Functional, Linear, Sequential};
 use crate::ops::UnaryOp;
 use std::ffi::c_char;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub unsafe extern "C" fn rt_module_linear(in_features: i64, out_features: i64, b
 }
 
 unsafe fn activation(op: UnaryOp, out: *mut *mut rt_module) -> Result<()> {
-    put_module(out, Arc::new(Activation::new(op)))
+    put_module(out, Arc::new(Functional::activation(op)))
 }
 
 #[no_mangle]

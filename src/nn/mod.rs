@@ -1,6 +1,10 @@
 //! Modules: layers with PyTorch's default initialisation and state_dict names.
 
-pub mod activation;
+pub mod batch_norm;
+pub mod conv;
+pub mod embedding;
+pub mod functional;
+pub mod layer_norm;
 pub mod linear;
 pub mod sequential;
 
@@ -8,7 +12,11 @@ use crate::error::Result;
 use crate::tensor::Tensor;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use activation::Activation;
+pub use batch_norm::BatchNorm;
+pub use conv::Conv2d;
+pub use embedding::Embedding;
+pub use functional::Functional;
+pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use sequential::Sequential;
 

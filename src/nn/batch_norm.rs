@@ -1,0 +1,83 @@
+//! BatchNorm1d / BatchNorm2d: batch statistics in training (updating the running statistics with
+//! momentum and the unbiased variance, and counting batches), running statistics in eval.
+
+use super::{Module, TrainingFlag};
+use crate::autograd::mode;
+use crate::creation;
+use crate::error::{bail, Result};
+use crate::ops;
+use crate::ops::inplace::{self, Inplace};
+use crate::shape::fmt_shape;
+use crate::storage::DType;
+use crate::tensor::Tensor;
+
+pub struct BatchNorm {
+    pub weight: Tensor,
+    pub bias: Tensor,
+    pub running_mean: Tensor,
+    pub running_var: Tensor,
+    pub num_batches_tracked: Tensor,
+    eps: f64,
+    momentum: f64,
+    /// Input ranks this flavour accepts: [2, 3] for BatchNorm1d, [4] for BatchNorm2d.
+    ranks: &'static [usize],
+    training: TrainingFlag,
+}
+
+impl BatchNorm {
+    pub fn new(num_features: usize, eps: f64, momentum: f64, two_d: bool) -> Result<BatchNorm> {
+        if !(eps.is_finite() && eps > 0.0) || !(0.0..=1.0).contains(&momentum) {
+            bail!(InvalidArgument, "eps ({eps}) must be > 0 and momentum ({momentum}) within [0, 1]");
+        }
+        let param = |v: f64| -> Result<Tensor> {
+            let t = creation::full(&[num_features], v, DType::F32)?;
+            t.meta().requires_grad = true;
+            Ok(t)
+        };
+        Ok(BatchNorm {
+            weight: param(1.0)?,
+            bias: param(0.0)?,
+            running_mean: creation::zeros(&[num_features], DType::F32)?,
+            running_var: creation::ones(&[num_features], DType::F32)?,
+            num_batches_tracked: creation::zeros(&[], DType::I64)?,
+            eps,
+            momentum,
+            ranks: if two_d { &[4] } else { &[2, 3] },
+            training: TrainingFlag::default(),
+        })
+    }
+}
+
+impl Module for BatchNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !self.ranks.contains(&x.ndim()) {
+            let want = if self.ranks == [4] { "4-D (N, C, H, W)" } else { "2-D (N, C) or 3-D (N, C, L)" };
+            bail!(Shape, "batch norm expects a {want} input, got shape {}", fmt_shape(x.shape()));
+        }
+        let training = self.training.get();
+        let y = ops::batch_norm(x, Some(&self.running_mean), Some(&self.running_var), Some(&self.weight), Some(&self.bias), training, self.momentum, self.eps)?;
+        if training {
+            // Counted after the op succeeded, so a refused forward changes nothing.
+            let _no_grad = mode::GradModeGuard::new(false);
+            let count = self.num_batches_tracked.to_vec_i64()[0];
+            inplace::apply(&self.num_batches_tracked, None, Inplace::Fill(count as f64 + 1.0))?;
+        }
+        Ok(y)
+    }
+
+    fn train(&self, training: bool) {
+        self.training.set(training);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+
+    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+        out.push((format!("{prefix}weight"), self.weight.clone()));
+        out.push((format!("{prefix}bias"), self.bias.clone()));
+        out.push((format!("{prefix}running_mean"), self.running_mean.clone()));
+        out.push((format!("{prefix}running_var"), self.running_var.clone()));
+        out.push((format!("{prefix}num_batches_tracked"), self.num_batches_tracked.clone()));
+    }
+}

@@ -1,0 +1,62 @@
+//! Conv2d: square kernels, one stride and padding for both spatial dims.
+
+use super::{Module, TrainingFlag};
+use crate::creation::uniform;
+use crate::error::{bail, Result};
+use crate::ops;
+use crate::tensor::Tensor;
+
+pub struct Conv2d {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+    stride: i64,
+    padding: i64,
+    training: TrainingFlag,
+}
+
+impl Conv2d {
+    /// PyTorch's init: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * k * k
+    /// (kaiming_uniform with a = sqrt(5)).
+    pub fn new(in_channels: usize, out_channels: usize, kernel_size: usize, stride: i64, padding: i64, bias: bool) -> Result<Conv2d> {
+        if stride < 1 || padding < 0 {
+            bail!(InvalidArgument, "stride ({stride}) must be >= 1 and padding ({padding}) >= 0");
+        }
+        let fan_in = in_channels
+            .checked_mul(kernel_size)
+            .and_then(|v| v.checked_mul(kernel_size))
+            .filter(|&f| f.checked_mul(out_channels).is_some_and(|n| n <= isize::MAX as usize / 4))
+            .ok_or_else(|| crate::error::err!(OutOfMemory, "a {out_channels} x {in_channels} x {kernel_size} x {kernel_size} weight is too large to allocate"))?;
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        let weight = uniform(&[out_channels, in_channels, kernel_size, kernel_size], bound)?;
+        weight.meta().requires_grad = true;
+        let bias = if bias {
+            let b = uniform(&[out_channels], bound)?;
+            b.meta().requires_grad = true;
+            Some(b)
+        } else {
+            None
+        };
+        Ok(Conv2d { weight, bias, stride, padding, training: TrainingFlag::default() })
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        ops::conv2d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding)
+    }
+
+    fn train(&self, training: bool) {
+        self.training.set(training);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training.get()
+    }
+
+    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+        out.push((format!("{prefix}weight"), self.weight.clone()));
+        if let Some(b) = &self.bias {
+            out.push((format!("{prefix}bias"), b.clone()));
+        }
+    }
+}
