@@ -9,10 +9,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// target/<profile>, where cargo put libinfer.so next to this test's deps/ folder.
+/// target/<profile>/deps, this test's own folder: `cargo test` writes the libinfer.so it just built
+/// there (only `cargo build` copies it up to target/<profile>, so that copy may be missing or stale).
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<exe>").to_path_buf()
+    exe.parent().expect("target/<profile>/deps/<exe>").to_path_buf()
 }
 
 fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
@@ -46,7 +47,7 @@ fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
 fn main() {
     let args = Arguments::from_args();
     let lib_dir = lib_dir();
-    let bin_dir = lib_dir.join("c_tests");
+    let bin_dir = lib_dir.parent().expect("target/<profile>").join("c_tests");
     std::fs::create_dir_all(&bin_dir).expect("create target/<profile>/c_tests");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("c_tests"))
         .expect("c_tests/ exists")
