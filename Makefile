@@ -2,7 +2,8 @@
 #   make demo   build in release and run the demo (examples_c/digits.c)
 #   make test   run every test: cargo's (Rust unit tests, tests/c_tests.rs, tests/header.rs),
 #               then CMake configure + build + CTest of examples_c/ in build/
-# CMake drives cargo with CARGO_TARGET_DIR=target, so cargo and CMake share one crate build.
+# The Makefile points CMake's cargo step at target/ (CARGO_TARGET_DIR), so cargo and CMake share
+# one build cache instead of compiling every dependency twice.
 
 CARGO ?= cargo
 CMAKE ?= cmake

@@ -137,10 +137,11 @@ fn declared_functions(header: &str) -> BTreeSet<String> {
     names
 }
 
-/// target/<profile>/libinfer.so, built by cargo next to this test's deps/ folder.
+/// The libinfer.so this `cargo test` built: target/<profile>/deps, next to this test executable
+/// (only `cargo build` copies it up to target/<profile>, so that copy may be missing or stale).
 fn shared_library() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<exe>").join("libinfer.so")
+    exe.parent().expect("target/<profile>/deps/<exe>").join("libinfer.so")
 }
 
 fn exported_symbols(lib: &Path) -> BTreeSet<String> {
