@@ -6,7 +6,7 @@ use crate::parallel;
 
 /// A strided matrix operand (strides in elements).
 #[derive(Clone, Copy)]
-pub struct MatRef {
+struct MatRef {
     pub ptr: *const f32,
     pub rs: isize,
     pub cs: isize,
@@ -17,7 +17,7 @@ pub struct MatRef {
 /// # Safety
 /// Pointers and strides must address valid m x k, k x n and m x n matrices; dst must not alias
 /// lhs or rhs.
-pub unsafe fn gemm(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, accumulate: bool, lhs: MatRef, rhs: MatRef) {
+unsafe fn gemm(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, accumulate: bool, lhs: MatRef, rhs: MatRef) {
     if m == 0 || n == 0 {
         return;
     }

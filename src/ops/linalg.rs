@@ -4,17 +4,16 @@ use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::linalg::{LinearBackward, MatmulBackward};
 use crate::error::{bail, Result};
-use crate::kernels::gemm::{gemm, MatRef};
+use crate::kernels::gemm::{gemm_slices, Mat};
 use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, fmt_shape, Dims};
 use crate::storage::{try_filled, DType};
 use crate::tensor::Tensor;
 
-fn mat(t: &Tensor, l: &Layout, offset: usize) -> MatRef {
+/// The matrix in the last two dims of `l` starting at storage offset `offset`.
+fn mat<'a>(t: &'a Tensor, l: &Layout, offset: usize) -> Mat<'a> {
     let n = l.ndim();
-    // SAFETY: offset is inside the storage (it comes from the tensor's own layout).
-    let ptr = unsafe { (t.storage().as_ptr() as *const f32).add(offset) };
-    MatRef { ptr, rs: l.strides[n - 2] as isize, cs: l.strides[n - 1] as isize }
+    Mat { data: &t.storage().slice::<f32>()[offset..], rs: l.strides[n - 2], cs: l.strides[n - 1] }
 }
 
 /// Batched product of a [..., n, k] and b [..., k, m] with broadcast batch dims (validated).
@@ -34,9 +33,7 @@ pub(crate) fn bmm_raw(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout, inferenc
     let batch_b = Layout { shape: batch.clone(), strides: eb.strides[..nbatch].into(), offset: eb.offset };
     let mut out = try_filled(crate::shape::numel(&out_shape), 0f32)?;
     for (i, (oa, ob)) in batch_a.offsets().zip(batch_b.offsets()).enumerate() {
-        let dst = out[i * n * m..].as_mut_ptr();
-        // SAFETY: the operands are valid strided matrices of their tensors; dst is a fresh buffer.
-        unsafe { gemm(n, m, k, dst, m as isize, false, mat(a, &ea, oa), mat(b, &eb, ob)) };
+        gemm_slices(n, m, k, &mut out[i * n * m..], m, false, mat(a, &ea, oa), mat(b, &eb, ob));
     }
     Ok(raw::from_vec(out, &out_shape, inference))
 }
@@ -135,8 +132,7 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, inference: bool) -> Re
         }
     }
     let lw = w.layout().transpose(0, 1);
-    // SAFETY: x2 is rows x in, w^T is in x out, both valid strided views; out is fresh.
-    unsafe { gemm(rows, out_f, in_f, out.as_mut_ptr(), out_f as isize, b.is_some(), mat(&x2, x2.layout(), x2.layout().offset), mat(w, &lw, lw.offset)) };
+    gemm_slices(rows, out_f, in_f, &mut out, out_f, b.is_some(), mat(&x2, x2.layout(), x2.layout().offset), mat(w, &lw, lw.offset));
     let mut shape: Dims = x.shape()[..x.ndim() - 1].into();
     shape.push(out_f);
     Ok(raw::from_vec(out, &shape, inference))
