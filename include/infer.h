@@ -25,6 +25,12 @@
 #define MAX_HEADER_BYTES 100000000
 
 /**
+ * Below this many elements an elementwise op runs on the calling thread (waking the pool costs
+ * more than it saves).
+ */
+#define PARALLEL_MIN (1 << 16)
+
+/**
  * A layer or container of layers (opaque).
  */
 typedef struct rt_module rt_module;

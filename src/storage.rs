@@ -226,6 +226,25 @@ pub fn try_filled<T: Copy>(n: usize, value: T) -> Result<Vec<T>> {
     Ok(v)
 }
 
+/// `n` zeros of a numeric element type, allocated zeroed (calloc: large buffers come as fresh zero
+/// pages with no memset), or RT_ERR_OUT_OF_MEMORY.
+pub fn try_zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
+    let oom = || err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(std::mem::size_of::<T>()));
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| oom())?;
+    // SAFETY: the layout has a non-zero size; all-zero bytes are a valid f32 (0.0) and i64 (0),
+    // the only Element types; the Vec takes the allocation with the same layout (len == cap == n).
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout) as *mut T;
+        if p.is_null() {
+            return Err(oom());
+        }
+        Ok(Vec::from_raw_parts(p, n, n))
+    }
+}
+
 /// An empty vector with room for `n` elements, or RT_ERR_OUT_OF_MEMORY.
 pub fn try_with_capacity<T>(n: usize) -> Result<Vec<T>> {
     let mut v = Vec::new();

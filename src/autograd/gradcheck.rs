@@ -132,7 +132,7 @@ mod tests {
     }
 
     fn neg_with_derivative(x: &Tensor, factor: f32) -> crate::Result<Tensor> {
-        let rec = Recorder::new(&[x]);
+        let rec = Recorder::new(&[x])?;
         let out = raw::map(x, rec.inference(), |v| -v)?;
         Ok(rec.finish(out, || Box::new(WrongNeg { factor }), vec![]))
     }

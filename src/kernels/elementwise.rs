@@ -103,3 +103,25 @@ pub fn unary<T: Copy, U: Copy>(out: &mut [U], shape: &[usize], a: &[T], la: (usi
     });
 }
 
+
+/// Below this many elements an elementwise op runs on the calling thread (waking the pool costs
+/// more than it saves).
+pub const PARALLEL_MIN: usize = 1 << 16;
+
+/// Fills `out` by calling `fill(chunk, start)` on consecutive chunks, across the library's pool
+/// when `out` is large. Each element is computed the same way whatever the split, so results do
+/// not depend on the thread count.
+pub fn par_fill(mut out: Vec<f32>, fill: impl Fn(&mut [f32], usize) + Sync) -> Vec<f32> {
+    let n = out.len();
+    let threads = crate::parallel::num_threads();
+    if n < PARALLEL_MIN || threads <= 1 {
+        fill(&mut out, 0);
+        return out;
+    }
+    let chunk = n.div_ceil(threads * 4).max(PARALLEL_MIN / 4);
+    crate::parallel::install(|| {
+        use rayon::prelude::*;
+        out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(c, i * chunk));
+    });
+    out
+}

@@ -11,17 +11,18 @@ type Apply = Box<dyn Fn(&Tensor, bool) -> Result<Tensor> + Send + Sync>;
 
 pub struct Functional {
     apply: Apply,
+    activation: Option<UnaryOp>,
     training: TrainingFlag,
 }
 
 impl Functional {
     fn new(apply: Apply) -> Functional {
-        Functional { apply, training: TrainingFlag::default() }
+        Functional { apply, activation: None, training: TrainingFlag::default() }
     }
 
     /// ReLU, GELU, Sigmoid, Tanh.
     pub fn activation(op: UnaryOp) -> Functional {
-        Self::new(Box::new(move |x, _| ops::unary(x, op)))
+        Functional { activation: Some(op), ..Self::new(Box::new(move |x, _| ops::unary(x, op))) }
     }
 
     pub fn flatten(start_dim: i64, end_dim: i64) -> Functional {
@@ -57,4 +58,8 @@ impl Module for Functional {
     }
 
     fn named_tensors(&self, _: &str, _: &mut Vec<(String, Tensor)>) {}
+
+    fn activation(&self) -> Option<UnaryOp> {
+        self.activation
+    }
 }

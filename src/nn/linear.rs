@@ -55,4 +55,8 @@ impl Module for Linear {
             out.push((format!("{prefix}bias"), b.clone()));
         }
     }
+
+    fn as_linear(&self) -> Option<&Linear> {
+        Some(self)
+    }
 }

@@ -30,6 +30,16 @@ pub trait Module: Send + Sync {
 
     /// Parameters then buffers, children in order, named as PyTorch's state_dict keys.
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>);
+
+    /// This layer as a Linear, so Sequential can fuse it with the activation that follows.
+    fn as_linear(&self) -> Option<&Linear> {
+        None
+    }
+
+    /// The elementwise function this layer is, if it is one.
+    fn activation(&self) -> Option<crate::ops::UnaryOp> {
+        None
+    }
 }
 
 /// The training flag every module keeps (modules start in training mode, as in PyTorch).

@@ -17,10 +17,23 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    /// Runs the children in order, fusing each Linear with an activation that follows it.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = x.clone();
-        for c in &self.children {
-            h = c.forward(&h)?;
+        let mut i = 0;
+        while i < self.children.len() {
+            let c = &self.children[i];
+            let next_act = self.children.get(i + 1).and_then(|n| n.activation());
+            match (c.as_linear(), next_act) {
+                (Some(l), Some(act)) => {
+                    h = crate::ops::linear_act(&h, &l.weight, l.bias.as_ref(), act)?;
+                    i += 2;
+                }
+                _ => {
+                    h = c.forward(&h)?;
+                    i += 1;
+                }
+            }
         }
         Ok(h)
     }

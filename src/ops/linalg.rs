@@ -9,6 +9,7 @@ use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, fmt_shape, Dims};
 use crate::storage::{try_filled, DType};
 use crate::tensor::Tensor;
+use super::unary::UnaryOp;
 
 /// The matrix in the last two dims of `l` starting at storage offset `offset`.
 fn mat<'a>(t: &'a Tensor, l: &Layout, offset: usize) -> Mat<'a> {
@@ -107,6 +108,19 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let needs = [rec.needs_grad(0), rec.needs_grad(1), b.is_some() && rec.needs_grad(2)];
     let x_shape = x.shape().into();
     Ok(rec.finish(out, || Box::new(LinearBackward { x_shape, needs }), saved))
+}
+
+/// linear followed by an elementwise activation (what Sequential runs for Linear + ReLU). When the
+/// linear was not recorded its output is a fresh buffer nobody else holds, so the activation runs
+/// in place: one pass less and one activation less in memory.
+pub fn linear_act(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: UnaryOp) -> Result<Tensor> {
+    let y = linear(x, w, b)?;
+    if y.grad_fn().is_some() {
+        return super::unary::unary(&y, act);
+    }
+    // SAFETY: `y` was just made by linear and has not been shared.
+    act.apply_in_place(unsafe { y.storage().slice_mut::<f32>() });
+    Ok(y)
 }
 
 /// Rows of x as a 2-D layout (copying only when the leading dims cannot be merged).

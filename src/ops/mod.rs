@@ -23,7 +23,7 @@ pub use conv::conv2d;
 pub use copy::{cat, clone, contiguous, to};
 pub use dropout::dropout;
 pub use embedding::embedding;
-pub use linalg::{linear, matmul};
+pub use linalg::{linear, linear_act, matmul};
 pub use loss::{cross_entropy, mse_loss};
 pub use norm::{batch_norm, layer_norm};
 pub use pool::max_pool2d;

@@ -6,7 +6,7 @@ use crate::kernels::{elementwise, reduce};
 use crate::layout::Layout;
 use crate::layout::contiguous_strides;
 use crate::shape::{broadcast_shapes, fmt_shape, numel, Dims};
-use crate::storage::{try_filled, DType, Element, Storage};
+use crate::storage::{try_filled, try_zeroed, DType, Element, Storage};
 use crate::tensor::{AutogradMeta, Tensor};
 use std::sync::Arc;
 
@@ -64,17 +64,33 @@ pub fn broadcast_shape(a: &[usize], b: &[usize], op: &str) -> Result<Dims> {
 
 /// Elementwise a (op) b with broadcasting, both F32.
 pub fn binary(a: &Tensor, b: &Tensor, op: BinOp, inference: bool) -> Result<Tensor> {
-    let shape = broadcast_shape(a.shape(), b.shape(), op.name())?;
+    match op {
+        BinOp::Add => binary_with(a, b, inference, op.name(), |x, y| x + y),
+        BinOp::Sub => binary_with(a, b, inference, op.name(), |x, y| x - y),
+        BinOp::Mul => binary_with(a, b, inference, op.name(), |x, y| x * y),
+        BinOp::Div => binary_with(a, b, inference, op.name(), |x, y| x / y),
+    }
+}
+
+fn binary_with(a: &Tensor, b: &Tensor, inference: bool, name: &str, f: impl Fn(f32, f32) -> f32 + Sync) -> Result<Tensor> {
+    let (sa, sb) = (a.storage().slice::<f32>(), b.storage().slice::<f32>());
+    if a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous() {
+        let (oa, ob) = (a.layout().offset, b.layout().offset);
+        let n = a.numel();
+        let (xa, xb) = (&sa[oa..oa + n], &sb[ob..ob + n]);
+        let out = elementwise::par_fill(try_zeroed(n)?, |chunk, start| {
+            let len = chunk.len();
+            for ((y, &x0), &x1) in chunk.iter_mut().zip(&xa[start..start + len]).zip(&xb[start..start + len]) {
+                *y = f(x0, x1);
+            }
+        });
+        return Ok(from_vec(out, a.shape(), inference));
+    }
+    let shape = broadcast_shape(a.shape(), b.shape(), name)?;
     let la = a.layout().expand(&shape);
     let lb = b.layout().expand(&shape);
-    let mut out = try_filled(numel(&shape), 0f32)?;
-    let (sa, sb) = (a.storage().slice::<f32>(), b.storage().slice::<f32>());
-    match op {
-        BinOp::Add => elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| x + y),
-        BinOp::Sub => elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| x - y),
-        BinOp::Mul => elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| x * y),
-        BinOp::Div => elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| x / y),
-    }
+    let mut out = try_zeroed(numel(&shape))?;
+    elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), f);
     Ok(from_vec(out, &shape, inference))
 }
 
@@ -87,19 +103,27 @@ pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// f applied to every element of an F32 tensor.
-pub fn map(a: &Tensor, inference: bool, f: impl Fn(f32) -> f32) -> Result<Tensor> {
+pub fn map(a: &Tensor, inference: bool, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
     let l = a.layout();
-    let mut out = try_filled(l.numel(), 0f32)?;
-    elementwise::unary(&mut out, &l.shape, a.storage().slice::<f32>(), (l.offset, &l.strides), f);
+    let src = a.storage().slice::<f32>();
+    if l.is_contiguous() {
+        let x = &src[l.offset..l.offset + l.numel()];
+        let out = elementwise::par_fill(try_zeroed(x.len())?, |chunk, start| {
+            let len = chunk.len();
+            for (y, &v) in chunk.iter_mut().zip(&x[start..start + len]) {
+                *y = f(v);
+            }
+        });
+        return Ok(from_vec(out, &l.shape, inference));
+    }
+    let mut out = try_zeroed(l.numel())?;
+    elementwise::unary(&mut out, &l.shape, src, (l.offset, &l.strides), f);
     Ok(from_vec(out, &l.shape, inference))
 }
 
 /// f applied pairwise to two F32 tensors of the same shape.
-pub fn zip_map(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Result<Tensor> {
-    let (la, lb) = (a.layout(), b.layout());
-    let mut out = try_filled(la.numel(), 0f32)?;
-    elementwise::binary(&mut out, &la.shape, a.storage().slice::<f32>(), (la.offset, &la.strides), b.storage().slice::<f32>(), (lb.offset, &lb.strides), f);
-    Ok(from_vec(out, &la.shape, false))
+pub fn zip_map(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) -> Result<Tensor> {
+    binary_with(a, b, false, "zip_map", f)
 }
 
 /// Row-major copy of any tensor.

@@ -66,16 +66,50 @@ impl UnaryOp {
 
     fn run(self, a: &Tensor, inference: bool) -> Result<Tensor> {
         match self {
-            UnaryOp::Relu => raw::map(a, inference, |x| if x > 0.0 { x } else if x.is_nan() { x } else { 0.0 }),
+            UnaryOp::Relu => raw::map(a, inference, relu),
             UnaryOp::Neg => raw::map(a, inference, |x| -x),
             UnaryOp::Exp => raw::map(a, inference, f32::exp),
             UnaryOp::Log => raw::map(a, inference, f32::ln),
             UnaryOp::Sqrt => raw::map(a, inference, f32::sqrt),
-            UnaryOp::Sigmoid => raw::map(a, inference, |x| 1.0 / (1.0 + (-x).exp())),
+            UnaryOp::Sigmoid => raw::map(a, inference, sigmoid),
             UnaryOp::Tanh => raw::map(a, inference, f32::tanh),
-            UnaryOp::Gelu => raw::map(a, inference, |x| 0.5 * x * (1.0 + libm::erff(x / SQRT_2))),
+            UnaryOp::Gelu => raw::map(a, inference, gelu),
         }
     }
+
+    /// Applies the function in place to a buffer nobody else holds (a fused layer's fresh output).
+    pub fn apply_in_place(self, xs: &mut [f32]) {
+        fn each(xs: &mut [f32], f: impl Fn(f32) -> f32) {
+            xs.iter_mut().for_each(|x| *x = f(*x));
+        }
+        match self {
+            UnaryOp::Relu => each(xs, relu),
+            UnaryOp::Neg => each(xs, |x| -x),
+            UnaryOp::Exp => each(xs, f32::exp),
+            UnaryOp::Log => each(xs, f32::ln),
+            UnaryOp::Sqrt => each(xs, f32::sqrt),
+            UnaryOp::Sigmoid => each(xs, sigmoid),
+            UnaryOp::Tanh => each(xs, f32::tanh),
+            UnaryOp::Gelu => each(xs, gelu),
+        }
+    }
+}
+
+/// max(x, 0), keeping NaN as PyTorch does.
+fn relu(x: f32) -> f32 {
+    if x > 0.0 || x.is_nan() {
+        x
+    } else {
+        0.0
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x / SQRT_2))
 }
 
 pub fn unary(a: &Tensor, op: UnaryOp) -> Result<Tensor> {
