@@ -581,3 +581,74 @@ TEST(ops_with_unallocatable_outputs_are_out_of_memory) {
     rt_tensor *ts[] = {t, big, a, b};
     for (size_t i = 0; i < 4; i++) CHECK_OK(rt_tensor_free(ts[i]));
 }
+
+/* ---- handles across many allocations and threads ---- */
+
+TEST(stale_handles_stay_invalid_after_many_allocations) {
+    rt_tensor *old = small_tensor();
+    CHECK_OK(rt_tensor_free(old));
+    enum { N = 3000 };
+    static rt_tensor *live[N];
+    for (int i = 0; i < N; i++) {
+        rt_tensor *t = small_tensor();
+        CHECK_OK(rt_tensor_free(t));
+        live[i] = small_tensor();
+        CHECK(live[i] != old);
+    }
+    size_t n = 0;
+    CHECK_STATUS(rt_tensor_numel(old, &n), RT_ERR_INVALID_HANDLE);
+    CHECK_STATUS(rt_tensor_free(old), RT_ERR_INVALID_HANDLE);
+    for (int i = 0; i < N; i++) CHECK_OK(rt_tensor_free(live[i]));
+}
+
+struct handle_worker {
+    const rt_tensor *shared;
+    int failures;
+};
+
+static void *churn_handles(void *arg) {
+    struct handle_worker *w = arg;
+    for (int i = 0; i < 2000; i++) {
+        int64_t s[] = {(int64_t)(i % 7) + 1};
+        rt_tensor *mine = NULL, *copy = NULL;
+        size_t n = 0;
+        if (rt_tensor_zeros(s, 1, RT_DTYPE_F32, &mine) != RT_OK) w->failures++;
+        if (rt_tensor_share(w->shared, &copy) != RT_OK) w->failures++;
+        if (rt_tensor_numel(mine, &n) != RT_OK || n != (size_t)(i % 7) + 1) w->failures++;
+        if (rt_tensor_numel(copy, &n) != RT_OK || n != 6) w->failures++;
+        if (rt_tensor_free(mine) != RT_OK || rt_tensor_free(copy) != RT_OK) w->failures++;
+        if (rt_tensor_free(mine) != RT_ERR_INVALID_HANDLE) w->failures++;
+    }
+    return NULL;
+}
+
+TEST(handles_can_be_made_used_and_freed_on_several_threads) {
+    rt_tensor *shared = small_tensor();
+    struct handle_worker w[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct handle_worker){shared, 0};
+        CHECK(pthread_create(&th[i], NULL, churn_handles, &w[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK(pthread_join(th[i], NULL) == 0);
+        CHECK(w[i].failures == 0);
+    }
+    CHECK(numel_of(shared) == 6);
+    CHECK_OK(rt_tensor_free(shared));
+}
+
+static void *free_it(void *arg) {
+    return (void *)(uintptr_t)rt_tensor_free(arg);
+}
+
+TEST(a_handle_made_on_one_thread_can_be_freed_on_another) {
+    rt_tensor *t = small_tensor();
+    pthread_t th;
+    void *status = (void *)(uintptr_t)99;
+    CHECK(pthread_create(&th, NULL, free_it, t) == 0);
+    CHECK(pthread_join(th, &status) == 0);
+    CHECK((rt_status)(uintptr_t)status == RT_OK);
+    size_t n = 0;
+    CHECK_STATUS(rt_tensor_numel(t, &n), RT_ERR_INVALID_HANDLE);
+}

@@ -743,3 +743,50 @@ TEST(gradcheck_compare_flags_only_wrong_elements) {
     /* Within 1e-2 * (1 + |n|): elements 0 and 2 pass; 1 (off by 0.5) and 3 (off by 0.02) fail. */
     CHECK(gc_compare("test", numerical, analytic, 4, GC_TOL) == 2);
 }
+
+/* ---- the worker pool ---- */
+
+TEST(num_threads_can_be_set_and_read) {
+    CHECK(rt_get_num_threads() >= 1);
+    CHECK_OK(rt_set_num_threads(3));
+    CHECK(rt_get_num_threads() == 3);
+    CHECK_OK(rt_set_num_threads(1));
+    CHECK(rt_get_num_threads() == 1);
+    CHECK_OK(rt_set_num_threads(0)); /* one per core */
+    CHECK(rt_get_num_threads() >= 1);
+    CHECK_STATUS(rt_set_num_threads((size_t)1 << 40), RT_ERR_INVALID_ARGUMENT);
+    CHECK(rt_get_num_threads() >= 1);
+}
+
+/* Big enough to be split across the pool; the values must not depend on how it was split. */
+TEST(matmul_results_do_not_depend_on_the_thread_count) {
+    int64_t sa[] = {96, 160}, sb[] = {160, 112};
+    rt_manual_seed(11);
+    rt_tensor *a = NULL, *b = NULL, *p1 = NULL, *p4 = NULL, *l1 = NULL, *l4 = NULL, *bt = NULL;
+    CHECK_OK(rt_tensor_randn(sa, 2, &a));
+    CHECK_OK(rt_tensor_randn(sb, 2, &b));
+    CHECK_OK(rt_tensor_transpose(b, 0, 1, &bt)); /* [112, 160]: a linear weight */
+    CHECK_OK(rt_set_num_threads(1));
+    CHECK_OK(rt_tensor_matmul(a, b, &p1));
+    CHECK_OK(rt_tensor_linear(a, bt, NULL, &l1));
+    CHECK_OK(rt_set_num_threads(4));
+    CHECK_OK(rt_tensor_matmul(a, b, &p4));
+    CHECK_OK(rt_tensor_linear(a, bt, NULL, &l4));
+    enum { N = 96 * 112 };
+    static float v1[N], v4[N], w1[N], w4[N];
+    read_f32(p1, v1, N);
+    read_f32(p4, v4, N);
+    read_f32(l1, w1, N);
+    read_f32(l4, w4, N);
+    CHECK(memcmp(v1, v4, sizeof v1) == 0);
+    CHECK(memcmp(w1, w4, sizeof w1) == 0);
+    /* And the product is right: one element by hand. */
+    float av[96 * 160], bv[160 * 112];
+    read_f32(a, av, 96 * 160);
+    read_f32(b, bv, 160 * 112);
+    double acc = 0;
+    for (int k = 0; k < 160; k++) acc += (double)av[5 * 160 + k] * bv[k * 112 + 7];
+    CHECK_NEAR(v1[5 * 112 + 7], acc, 1e-4 * (1 + fabs(acc)));
+    rt_tensor *ts[] = {a, b, bt, p1, p4, l1, l4};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) CHECK_OK(rt_tensor_free(ts[i]));
+}
