@@ -7,7 +7,7 @@ use crate::ops::raw;
 use crate::rng::with_rng;
 use crate::shape::numel;
 use crate::storage::{try_with_capacity, BlobDeleter, DType, Element, Storage};
-use crate::tensor::{AutogradMeta, Tensor};
+use crate::tensor::Tensor;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::ffi::c_void;
@@ -63,5 +63,5 @@ pub fn uniform(shape: &[usize], bound: f32) -> Result<Tensor> {
 /// As `Storage::from_blob`: `data` valid, aligned and alive until the deleter runs.
 pub unsafe fn from_blob(data: *mut c_void, shape: &[usize], dtype: DType, deleter: Option<BlobDeleter>, ctx: *mut c_void) -> Tensor {
     let storage = Storage::from_blob(data, numel(shape), dtype, deleter, ctx, mode::is_inference_enabled());
-    Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape), None, AutogradMeta::default())
+    Tensor::from_parts(Arc::new(storage), Layout::contiguous(shape), None, false)
 }

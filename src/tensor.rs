@@ -7,6 +7,7 @@ use crate::shape::fmt_shape;
 use crate::storage::{DType, Element, Storage};
 use parking_lot::{Mutex, MutexGuard};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// How a view was made, for the in-place rules of API.md I9 and I11.
@@ -38,16 +39,16 @@ pub fn fn_id(f: &Option<Arc<Node>>) -> usize {
 
 #[derive(Default)]
 pub struct AutogradMeta {
-    pub requires_grad: bool,
     pub grad_fn: Option<Arc<Node>>,
     pub grad: Option<Tensor>,
-    pub retains_grad: bool,
 }
 
 pub struct TensorImpl {
     pub(crate) storage: Arc<Storage>,
     pub(crate) layout: Layout,
     pub(crate) view: Option<ViewInfo>,
+    /// Read by every op (outside the lock, so the check costs one atomic load).
+    requires_grad: AtomicBool,
     pub(crate) meta: Mutex<AutogradMeta>,
 }
 
@@ -56,14 +57,14 @@ pub struct TensorImpl {
 pub struct Tensor(pub(crate) Arc<TensorImpl>);
 
 impl Tensor {
-    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout, view: Option<ViewInfo>, meta: AutogradMeta) -> Tensor {
-        Tensor(Arc::new(TensorImpl { storage, layout, view, meta: Mutex::new(meta) }))
+    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout, view: Option<ViewInfo>, requires_grad: bool) -> Tensor {
+        Tensor(Arc::new(TensorImpl { storage, layout, view, requires_grad: AtomicBool::new(requires_grad), meta: Mutex::new(AutogradMeta::default()) }))
     }
 
     /// A fresh contiguous tensor owning `data`.
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], inference: bool) -> Tensor {
         debug_assert_eq!(data.len(), crate::shape::numel(shape));
-        Self::from_parts(Arc::new(Storage::from_vec(data, inference)), Layout::contiguous(shape), None, AutogradMeta::default())
+        Self::from_parts(Arc::new(Storage::from_vec(data, inference)), Layout::contiguous(shape), None, false)
     }
 
     pub fn storage(&self) -> &Arc<Storage> {
@@ -112,7 +113,12 @@ impl Tensor {
     }
 
     pub fn requires_grad(&self) -> bool {
-        self.meta().requires_grad
+        self.0.requires_grad.load(Ordering::Acquire)
+    }
+
+    /// Sets the flag without the user-facing rules (for modules' parameters and recorded outputs).
+    pub(crate) fn mark_requires_grad(&self, value: bool) {
+        self.0.requires_grad.store(value, Ordering::Release);
     }
 
     pub fn grad_fn(&self) -> Option<Arc<Node>> {
@@ -176,7 +182,7 @@ impl Tensor {
     /// An alias of the same data with no autograd history: what backward nodes save, so the
     /// graph never holds a tensor that points back at its own grad_fn.
     pub(crate) fn detached_alias(&self) -> Tensor {
-        Self::from_parts(self.0.storage.clone(), self.0.layout.clone(), None, AutogradMeta::default())
+        Self::from_parts(self.0.storage.clone(), self.0.layout.clone(), None, false)
     }
 
     /// Rules: only F32 can require grad; I5 (an inference tensor outside inference mode cannot
@@ -188,11 +194,12 @@ impl Tensor {
         if value && self.is_inference() && !crate::autograd::mode::is_inference_enabled() {
             bail!(InferenceMode, "an inference tensor cannot be made to require grad outside inference mode (rule I5); make a normal copy with rt_tensor_clone first");
         }
-        let mut m = self.meta();
+        let m = self.meta();
         if m.grad_fn.is_some() {
             bail!(Autograd, "requires_grad can only be changed on leaf tensors, and this one was computed by {}; use rt_tensor_detach to get a leaf", m.grad_fn.as_ref().map(|f| f.name()).unwrap_or(""));
         }
-        m.requires_grad = value;
+        drop(m);
+        self.mark_requires_grad(value);
         Ok(())
     }
 

@@ -20,10 +20,7 @@ pub fn backward(root: &Tensor, grad: Option<&Tensor>, retain_graph: bool) -> Res
     if mode::is_inference_enabled() {
         bail!(InferenceMode, "backward cannot run while inference mode is on: nothing was recorded there and no gradient may change; call rt_inference_mode_exit first");
     }
-    let (requires_grad, grad_fn) = {
-        let m = root.meta();
-        (m.requires_grad, m.grad_fn.clone())
-    };
+    let (requires_grad, grad_fn) = (root.requires_grad(), root.grad_fn());
     if grad_fn.is_none() && !requires_grad {
         bail!(Autograd, "the {} does not require grad and has no grad_fn, so there is nothing to differentiate; set requires_grad on the inputs before the forward pass (outside no_grad and inference mode)", root.describe());
     }

@@ -61,14 +61,12 @@ pub unsafe extern "C" fn rt_tensor_set_grad(t: *mut rt_tensor, grad: *const rt_t
 pub unsafe extern "C" fn rt_tensor_retain_grad(t: *mut rt_tensor) -> rt_status {
     export!(rt_tensor_retain_grad, [t], {
         let t = args::tensor(t, "t")?;
-        let mut m = t.meta();
-        if !m.requires_grad {
+        if !t.requires_grad() {
             bail!(Autograd, "retain_grad needs a tensor that requires grad, but this {} does not", t.describe());
         }
-        if let Some(f) = &m.grad_fn {
+        if let Some(f) = t.grad_fn() {
             *f.retained.lock() = Some(std::sync::Arc::downgrade(&t.0));
         }
-        m.retains_grad = true;
         Ok(())
     })
 }

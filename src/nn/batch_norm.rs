@@ -31,7 +31,7 @@ impl BatchNorm {
         }
         let param = |v: f64| -> Result<Tensor> {
             let t = creation::full(&[num_features], v, DType::F32)?;
-            t.meta().requires_grad = true;
+            t.mark_requires_grad(true);
             Ok(t)
         };
         Ok(BatchNorm {

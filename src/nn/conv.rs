@@ -28,10 +28,10 @@ impl Conv2d {
             .ok_or_else(|| crate::error::err!(OutOfMemory, "a {out_channels} x {in_channels} x {kernel_size} x {kernel_size} weight is too large to allocate"))?;
         let bound = 1.0 / (fan_in as f32).sqrt();
         let weight = uniform(&[out_channels, in_channels, kernel_size, kernel_size], bound)?;
-        weight.meta().requires_grad = true;
+        weight.mark_requires_grad(true);
         let bias = if bias {
             let b = uniform(&[out_channels], bound)?;
-            b.meta().requires_grad = true;
+            b.mark_requires_grad(true);
             Some(b)
         } else {
             None

@@ -17,7 +17,7 @@ impl Embedding {
             bail!(OutOfMemory, "a {num_embeddings} x {dim} embedding table is too large to allocate");
         }
         let weight = creation::randn(&[num_embeddings, dim])?;
-        weight.meta().requires_grad = true;
+        weight.mark_requires_grad(true);
         Ok(Embedding { weight, training: TrainingFlag::default() })
     }
 }

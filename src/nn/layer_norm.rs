@@ -22,9 +22,9 @@ impl LayerNorm {
             bail!(InvalidArgument, "layer norm needs at least one normalized dim and eps > 0 (got {} dims, eps {eps})", shape.len());
         }
         let weight = creation::ones(shape, DType::F32)?;
-        weight.meta().requires_grad = true;
+        weight.mark_requires_grad(true);
         let bias = creation::zeros(shape, DType::F32)?;
-        bias.meta().requires_grad = true;
+        bias.mark_requires_grad(true);
         Ok(LayerNorm { weight, bias, shape: shape.into(), eps, training: TrainingFlag::default() })
     }
 }

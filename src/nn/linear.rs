@@ -24,10 +24,10 @@ impl Linear {
         })?;
         let bound = 1.0 / (in_features as f32).sqrt();
         let weight = uniform(&[out_features, in_features], bound)?;
-        weight.meta().requires_grad = true;
+        weight.mark_requires_grad(true);
         let bias = if bias {
             let b = uniform(&[out_features], bound)?;
-            b.meta().requires_grad = true;
+            b.mark_requires_grad(true);
             Some(b)
         } else {
             None

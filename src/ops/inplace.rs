@@ -58,8 +58,7 @@ fn check_target(t: &Tensor, state: GradState, op: &str) -> Result<()> {
             bail!(Autograd, "{op}: the target is a view of a leaf tensor that requires grad; it cannot be modified in place while grad mode is on; do it under no_grad (rt_grad_mode_enter(false))");
         }
     }
-    let m = t.meta();
-    if m.requires_grad && m.grad_fn.is_none() {
+    if t.requires_grad() && t.is_leaf() {
         bail!(Autograd, "{op}: the target is a leaf tensor that requires grad; it cannot be modified in place while grad mode is on; do it under no_grad (rt_grad_mode_enter(false)) or on a clone");
     }
     Ok(())
@@ -103,9 +102,8 @@ pub fn apply(t: &Tensor, src: Option<&Tensor>, op: Inplace) -> Result<()> {
     raw::copy_into(t, &result);
     t.storage().bump_version();
     if let Some(node) = node {
-        let mut m = t.meta();
-        m.requires_grad = true;
-        m.grad_fn = Some(Arc::new(node));
+        t.meta().grad_fn = Some(Arc::new(node));
+        t.mark_requires_grad(true);
     }
     Ok(())
 }

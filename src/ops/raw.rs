@@ -7,7 +7,7 @@ use crate::layout::Layout;
 use crate::layout::contiguous_strides;
 use crate::shape::{broadcast_shapes, fmt_shape, numel, Dims};
 use crate::storage::{try_filled, try_zeroed, DType, Element, Storage};
-use crate::tensor::{AutogradMeta, Tensor};
+use crate::tensor::Tensor;
 use std::sync::Arc;
 
 pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], inference: bool) -> Tensor {
@@ -24,7 +24,7 @@ pub fn full(shape: &[usize], value: f64, dtype: DType, inference: bool) -> Resul
 
 /// A view of `t`'s storage with another layout and no autograd history.
 pub fn alias(t: &Tensor, layout: Layout) -> Tensor {
-    Tensor::from_parts(t.storage().clone(), layout, None, AutogradMeta::default())
+    Tensor::from_parts(t.storage().clone(), layout, None, false)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -65,9 +65,8 @@ impl<'a> Recorder<'a> {
         if self.active {
             let edges = self.inputs.iter().map(|t| edge_of(t)).collect();
             let node = Node::new(backward(), saved, edges);
-            let mut m = out.meta();
-            m.requires_grad = true;
-            m.grad_fn = Some(Arc::new(node));
+            out.meta().grad_fn = Some(Arc::new(node));
+            out.mark_requires_grad(true);
         }
         out
     }
@@ -75,10 +74,10 @@ impl<'a> Recorder<'a> {
 
 /// Where the gradient of `t` flows: its grad_fn, or `t` itself when it is a leaf that requires grad.
 pub fn edge_of(t: &Tensor) -> Option<Edge> {
-    let m = t.meta();
-    if !m.requires_grad {
+    if !t.requires_grad() {
         return None;
     }
+    let m = t.meta();
     Some(match &m.grad_fn {
         Some(f) => Edge::Node(f.clone()),
         None => Edge::Leaf(t.clone()),

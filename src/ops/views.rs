@@ -8,13 +8,13 @@ use crate::autograd::node::Backward;
 use crate::error::{bail, Result};
 use crate::layout::Layout;
 use crate::shape::{fmt_shape, numel, wrap_dim, wrap_insert_dim, Dims};
-use crate::tensor::{fn_id, AutogradMeta, CreationMeta, Tensor, ViewInfo};
+use crate::tensor::{fn_id, CreationMeta, Tensor, ViewInfo};
 
 /// Makes the view of `t` with `layout`, recording `backward` when grad flows.
 fn make_view(t: &Tensor, layout: Layout, backward: impl FnOnce() -> Box<dyn Backward>) -> Result<Tensor> {
     if t.is_inference() {
         // I4: a view of an inference tensor never requires grad, in any mode.
-        return Ok(Tensor::from_parts(t.storage().clone(), layout, None, AutogradMeta::default()));
+        return Ok(Tensor::from_parts(t.storage().clone(), layout, None, false));
     }
     let rec = Recorder::new(&[t])?;
     let view = {
@@ -37,7 +37,7 @@ fn make_view(t: &Tensor, layout: Layout, backward: impl FnOnce() -> Box<dyn Back
     };
     // I9: a view of a normal tensor made in inference mode keeps its base's requires_grad.
     let requires_grad = rec.state.inference && t.requires_grad();
-    let out = Tensor::from_parts(t.storage().clone(), layout, view, AutogradMeta { requires_grad, ..Default::default() });
+    let out = Tensor::from_parts(t.storage().clone(), layout, view, requires_grad);
     Ok(rec.finish(out, backward, vec![]))
 }
 
