@@ -17,6 +17,19 @@ fn key(n: &Arc<Node>) -> usize {
 }
 
 pub fn backward(root: &Tensor, grad: Option<&Tensor>, retain_graph: bool) -> Result<()> {
+    // Checks in the contract's order: dtype, shape, inference mode, autograd.
+    match grad {
+        None if root.numel() != 1 => {
+            bail!(Shape, "grad can be omitted only for a tensor with one element, but this is a {}; pass a gradient of the same shape", root.describe());
+        }
+        None => {}
+        Some(g) => {
+            g.expect_dtype(DType::F32, "grad")?;
+            if g.shape() != root.shape() {
+                bail!(Shape, "grad has shape {} but the tensor has shape {}; pass a gradient of the same shape", fmt_shape(g.shape()), fmt_shape(root.shape()));
+            }
+        }
+    }
     if mode::is_inference_enabled() {
         bail!(InferenceMode, "backward cannot run while inference mode is on: nothing was recorded there and no gradient may change; call rt_inference_mode_exit first");
     }
@@ -25,19 +38,8 @@ pub fn backward(root: &Tensor, grad: Option<&Tensor>, retain_graph: bool) -> Res
         bail!(Autograd, "the {} does not require grad and has no grad_fn, so there is nothing to differentiate; set requires_grad on the inputs before the forward pass (outside no_grad and inference mode)", root.describe());
     }
     let seed = match grad {
-        None => {
-            if root.numel() != 1 {
-                bail!(Shape, "grad can be omitted only for a tensor with one element, but this is a {}; pass a gradient of the same shape", root.describe());
-            }
-            raw::full(root.shape(), 1.0, DType::F32, false)?
-        }
-        Some(g) => {
-            g.expect_dtype(DType::F32, "grad")?;
-            if g.shape() != root.shape() {
-                bail!(Shape, "grad has shape {} but the tensor has shape {}; pass a gradient of the same shape", fmt_shape(g.shape()), fmt_shape(root.shape()));
-            }
-            g.clone()
-        }
+        Some(g) => g.clone(),
+        None => raw::full(root.shape(), 1.0, DType::F32, false)?,
     };
     let Some(root_fn) = grad_fn else {
         return commit(vec![(root.clone(), seed)], Vec::new(), &[], retain_graph);
