@@ -48,7 +48,7 @@ def mlp_graph(dims):
     rng = np.random.default_rng(0)
     nodes, inits, prev = [], [], "x"
     for i, (n_in, n_out) in enumerate(zip(dims, dims[1:])):
-        w = rng.standard_normal((n_out, n_in), dtype=np.float32) / np.sqrt(n_in)
+        w = (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
         b = np.zeros(n_out, dtype=np.float32)
         inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
         out = f"g{i}"
