@@ -152,6 +152,23 @@ fn main() {
         ok(rt_tensor_free(x));
         ok(rt_module_free(deep));
 
+        let a = randn(&[512, 1024]);
+        let b = randn(&[1024, 1024]);
+        let flops = 2.0 * 512.0 * 1024.0 * 1024.0;
+        Mode::Inference.enter();
+        let s = median_time(
+            || {
+                let mut out = std::ptr::null_mut();
+                ok(rt_tensor_matmul(a, b, &mut out));
+                ok(rt_tensor_free(out));
+            },
+            budget,
+        );
+        Mode::Inference.exit();
+        rows.push(Row { workload: "matmul_512x1024x1024".into(), mode: "inference", seconds: s, flops });
+        ok(rt_tensor_free(a));
+        ok(rt_tensor_free(b));
+
         let a = randn(&[4]);
         let b = randn(&[4]);
         for mode in [Mode::Grad, Mode::NoGrad, Mode::Inference] {
