@@ -374,13 +374,17 @@ TEST(pytorch_cnn_eval_output_in_inference_and_grad_mode) {
     CHECK_OK(rt_module_free(m));
 }
 
-TEST(pytorch_cnn_train_forward_updates_running_stats) {
+/* One train-mode forward of the PyTorch CNN, inside inference mode or not: the running
+ * statistics are normal tensors, so PyTorch updates them in place in both. */
+static void cnn_train_forward(bool inference) {
     rt_module *m = pytorch_cnn();
     bool training = false;
     CHECK_OK(rt_module_is_training(m, &training));
     CHECK(training);
     rt_tensor *x = cnn_io("input");
+    if (inference) CHECK_OK(rt_inference_mode_enter(true));
     rt_tensor *y = forward(m, x);
+    if (inference) CHECK_OK(rt_inference_mode_exit());
     check_against_io(y, "train_output", 1e-4);
     check_module_tensor_against_io(m, "1.running_mean", "running_mean", 1e-5);
     check_module_tensor_against_io(m, "1.running_var", "running_var", 1e-5);
@@ -393,12 +397,23 @@ TEST(pytorch_cnn_train_forward_updates_running_stats) {
     CHECK_OK(rt_module_free(m));
 }
 
-TEST(pytorch_cnn_gradients_of_cross_entropy_match) {
+TEST(pytorch_cnn_train_forward_updates_running_stats) {
+    cnn_train_forward(false);
+}
+
+TEST(pytorch_cnn_train_forward_in_inference_mode_updates_running_stats) {
+    cnn_train_forward(true);
+}
+
+/* Gradients of cross_entropy(cnn(input), targets) for every parameter, against PyTorch's
+ * "<prefix><name>"; the buffers get none; rt_module_zero_grad clears them all. */
+static void check_cnn_gradients(bool training, const char *prefix) {
     rt_module *m = pytorch_cnn();
+    CHECK_OK(rt_module_train(m, training));
     rt_tensor *x = cnn_io("input"), *targets = cnn_io("targets");
     rt_tensor *y = forward(m, x), *loss = NULL;
     CHECK_OK(rt_tensor_cross_entropy(y, targets, &loss));
-    check_against_io(loss, "loss", 1e-5);
+    if (training) check_against_io(loss, "loss", 1e-5);
     CHECK_OK(rt_tensor_backward(loss, NULL, false));
     static const char *const params[] = {"0.weight", "0.bias", "1.weight", "1.bias", "5.weight", "5.bias"};
     for (size_t i = 0; i < 6; i++) {
@@ -406,7 +421,7 @@ TEST(pytorch_cnn_gradients_of_cross_entropy_match) {
         CHECK_OK(rt_tensor_grad(p, &g));
         CHECK(g != NULL);
         char io_name[32];
-        snprintf(io_name, sizeof io_name, "grad.%s", params[i]);
+        snprintf(io_name, sizeof io_name, "%s%s", prefix, params[i]);
         check_against_io(g, io_name, 1e-4);
         CHECK_OK(rt_tensor_free(g));
         CHECK_OK(rt_tensor_free(p));
@@ -418,11 +433,27 @@ TEST(pytorch_cnn_gradients_of_cross_entropy_match) {
         CHECK(g == NULL);
         CHECK_OK(rt_tensor_free(b));
     }
+    CHECK_OK(rt_module_zero_grad(m));
+    for (size_t i = 0; i < 6; i++) {
+        rt_tensor *p = module_tensor(m, params[i]), *g = NULL;
+        CHECK_OK(rt_tensor_grad(p, &g));
+        CHECK(g == NULL);
+        CHECK_OK(rt_tensor_free(p));
+    }
     CHECK_OK(rt_tensor_free(loss));
     CHECK_OK(rt_tensor_free(y));
     CHECK_OK(rt_tensor_free(targets));
     CHECK_OK(rt_tensor_free(x));
     CHECK_OK(rt_module_free(m));
+}
+
+TEST(pytorch_cnn_train_mode_gradients_of_cross_entropy_match) {
+    check_cnn_gradients(true, "grad.");
+}
+
+/* BatchNorm normalising with its running statistics has a different backward. */
+TEST(pytorch_cnn_eval_mode_gradients_of_cross_entropy_match) {
+    check_cnn_gradients(false, "eval_grad.");
 }
 
 /* ---- BatchNorm1d and LayerNorm modules ---- */

@@ -8,7 +8,8 @@ It writes (deterministically: fixed seeds, float64 references, sorted safetensor
         after torch.manual_seed(0) and three train-mode forwards, so the BatchNorm running
         statistics and num_batches_tracked (3) are not the defaults
   tests/fixtures/cnn_io.safetensors       "input" (2,1,8,8), "targets" (2,) I64,
-        "eval_output": the eval-mode output for input;
+        "eval_output": the eval-mode output for input, "eval_grad.<name>" the gradients of
+        cross_entropy(eval_output, targets) for every parameter (BatchNorm on running statistics);
         then ONE more train-mode forward on input followed by cross_entropy(output, targets).backward():
         "train_output", "loss", "running_mean", "running_var", "num_batches_tracked" (4, 0-d I64)
         after it, and "grad.<name>" for every parameter
@@ -68,8 +69,10 @@ def cnn():
     targets = torch.tensor([2, 0])
     ref = copy.deepcopy(model).double()
     ref.eval()
-    with torch.no_grad():
-        eval_out = ref(x.double())
+    eval_out = ref(x.double())
+    F.cross_entropy(eval_out, targets).backward()
+    eval_grads = {f"eval_grad.{name}": p.grad.float() for name, p in ref.named_parameters()}
+    ref.zero_grad()
     ref.train()
     train_out = ref(x.double())
     loss = F.cross_entropy(train_out, targets)
@@ -78,7 +81,7 @@ def cnn():
     io = {
         "input": x,
         "targets": targets,
-        "eval_output": eval_out.float(),
+        "eval_output": eval_out.detach().float(),
         "train_output": train_out.detach().float(),
         "loss": loss.detach().float(),
         "running_mean": bn.running_mean.float(),
@@ -87,6 +90,7 @@ def cnn():
     }
     for name, p in ref.named_parameters():
         io[f"grad.{name}"] = p.grad.float()
+    io.update(eval_grads)
     save_file(io, os.path.join(FIXTURES, "cnn_io.safetensors"), metadata={"format": "pt"})
     print("cnn eval output", eval_out.tolist())
     print("cnn train output", train_out.tolist(), "loss", loss.item())
