@@ -500,15 +500,22 @@ TEST(batch_norm1d_module_matches_pytorch) {
     CHECK_OK(rt_module_free(m));
 }
 
+/* Copies `values` (of `shape`) into m's tensor `name`, as a no-grad in-place write. */
+static void set_module_tensor(const rt_module *m, const char *name, const float *values, const int64_t *shape, size_t ndim) {
+    rt_tensor *t = module_tensor(m, name), *v = tensor_f32(values, shape, ndim);
+    CHECK_OK(rt_grad_mode_enter(false)); /* writing into a leaf that requires grad */
+    CHECK_OK(rt_tensor_copy_inplace(t, v));
+    CHECK_OK(rt_grad_mode_exit());
+    CHECK_OK(rt_tensor_free(v));
+    CHECK_OK(rt_tensor_free(t));
+}
+
 TEST(layer_norm_module_matches_pytorch) {
     rt_module *m;
     CHECK_OK(rt_module_layer_norm((int64_t[]){3, 4}, 2, 1e-5, &m));
+    set_module_tensor(m, "weight", ln_w, ln_w_shape, 2);
+    set_module_tensor(m, "bias", ln_b, ln_b_shape, 2);
     rt_tensor *w = module_tensor(m, "weight"), *b = module_tensor(m, "bias");
-    rt_tensor *wv = tensor_f32(ln_w, ln_w_shape, 2), *bv = tensor_f32(ln_b, ln_b_shape, 2);
-    CHECK_OK(rt_grad_mode_enter(false)); /* writing into leaves that require grad */
-    CHECK_OK(rt_tensor_copy_inplace(w, wv));
-    CHECK_OK(rt_tensor_copy_inplace(b, bv));
-    CHECK_OK(rt_grad_mode_exit());
     rt_tensor *x = tensor_f32(ln_x, ln_x_shape, 3), *gy = tensor_f32(ln_gy, ln_gy_shape, 3);
     rt_tensor *y = forward(m, x);
     check_shape(y, ln_x_shape, 3);
@@ -520,8 +527,23 @@ TEST(layer_norm_module_matches_pytorch) {
     CHECK(gw != NULL && gb != NULL);
     check_all_near(gw, ln_gw, 12, 1e-4);
     check_all_near(gb, ln_gb, 12, 1e-4);
-    rt_tensor *ts[] = {w, b, wv, bv, x, gy, y, gw, gb};
-    for (size_t i = 0; i < 9; i++) CHECK_OK(rt_tensor_free(ts[i]));
+    rt_tensor *ts[] = {w, b, x, gy, y, gw, gb};
+    for (size_t i = 0; i < 7; i++) CHECK_OK(rt_tensor_free(ts[i]));
+    CHECK_OK(rt_module_free(m));
+}
+
+/* The module passes its own stride and padding (the CNN's stride 1, padding 1 would not tell
+ * them apart). */
+TEST(strided_conv2d_module_matches_pytorch) {
+    rt_module *m;
+    CHECK_OK(rt_module_conv2d(2, 3, 3, 2, 1, true, &m));
+    set_module_tensor(m, "weight", cv_w, cv_w_shape, 4);
+    set_module_tensor(m, "bias", cv_b, cv_b_shape, 1);
+    rt_tensor *x = tensor_f32(cv_x, cv_x_shape, 4), *y = forward(m, x);
+    check_shape(y, cv_y_shape, 4);
+    check_all_near(y, cv_y, 54, 1e-4);
+    CHECK_OK(rt_tensor_free(y));
+    CHECK_OK(rt_tensor_free(x));
     CHECK_OK(rt_module_free(m));
 }
 
