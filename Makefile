@@ -1,7 +1,10 @@
 # The two entry points (see README.md):
 #   make demo   build in release and run the demo (examples_c/digits.c)
-#   make test   run every test: cargo's (Rust unit tests, tests/c_tests.rs, tests/header.rs),
-#               then CMake configure + build + CTest of examples_c/ in build/
+#   make test   run every test: cargo's (Rust unit tests, tests/c_tests.rs, tests/cpp_tests.rs,
+#               tests/header.rs), then CMake configure + build + CTest in build/: the examples of
+#               examples_c/ and the packaging tests of tests/consumers/ (the debug build installed
+#               into a test prefix, then used through find_package, add_subdirectory, pkg-config,
+#               the README's snippets, and `go test` in bindings/go through pkg-config)
 # The Makefile points CMake's cargo step at target/ (CARGO_TARGET_DIR), so cargo and CMake share
 # one build cache instead of compiling every dependency twice.
 

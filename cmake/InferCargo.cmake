@@ -11,13 +11,20 @@ set(INFER_CARGO_TARGET_DIR "${CMAKE_BINARY_DIR}/cargo" CACHE PATH
 # Optimised configurations use cargo's release profile, the others its dev profile.
 set(_infer_release_configs Release RelWithDebInfo MinSizeRel)
 set(_infer_is_release "$<CONFIG:Release,RelWithDebInfo,MinSizeRel>")
-set(_infer_lib_dir "${INFER_CARGO_TARGET_DIR}/$<IF:${_infer_is_release},release,debug>")
+# Where cargo puts libinfer.so and libinfer.a for the configuration being built (a generator
+# expression; cmake/InferInstall.cmake installs from it).
+set(INFER_CARGO_LIB_DIR "${INFER_CARGO_TARGET_DIR}/$<IF:${_infer_is_release},release,debug>")
+set(INFER_SONAME "libinfer.so.${INFER_ABI_VERSION}")
 
+# build.rs sets the SONAME; a program linked against cargo's libinfer.so records that name and
+# looks for it at run time, so the build tree gets the link libinfer.so.<abi> -> libinfer.so.
 add_custom_target(infer_cargo_build ALL
   COMMAND "${CMAKE_COMMAND}" -E env "CARGO_TARGET_DIR=${INFER_CARGO_TARGET_DIR}"
           "${CARGO_EXECUTABLE}" build --lib --manifest-path "${PROJECT_SOURCE_DIR}/Cargo.toml"
           $<${_infer_is_release}:--release>
-  BYPRODUCTS "${_infer_lib_dir}/libinfer.so" "${_infer_lib_dir}/libinfer.a"
+  COMMAND "${CMAKE_COMMAND}" -E create_symlink libinfer.so "${INFER_CARGO_LIB_DIR}/${INFER_SONAME}"
+  BYPRODUCTS "${INFER_CARGO_LIB_DIR}/libinfer.so" "${INFER_CARGO_LIB_DIR}/${INFER_SONAME}"
+             "${INFER_CARGO_LIB_DIR}/libinfer.a"
   WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
   COMMENT "Building the infer crate with cargo"
   USES_TERMINAL
@@ -34,19 +41,22 @@ foreach(_config IN ITEMS Debug Release RelWithDebInfo MinSizeRel)
     set(_dir "${INFER_CARGO_TARGET_DIR}/debug")
   endif()
   set_property(TARGET infer::infer infer::infer_static APPEND PROPERTY IMPORTED_CONFIGURATIONS ${_config_upper})
-  set_target_properties(infer::infer PROPERTIES IMPORTED_LOCATION_${_config_upper} "${_dir}/libinfer.so")
+  set_target_properties(infer::infer PROPERTIES
+    IMPORTED_LOCATION_${_config_upper} "${_dir}/libinfer.so"
+    IMPORTED_SONAME_${_config_upper} "${INFER_SONAME}")
   set_target_properties(infer::infer_static PROPERTIES IMPORTED_LOCATION_${_config_upper} "${_dir}/libinfer.a")
 endforeach()
 
-set_target_properties(infer::infer PROPERTIES
-  # cargo's cdylib has no SONAME: link with -linfer so programs record "libinfer.so", not a path.
-  IMPORTED_NO_SONAME TRUE
-  INTERFACE_INCLUDE_DIRECTORIES "${PROJECT_SOURCE_DIR}/include")
 # A Rust static library needs the system libraries its std uses
-# (`cargo rustc --lib --crate-type staticlib -- --print native-static-libs`).
+# (`cargo rustc --lib --crate-type staticlib -- --print native-static-libs`). The installed
+# package and infer.pc (Libs.private) name the same ones.
+set(INFER_STATIC_SYSTEM_LIBS gcc_s util rt pthread m dl)
+set(INFER_STATIC_LINK_LIBRARIES gcc_s util rt Threads::Threads m ${CMAKE_DL_LIBS})
+
+set_target_properties(infer::infer PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${PROJECT_SOURCE_DIR}/include")
 set_target_properties(infer::infer_static PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES "${PROJECT_SOURCE_DIR}/include"
-  INTERFACE_LINK_LIBRARIES "gcc_s;util;rt;Threads::Threads;m;${CMAKE_DL_LIBS}")
+  INTERFACE_LINK_LIBRARIES "${INFER_STATIC_LINK_LIBRARIES}")
 
 add_dependencies(infer::infer infer_cargo_build)
 add_dependencies(infer::infer_static infer_cargo_build)

@@ -1,8 +1,8 @@
 /*
  * libinfer C++17 API: header-only RAII wrappers over the C ABI in infer.h (see API.md).
  *
- * - Tensor, Module and Optimizer each own exactly one handle, are move-only and free it in their
- *   destructor; get() borrows the handle, release() gives it up (the caller then frees it).
+ * - Tensor, Module, Optimizer and SafeTensors each own exactly one handle, are move-only and free
+ *   it in their destructor; get() borrows the handle, release() gives it up (the caller then frees it).
  * - Every failing call throws infer::Error, carrying the rt_status and the library's message,
  *   read on the calling thread right after the failing call (the message is per thread).
  * - InferenceModeGuard and NoGradGuard are scoped frames: the constructor enters, the destructor
@@ -153,6 +153,18 @@ template <class T, class F, class... A> T out_value(F f, A... args) {
     check(f(args..., &out));
     return out;
 }
+
+/* Name number `index` through a C function of the rt_module_tensor_name / rt_safetensors_name
+ * kind: asks for the length first, then reads the whole name. */
+template <class H> std::string indexed_name(rt_status (*f)(const H *, size_t, char *, size_t, size_t *), const H *h,
+                                            size_t index) {
+    size_t len = 0;
+    rt_status s = f(h, index, nullptr, 0, &len);
+    if (s != RT_ERR_BUFFER_TOO_SMALL) check(s);
+    std::string name(len, '\0');
+    check(f(h, index, &name[0], len + 1, &len));
+    return name;
+}
 }  // namespace detail
 
 class Tensor;
@@ -254,6 +266,18 @@ class Tensor : public detail::Owner<rt_tensor, rt_tensor_free> {
     Tensor sigmoid() const { return detail::out_tensor(rt_tensor_sigmoid, get()); }
     Tensor tanh() const { return detail::out_tensor(rt_tensor_tanh, get()); }
     Tensor gelu() const { return detail::out_tensor(rt_tensor_gelu, get()); }
+    /* Softmax / log-softmax along dim (negative counts from the end). */
+    Tensor softmax(int64_t dim) const { return detail::out_tensor(rt_tensor_softmax, get(), dim); }
+    Tensor log_softmax(int64_t dim) const { return detail::out_tensor(rt_tensor_log_softmax, get(), dim); }
+    /* Training: zeroes each element with probability p and scales the rest by 1 / (1 - p). Not
+     * training (or p == 0): a new handle to this tensor. */
+    Tensor dropout(double p, bool training = true) const {
+        return detail::out_tensor(rt_tensor_dropout, get(), p, training);
+    }
+    /* Square-window max pooling of (N, C, H, W), no padding; stride 0 means kernel_size. */
+    Tensor max_pool2d(int64_t kernel_size, int64_t stride = 0) const {
+        return detail::out_tensor(rt_tensor_max_pool2d, get(), kernel_size, stride);
+    }
     /* Sum / mean over dims ({} = all dims, a 0-d result). */
     Tensor sum(Shape dims = {}, bool keepdim = false) const {
         return detail::out_tensor(rt_tensor_sum, get(), dims.data(), dims.size(), keepdim);
@@ -351,6 +375,50 @@ inline Tensor cat(const std::vector<const Tensor *> &ts, int64_t dim = 0) {
     return detail::out_tensor(rt_tensor_cat, hs.data(), hs.size(), dim);
 }
 
+/* nn functions (torch.nn.functional). Optional tensors are pointers: nullptr for none. */
+namespace detail {
+inline const rt_tensor *opt(const Tensor *t) noexcept { return t ? t->get() : nullptr; }
+inline rt_tensor *opt(Tensor *t) noexcept { return t ? t->get() : nullptr; }
+}  // namespace detail
+inline Tensor softmax(const Tensor &t, int64_t dim) { return t.softmax(dim); }
+inline Tensor log_softmax(const Tensor &t, int64_t dim) { return t.log_softmax(dim); }
+/* Mean cross-entropy of logits (N, C) against I64 class indices (N); a 0-d tensor. */
+inline Tensor cross_entropy(const Tensor &logits, const Tensor &targets) {
+    return detail::out_tensor(rt_tensor_cross_entropy, logits.get(), targets.get());
+}
+/* Mean squared error of two tensors of the same shape; a 0-d tensor. */
+inline Tensor mse_loss(const Tensor &a, const Tensor &b) { return detail::out_tensor(rt_tensor_mse_loss, a.get(), b.get()); }
+/* x (N, C, H, W), w (O, C, kh, kw), b (O) or nullptr; zero padding on every side. */
+inline Tensor conv2d(const Tensor &x, const Tensor &w, const Tensor *b = nullptr, int64_t stride = 1,
+                     int64_t padding = 0) {
+    return detail::out_tensor(rt_tensor_conv2d, x.get(), w.get(), detail::opt(b), stride, padding);
+}
+inline Tensor conv2d(const Tensor &x, const Tensor &w, const Tensor &b, int64_t stride = 1, int64_t padding = 0) {
+    return conv2d(x, w, &b, stride, padding);
+}
+inline Tensor max_pool2d(const Tensor &x, int64_t kernel_size, int64_t stride = 0) {
+    return x.max_pool2d(kernel_size, stride);
+}
+/* Normalises over the trailing dims `shape`, then the optional affine w, b (each of that shape). */
+inline Tensor layer_norm(const Tensor &x, Shape shape, const Tensor *w = nullptr, const Tensor *b = nullptr,
+                         double eps = 1e-5) {
+    return detail::out_tensor(rt_tensor_layer_norm, x.get(), shape.data(), shape.size(), detail::opt(w),
+                              detail::opt(b), eps);
+}
+/* F.batch_norm over channel dim 1 of x (N, C, ...). Training: batch statistics, and the running
+ * ones (each (C), or nullptr) are updated in place. Not training: the running statistics, which
+ * must then be given. w, b: (C) or nullptr. */
+inline Tensor batch_norm(const Tensor &x, Tensor *running_mean, Tensor *running_var, const Tensor *w = nullptr,
+                         const Tensor *b = nullptr, bool training = false, double momentum = 0.1, double eps = 1e-5) {
+    return detail::out_tensor(rt_tensor_batch_norm, x.get(), detail::opt(running_mean), detail::opt(running_var),
+                              detail::opt(w), detail::opt(b), training, momentum, eps);
+}
+inline Tensor dropout(const Tensor &x, double p, bool training = true) { return x.dropout(p, training); }
+/* Rows of weight (V, D) picked by I64 indices of any shape: indices.shape + [D]. */
+inline Tensor embedding(const Tensor &indices, const Tensor &weight) {
+    return detail::out_tensor(rt_tensor_embedding, indices.get(), weight.get());
+}
+
 inline Tensor operator+(const Tensor &a, const Tensor &b) { return a.add(b); }
 inline Tensor operator-(const Tensor &a, const Tensor &b) { return a.sub(b); }
 inline Tensor operator*(const Tensor &a, const Tensor &b) { return a.mul(b); }
@@ -374,6 +442,31 @@ class Module : public detail::Owner<rt_module, rt_module_free> {
     static Module gelu() { return out_module(rt_module_gelu); }
     static Module sigmoid() { return out_module(rt_module_sigmoid); }
     static Module tanh() { return out_module(rt_module_tanh); }
+    static Module conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1,
+                         int64_t padding = 0, bool bias = true) {
+        return out_module(rt_module_conv2d, in_channels, out_channels, kernel_size, stride, padding, bias);
+    }
+    static Module batch_norm1d(int64_t num_features, double eps = 1e-5, double momentum = 0.1) {
+        return out_module(rt_module_batch_norm1d, num_features, eps, momentum);
+    }
+    static Module batch_norm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1) {
+        return out_module(rt_module_batch_norm2d, num_features, eps, momentum);
+    }
+    static Module layer_norm(Shape normalized_shape, double eps = 1e-5) {
+        return out_module(rt_module_layer_norm, normalized_shape.data(), normalized_shape.size(), eps);
+    }
+    static Module dropout(double p = 0.5) { return out_module(rt_module_dropout, p); }
+    /* stride 0 means kernel_size. */
+    static Module max_pool2d(int64_t kernel_size, int64_t stride = 0) {
+        return out_module(rt_module_max_pool2d, kernel_size, stride);
+    }
+    static Module flatten(int64_t start_dim = 1, int64_t end_dim = -1) {
+        return out_module(rt_module_flatten, start_dim, end_dim);
+    }
+    static Module embedding(int64_t num_embeddings, int64_t embedding_dim) {
+        return out_module(rt_module_embedding, num_embeddings, embedding_dim);
+    }
+    static Module softmax(int64_t dim) { return out_module(rt_module_softmax, dim); }
     /* The container keeps its own references: the children may be destroyed afterwards, so
      * Module::sequential(Module::linear(4, 2), Module::relu()) is fine. */
     static Module sequential(const std::vector<const Module *> &children) {
@@ -398,14 +491,7 @@ class Module : public detail::Owner<rt_module, rt_module_free> {
     bool is_training() const { return detail::out_value<bool>(rt_module_is_training, get()); }
     size_t num_tensors() const { return detail::out_value<size_t>(rt_module_num_tensors, get()); }
     /* The state_dict name of tensor index. */
-    std::string tensor_name(size_t index) const {
-        size_t len = 0;
-        rt_status s = rt_module_tensor_name(get(), index, nullptr, 0, &len);
-        if (s != RT_ERR_BUFFER_TOO_SMALL) check(s);
-        std::string name(len, '\0');
-        check(rt_module_tensor_name(get(), index, &name[0], len + 1, &len));
-        return name;
-    }
+    std::string tensor_name(size_t index) const { return detail::indexed_name(rt_module_tensor_name, get(), index); }
     /* Every state_dict name, in PyTorch's order (parameters then buffers, children in order). */
     std::vector<std::string> state_dict_names() const {
         std::vector<std::string> names(num_tensors());
@@ -417,10 +503,60 @@ class Module : public detail::Owner<rt_module, rt_module_free> {
         return detail::out_tensor(rt_module_get_tensor, get(), name.c_str());
     }
     void zero_grad() { check(rt_module_zero_grad(get())); }
+    /* Copies a safetensors file's tensors into the module's own (in place, versions bumped); all
+     * keys, dtypes and shapes are checked first, so a failed load changes nothing. strict: missing
+     * and unexpected keys are errors; otherwise the keys both have are loaded. */
+    void load_safetensors(const std::string &path, bool strict = true) {
+        check(rt_module_load_safetensors(get(), path.c_str(), strict));
+    }
+    /* Writes the state_dict (PyTorch's names) to path, atomically. */
+    void save_safetensors(const std::string &path) const { check(rt_module_save_safetensors(get(), path.c_str())); }
 
   private:
     template <class F, class... A> static Module out_module(F f, A... args) {
         return detail::out_handle<Module, rt_module>(f, args...);
+    }
+};
+
+/* ---------------------------------------------------------------- safetensors files */
+
+/* An opened safetensors file: read and validated whole on open, held in memory until destroyed.
+ * Tensors returned by get(name) are independent of it and outlive it. */
+class SafeTensors : public detail::Owner<rt_safetensors, rt_safetensors_free> {
+  public:
+    SafeTensors() noexcept = default;
+    explicit SafeTensors(rt_safetensors *h) noexcept : Owner(h) {}
+
+    static SafeTensors open(const std::string &path) {
+        return detail::out_handle<SafeTensors, rt_safetensors>(rt_safetensors_open, path.c_str());
+    }
+    /* Writes the named tensors (unique names) to path, row-major, atomically (a temporary file
+     * renamed into place): SafeTensors::save("f.safetensors", {{"weight", &w}, {"bias", &b}}). */
+    static void save(const std::string &path, const std::vector<std::pair<std::string, const Tensor *>> &tensors) {
+        std::vector<const char *> names;
+        std::vector<const rt_tensor *> hs;
+        for (const auto &[name, t] : tensors) {
+            names.push_back(name.c_str());
+            hs.push_back(t ? t->get() : nullptr);
+        }
+        check(rt_safetensors_save(path.c_str(), names.data(), hs.data(), hs.size()));
+    }
+
+    /* The number of tensors (metadata excluded). */
+    size_t count() const { return detail::out_value<size_t>(rt_safetensors_count, get()); }
+    /* The name of tensor index, names sorted byte-wise. */
+    std::string name(size_t index) const { return detail::indexed_name(rt_safetensors_name, get(), index); }
+    std::vector<std::string> names() const {
+        std::vector<std::string> all(count());
+        for (size_t i = 0; i < all.size(); i++) all[i] = name(i);
+        return all;
+    }
+    /* The handle (as every owner's get()). */
+    using Owner::get;
+    /* A new tensor with the values stored under name: F32 and I64 as such, the other integer types
+     * as I64, the other float types as F32; an inference tensor inside inference mode. */
+    Tensor get(const std::string &name) const {
+        return detail::out_tensor(rt_safetensors_get, get(), name.c_str());
     }
 };
 

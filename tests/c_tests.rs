@@ -5,6 +5,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/soname.rs"]
+mod soname;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -58,6 +61,7 @@ fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
 fn main() {
     let args = Arguments::from_args();
     let lib_dir = lib_dir();
+    soname::link_soname(&lib_dir);
     let bin_dir = lib_dir.parent().expect("target/<profile>").join("c_tests");
     std::fs::create_dir_all(&bin_dir).expect("create target/<profile>/c_tests");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("c_tests"))

@@ -6,6 +6,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/soname.rs"]
+mod soname;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -64,6 +67,7 @@ fn main() {
     let args = Arguments::from_args();
     let lib_dir = lib_dir();
     build_shared_library(&lib_dir);
+    soname::link_soname(&lib_dir);
     let bin_dir = lib_dir.join("cpp_tests");
     std::fs::create_dir_all(&bin_dir).expect("create target/<profile>/cpp_tests");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("cpp_tests"))

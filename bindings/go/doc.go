@@ -3,19 +3,25 @@
 //
 // # Building
 //
-// By default the package links the library built in this repository: run
+// The package finds libinfer through pkg-config (#cgo pkg-config: infer), as `cmake --install`
+// installs it (see the repository's README). With the library installed in a prefix P:
 //
-//	cargo build --release          # at the repository root: target/release/libinfer.so
-//	cd bindings/go && go test ./...
+//	PKG_CONFIG_PATH=P/lib/pkgconfig go build ./...
+//	LD_LIBRARY_PATH=P/lib ./program     # unless P is a system prefix known to ldconfig
 //
-// The cgo flags point at ../../include and ../../target/release, with an rpath to the latter,
-// so nothing needs to be installed. To link an installed copy instead, build with
-// -tags infer_pkgconfig (flags from `pkg-config infer`), or extend the defaults with
-// CGO_CFLAGS / CGO_LDFLAGS.
+// `make test` at the repository root runs this package's tests that way, against the build it
+// has just installed into a test prefix. To use the library built in this repository without
+// installing it, build with -tags infer_repo: the cgo flags then point at ../../include and
+// ../../target/release, with an rpath to the latter:
+//
+//	cargo build --release && bindings/write-pc.sh   # at the repository root
+//	cd bindings/go && go test -tags infer_repo ./...
+//
+// (bindings/write-pc.sh also links libinfer.so.1, the library's SONAME, to libinfer.so there.)
 //
 // # Handles and errors
 //
-// Tensor, Module and Optimizer each own one library handle. Close releases it; Close is
+// Tensor, Module, Optimizer and SafeTensors each own one library handle. Close releases it; Close is
 // idempotent and safe to call from several goroutines. A cleanup registered with
 // runtime.AddCleanup frees the handle of an object that becomes unreachable without Close, as a
 // backstop only: the garbage collector does not see the library's memory, so close tensors you

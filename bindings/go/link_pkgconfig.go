@@ -1,8 +1,8 @@
-//go:build infer_pkgconfig
+//go:build !infer_repo
 
 package infer
 
-// An installed library, found through pkg-config (build with -tags infer_pkgconfig).
+// The default: the library found through pkg-config (an installed libinfer, see the package doc).
 
 // #cgo pkg-config: infer
 import "C"

@@ -1,8 +1,9 @@
-//go:build !infer_pkgconfig
+//go:build infer_repo
 
 package infer
 
-// The library built in this repository by `cargo build --release` (see the package doc).
+// The library built in this repository by `cargo build --release` (-tags infer_repo, see the
+// package doc).
 
 // #cgo CFLAGS: -I${SRCDIR}/../../include
 // #cgo LDFLAGS: -L${SRCDIR}/../../target/release -linfer -Wl,-rpath,${SRCDIR}/../../target/release

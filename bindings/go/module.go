@@ -116,12 +116,20 @@ func (mod *Module) NumTensors() (int, error) {
 
 // TensorName is the state_dict name of tensor index.
 func (mod *Module) TensorName(index int) (string, error) {
+	return readName(func(buf *C.char, capacity C.size_t, n *C.size_t, m cmsg) C.rt_status {
+		return C.go_rt_module_tensor_name(mod.c(), C.size_t(index), buf, capacity, n, m)
+	}, mod)
+}
+
+// readName reads a name through an rt_*_name-style call f(buf, cap, &len), growing the buffer
+// when the library reports StatusBufferTooSmall.
+func readName(f func(buf *C.char, capacity C.size_t, n *C.size_t, m cmsg) C.rt_status, objs ...object) (string, error) {
 	buf := make([]byte, 64)
 	for {
 		var n C.size_t
 		err := call(func(m cmsg) C.rt_status {
-			return C.go_rt_module_tensor_name(mod.c(), C.size_t(index), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &n, m)
-		}, mod)
+			return f((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &n, m)
+		}, objs...)
 		if err == nil {
 			return string(buf[:n]), nil
 		}
@@ -157,6 +165,22 @@ func (mod *Module) Tensor(name string) (*Tensor, error) {
 // ZeroGrad clears every parameter's gradient.
 func (mod *Module) ZeroGrad() error {
 	return call(func(m cmsg) C.rt_status { return C.go_rt_module_zero_grad(mod.c(), m) }, mod)
+}
+
+// LoadSafetensors copies a safetensors file's tensors into the module's own, in place (versions
+// are bumped). Every key, dtype and shape is checked first, so a failed load changes nothing.
+// strict: missing and unexpected keys are errors; otherwise the keys both have are loaded.
+func (mod *Module) LoadSafetensors(path string, strict bool) error {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	return call(func(m cmsg) C.rt_status { return C.go_rt_module_load_safetensors(mod.c(), cpath, C.bool(strict), m) }, mod)
+}
+
+// SaveSafetensors writes the module's state_dict (PyTorch's names) to path, atomically.
+func (mod *Module) SaveSafetensors(path string) error {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	return call(func(m cmsg) C.rt_status { return C.go_rt_module_save_safetensors(mod.c(), cpath, m) }, mod)
 }
 
 func errorIs(err error, s Status) bool {

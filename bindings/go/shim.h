@@ -101,6 +101,18 @@ GO_WRAP(rt_tensor_copy_inplace, (T *t, CT *src, char **msg), (t, src))
 GO_WRAP(rt_tensor_fill_inplace, (T *t, double v, char **msg), (t, v))
 GO_WRAP(rt_tensor_zero_inplace, (T *t, char **msg), (t))
 
+/* nn functions */
+GO_WRAP(rt_tensor_softmax, (CT *t, int64_t dim, T **out, char **msg), (t, dim, out))
+GO_WRAP(rt_tensor_log_softmax, (CT *t, int64_t dim, T **out, char **msg), (t, dim, out))
+GO_WRAP(rt_tensor_cross_entropy, (CT *l, CT *tg, T **out, char **msg), (l, tg, out))
+GO_WRAP(rt_tensor_mse_loss, (CT *a, CT *b, T **out, char **msg), (a, b, out))
+GO_WRAP(rt_tensor_conv2d, (CT *x, CT *w, CT *b, int64_t st, int64_t pad, T **out, char **msg), (x, w, b, st, pad, out))
+GO_WRAP(rt_tensor_max_pool2d, (CT *x, int64_t k, int64_t st, T **out, char **msg), (x, k, st, out))
+GO_WRAP(rt_tensor_layer_norm, (CT *x, const int64_t *s, size_t nd, CT *w, CT *b, double eps, T **out, char **msg), (x, s, nd, w, b, eps, out))
+GO_WRAP(rt_tensor_batch_norm, (CT *x, T *rm, T *rv, CT *w, CT *b, bool tr, double mom, double eps, T **out, char **msg), (x, rm, rv, w, b, tr, mom, eps, out))
+GO_WRAP(rt_tensor_dropout, (CT *x, double p, bool tr, T **out, char **msg), (x, p, tr, out))
+GO_WRAP(rt_tensor_embedding, (CT *i, CT *w, T **out, char **msg), (i, w, out))
+
 /* autograd */
 GO_WRAP(rt_tensor_backward, (T *t, CT *g, bool retain, char **msg), (t, g, retain))
 GO_WRAP(rt_tensor_grad, (CT *t, T **out, char **msg), (t, out))
@@ -120,6 +132,15 @@ GO_WRAP(rt_module_relu, (M **out, char **msg), (out))
 GO_WRAP(rt_module_gelu, (M **out, char **msg), (out))
 GO_WRAP(rt_module_sigmoid, (M **out, char **msg), (out))
 GO_WRAP(rt_module_tanh, (M **out, char **msg), (out))
+GO_WRAP(rt_module_conv2d, (int64_t in, int64_t out_c, int64_t k, int64_t st, int64_t pad, bool bias, M **out, char **msg), (in, out_c, k, st, pad, bias, out))
+GO_WRAP(rt_module_batch_norm1d, (int64_t n, double eps, double mom, M **out, char **msg), (n, eps, mom, out))
+GO_WRAP(rt_module_batch_norm2d, (int64_t n, double eps, double mom, M **out, char **msg), (n, eps, mom, out))
+GO_WRAP(rt_module_layer_norm, (const int64_t *s, size_t nd, double eps, M **out, char **msg), (s, nd, eps, out))
+GO_WRAP(rt_module_dropout, (double p, M **out, char **msg), (p, out))
+GO_WRAP(rt_module_max_pool2d, (int64_t k, int64_t st, M **out, char **msg), (k, st, out))
+GO_WRAP(rt_module_flatten, (int64_t s, int64_t e, M **out, char **msg), (s, e, out))
+GO_WRAP(rt_module_embedding, (int64_t n, int64_t d, M **out, char **msg), (n, d, out))
+GO_WRAP(rt_module_softmax, (int64_t dim, M **out, char **msg), (dim, out))
 GO_WRAP(rt_module_sequential, (M *const *c, size_t n, M **out, char **msg), (c, n, out))
 GO_WRAP(rt_module_forward, (const M *m, CT *x, T **out, char **msg), (m, x, out))
 GO_WRAP(rt_module_train, (M *m, bool training, char **msg), (m, training))
@@ -129,6 +150,17 @@ GO_WRAP(rt_module_tensor_name, (const M *m, size_t i, char *buf, size_t cap, siz
 GO_WRAP(rt_module_get_tensor, (const M *m, const char *name, T **out, char **msg), (m, name, out))
 GO_WRAP(rt_module_zero_grad, (M *m, char **msg), (m))
 GO_WRAP(rt_module_free, (M *m, char **msg), (m))
+GO_WRAP(rt_module_load_safetensors, (M *m, const char *path, bool strict, char **msg), (m, path, strict))
+GO_WRAP(rt_module_save_safetensors, (const M *m, const char *path, char **msg), (m, path))
+
+/* safetensors files */
+typedef rt_safetensors F;
+GO_WRAP(rt_safetensors_open, (const char *path, F **out, char **msg), (path, out))
+GO_WRAP(rt_safetensors_count, (const F *f, size_t *out, char **msg), (f, out))
+GO_WRAP(rt_safetensors_name, (const F *f, size_t i, char *buf, size_t cap, size_t *len, char **msg), (f, i, buf, cap, len))
+GO_WRAP(rt_safetensors_get, (const F *f, const char *name, T **out, char **msg), (f, name, out))
+GO_WRAP(rt_safetensors_free, (F *f, char **msg), (f))
+GO_WRAP(rt_safetensors_save, (const char *path, const char *const *names, CT *const *ts, size_t n, char **msg), (path, names, ts, n))
 
 /* optimizers */
 typedef rt_optimizer O;

@@ -56,19 +56,22 @@ public final class Module {
     }
 
     func tensorName(_ index: Int) throws -> String {
-        var length = 0
-        let first = rt_module_tensor_name(handle, index, nil, 0, &length)
-        if first != rt_status(RT_ERR_BUFFER_TOO_SMALL) { try check(first) }
-        var buffer = [CChar](repeating: 0, count: length + 1)
-        let capacity = buffer.count
-        try check(rt_module_tensor_name(handle, index, &buffer, capacity, &length))
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        try readName { rt_module_tensor_name(handle, index, $0, $1, $2) }
     }
 
     /// A new handle to the module's own tensor `name` (same storage, grad and version).
     public func tensor(named name: String) throws -> Tensor {
         try Tensor.make { rt_module_get_tensor(handle, name, $0) }
     }
+
+    /// Copies a safetensors file's tensors into the module's own, in place; everything is checked
+    /// first, so a failed load changes nothing. `strict`: missing and unexpected keys are errors.
+    public func loadSafetensors(_ path: String, strict: Bool = true) throws {
+        try check(rt_module_load_safetensors(handle, path, strict))
+    }
+
+    /// Writes the state_dict (PyTorch's names) to `path`, atomically.
+    public func saveSafetensors(_ path: String) throws { try check(rt_module_save_safetensors(handle, path)) }
 }
 
 /// SGD or Adam over a module's parameters. Owns one library handle, released in deinit.

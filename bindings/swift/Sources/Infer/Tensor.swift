@@ -150,6 +150,14 @@ public final class Tensor {
     public func pow(_ s: Double) throws -> Tensor { try Tensor.make { rt_tensor_pow_scalar(handle, s, $0) } }
     public func relu() throws -> Tensor { try Tensor.make { rt_tensor_relu(handle, $0) } }
 
+    /// Softmax along `dim` (negative counts from the end).
+    public func softmax(_ dim: Int64) throws -> Tensor { try Tensor.make { rt_tensor_softmax(handle, dim, $0) } }
+
+    /// Mean cross-entropy of these logits (N, C) against I64 class indices (N); a 0-d tensor.
+    public func crossEntropy(_ targets: Tensor) throws -> Tensor {
+        try Tensor.make { rt_tensor_cross_entropy(handle, targets.handle, $0) }
+    }
+
     /// Sum over `dims` (all dims, a 0-d result, when empty).
     public func sum(_ dims: [Int64] = [], keepdim: Bool = false) throws -> Tensor {
         try dims.withUnsafeBufferPointer { d in try Tensor.make { rt_tensor_sum(handle, d.baseAddress, d.count, keepdim, $0) } }

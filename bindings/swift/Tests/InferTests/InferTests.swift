@@ -1,3 +1,4 @@
+import Foundation
 import Infer
 import XCTest
 
@@ -91,5 +92,41 @@ final class InferTests: XCTestCase {
         XCTAssertEqual(weight[0], 2, accuracy: 1e-4)
         XCTAssertEqual(weight[1], -3, accuracy: 1e-4)
         XCTAssertEqual(bias[0], 0.5, accuracy: 1e-4)
+    }
+
+    func testSoftmaxAndCrossEntropy() throws {
+        let logits = try Tensor.from([0, Float(log(3.0))], shape: [1, 2])
+        let p = try logits.softmax(1).floats()
+        XCTAssertEqual(p[0], 0.25, accuracy: 1e-6)
+        XCTAssertEqual(p[1], 0.75, accuracy: 1e-6)
+        XCTAssertEqual(try logits.crossEntropy(Tensor.from([1] as [Int64], shape: [1])).item(), -log(0.75), accuracy: 1e-6)
+    }
+
+    func testSafetensorsRoundTrip() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("infer-swift-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("t.safetensors").path
+        try SafeTensors.save(["b": Tensor.from([7, -8] as [Int64], shape: [2]),
+                              "a": Tensor.from([1, 2, 3] as [Float], shape: [3])], to: path)
+        let file = try SafeTensors(path: path)
+        XCTAssertEqual(try file.names(), ["a", "b"])
+        XCTAssertEqual(try file.tensor(named: "a").floats(), [1, 2, 3])
+        XCTAssertEqual(try file.tensor(named: "b").int64s(), [7, -8])
+        XCTAssertThrowsError(try file.tensor(named: "c")) { error in
+            XCTAssertEqual((error as? InferError)?.status, .invalidArgument)
+        }
+        XCTAssertThrowsError(try SafeTensors(path: dir.appendingPathComponent("missing").path)) { error in
+            XCTAssertEqual((error as? InferError)?.status, .io)
+        }
+
+        let from = try Module.sequential([Module.linear(4, 3), Module.relu()])
+        let to = try Module.sequential([Module.linear(4, 3), Module.relu()])
+        let model = dir.appendingPathComponent("m.safetensors").path
+        try from.saveSafetensors(model)
+        try to.loadSafetensors(model)
+        let x = try Tensor.randn([2, 4])
+        XCTAssertEqual(try to.forward(x).floats(), try from.forward(x).floats())
+        XCTAssertEqual(try SafeTensors(path: model).names(), ["0.bias", "0.weight"])
     }
 }
