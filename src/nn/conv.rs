@@ -1,6 +1,6 @@
 //! Conv2d: square kernels, one stride and padding for both spatial dims.
 
-use super::{Module, TrainingFlag};
+use super::{push_weight_bias, Module, TrainingFlag};
 use crate::creation::uniform;
 use crate::error::{bail, Result};
 use crate::ops;
@@ -45,18 +45,11 @@ impl Module for Conv2d {
         ops::conv2d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding)
     }
 
-    fn train(&self, training: bool) {
-        self.training.set(training);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.get()
+    fn training_flag(&self) -> &TrainingFlag {
+        &self.training
     }
 
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.push((format!("{prefix}weight"), self.weight.clone()));
-        if let Some(b) = &self.bias {
-            out.push((format!("{prefix}bias"), b.clone()));
-        }
+        push_weight_bias(prefix, &self.weight, self.bias.as_ref(), out);
     }
 }

@@ -27,12 +27,8 @@ impl Module for Embedding {
         ops::embedding(indices, &self.weight)
     }
 
-    fn train(&self, training: bool) {
-        self.training.set(training);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.get()
+    fn training_flag(&self) -> &TrainingFlag {
+        &self.training
     }
 
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {

@@ -49,12 +49,8 @@ impl Module for Functional {
         (self.apply)(x, self.training.get())
     }
 
-    fn train(&self, training: bool) {
-        self.training.set(training);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.get()
+    fn training_flag(&self) -> &TrainingFlag {
+        &self.training
     }
 
     fn named_tensors(&self, _: &str, _: &mut Vec<(String, Tensor)>) {}

@@ -34,12 +34,8 @@ impl Module for LayerNorm {
         ops::layer_norm(x, &self.shape, Some(&self.weight), Some(&self.bias), self.eps)
     }
 
-    fn train(&self, training: bool) {
-        self.training.set(training);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.get()
+    fn training_flag(&self) -> &TrainingFlag {
+        &self.training
     }
 
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {

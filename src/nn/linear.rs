@@ -1,6 +1,6 @@
 //! Linear: y = x W^T + b.
 
-use super::{Module, TrainingFlag};
+use super::{push_weight_bias, Module, TrainingFlag};
 use crate::creation::uniform;
 use crate::error::{bail, Result};
 use crate::ops;
@@ -41,19 +41,12 @@ impl Module for Linear {
         ops::linear(x, &self.weight, self.bias.as_ref())
     }
 
-    fn train(&self, training: bool) {
-        self.training.set(training);
-    }
-
-    fn is_training(&self) -> bool {
-        self.training.get()
+    fn training_flag(&self) -> &TrainingFlag {
+        &self.training
     }
 
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.push((format!("{prefix}weight"), self.weight.clone()));
-        if let Some(b) = &self.bias {
-            out.push((format!("{prefix}bias"), b.clone()));
-        }
+        push_weight_bias(prefix, &self.weight, self.bias.as_ref(), out);
     }
 
     fn as_linear(&self) -> Option<&Linear> {

@@ -23,10 +23,17 @@ pub use sequential::Sequential;
 pub trait Module: Send + Sync {
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
 
-    /// Sets training mode on this module and its children.
-    fn train(&self, training: bool);
+    /// The module's own training flag.
+    fn training_flag(&self) -> &TrainingFlag;
 
-    fn is_training(&self) -> bool;
+    /// Sets training mode on this module (containers override it to recurse).
+    fn train(&self, training: bool) {
+        self.training_flag().set(training);
+    }
+
+    fn is_training(&self) -> bool {
+        self.training_flag().get()
+    }
 
     /// Parameters then buffers, children in order, named as PyTorch's state_dict keys.
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>);
@@ -58,6 +65,14 @@ impl TrainingFlag {
 
     pub fn get(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Adds `weight` and, when present, `bias` under `prefix` (PyTorch's names for both).
+pub fn push_weight_bias(prefix: &str, weight: &Tensor, bias: Option<&Tensor>, out: &mut Vec<(String, Tensor)>) {
+    out.push((format!("{prefix}weight"), weight.clone()));
+    if let Some(b) = bias {
+        out.push((format!("{prefix}bias"), b.clone()));
     }
 }
 

@@ -45,8 +45,8 @@ impl Module for Sequential {
         }
     }
 
-    fn is_training(&self) -> bool {
-        self.training.get()
+    fn training_flag(&self) -> &TrainingFlag {
+        &self.training
     }
 
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
