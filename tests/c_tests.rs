@@ -1,35 +1,77 @@
 //! Builds every `c_tests/*.c` program against the freshly built `libinfer.so` and runs each of its
 //! cases in a process of its own, reporting them by name (`file::case`) like any cargo test.
+//!
+//! `INFER_C_TESTS_MODE` picks how (see docs/bad-inputs.md, "Checking the boundary"):
+//! - unset or `plain`: as they are;
+//! - `asan`: the library is rebuilt with `-Zsanitizer=address` (stable rustc with
+//!   RUSTC_BOOTSTRAP=1, into target/asan/) and the C programs with
+//!   `-fsanitize=address,undefined`; any ASan, LeakSanitizer or UBSan report fails the case;
+//! - `valgrind`: the ordinary build, each case under `valgrind --tool=memcheck`; any memcheck error
+//!   or a single byte definitely lost fails the case.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    Asan,
+    Valgrind,
+}
+
+impl Mode {
+    fn from_env() -> Mode {
+        match std::env::var("INFER_C_TESTS_MODE").as_deref() {
+            Err(_) | Ok("") | Ok("plain") => Mode::Plain,
+            Ok("asan") => Mode::Asan,
+            Ok("valgrind") => Mode::Valgrind,
+            Ok(other) => panic!("INFER_C_TESTS_MODE={other} is not one of plain, asan, valgrind"),
+        }
+    }
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// target/<profile>, where cargo put libinfer.so next to this test's deps/ folder.
-fn lib_dir() -> PathBuf {
+/// target/<profile>, where cargo put this test's deps/ folder.
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<exe>").to_path_buf()
 }
 
-/// `cargo test` links its test binaries against the rlib only, so build the shared library of
-/// the same profile explicitly: the C programs must never run against a stale libinfer.so.
-fn build_shared_library(lib_dir: &Path) {
+/// Builds libinfer.so for `mode` and returns the folder holding it.
+/// `cargo test` links its test binaries against the rlib only, so the shared library of the same
+/// profile is built explicitly: the C programs must never run against a stale libinfer.so.
+fn build_shared_library(mode: Mode) -> PathBuf {
+    let profile_dir = profile_dir();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--lib", "--manifest-path"]).arg(root().join("Cargo.toml"));
-    cmd.arg("--target-dir").arg(lib_dir.parent().expect("target dir"));
-    if lib_dir.file_name().is_some_and(|n| n == "release") {
+    if release {
         cmd.arg("--release");
     }
+    let lib_dir = if mode == Mode::Asan {
+        // An explicit --target keeps RUSTFLAGS off build scripts; a target dir of its own keeps the
+        // instrumented build from invalidating the ordinary one.
+        let target = env!("INFER_BUILD_TARGET");
+        let asan_dir = target_dir.join("asan");
+        cmd.arg("--target").arg(target).arg("--target-dir").arg(&asan_dir);
+        cmd.env("RUSTC_BOOTSTRAP", "1").env("RUSTFLAGS", "-Zsanitizer=address").env_remove("CARGO_ENCODED_RUSTFLAGS");
+        asan_dir.join(target).join(profile_dir.file_name().expect("profile name"))
+    } else {
+        cmd.arg("--target-dir").arg(&target_dir);
+        profile_dir
+    };
     let status = cmd.status().expect("run cargo build --lib");
     assert!(status.success(), "cargo build --lib failed");
+    lib_dir
 }
 
-fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
+fn compile(source: &Path, out: &Path, lib_dir: &Path, mode: Mode) -> Result<(), String> {
     let target = env!("INFER_BUILD_TARGET");
     let tool = cc::Build::new()
         .cargo_metadata(false)
@@ -39,8 +81,11 @@ fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
         .debug(true)
         .get_compiler();
     let mut cmd = tool.to_command();
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"])
-        .arg("-I")
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]);
+    if mode == Mode::Asan {
+        cmd.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
+    }
+    cmd.arg("-I")
         .arg(root().join("include"))
         .arg(source)
         .arg(root().join("c_tests/harness.c"))
@@ -57,12 +102,43 @@ fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
     }
 }
 
+/// The command running one case of `exe` in `mode`.
+fn case_command(exe: &Path, case: &str, mode: Mode) -> Command {
+    let mut cmd = match mode {
+        Mode::Plain | Mode::Asan => Command::new(exe),
+        Mode::Valgrind => {
+            let mut cmd = Command::new("valgrind");
+            // Process-lifetime allocations (the handle table, the thread pool, thread-locals) are
+            // "still reachable"; only "definitely lost" bytes count as a leak.
+            cmd.args([
+                "--tool=memcheck",
+                "--quiet",
+                "--error-exitcode=99",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+                "--show-leak-kinds=definite",
+            ])
+            .arg(exe);
+            cmd
+        }
+    };
+    cmd.arg(case);
+    if mode == Mode::Asan {
+        // allocator_may_return_null: a failed allocation must reach the library as a NULL (which
+        // it reports as RT_ERR_OUT_OF_MEMORY), as it does without ASan. Caller options come last.
+        let user = |var: &str| std::env::var(var).map(|v| format!(":{v}")).unwrap_or_default();
+        cmd.env("ASAN_OPTIONS", format!("detect_leaks=1:allocator_may_return_null=1:halt_on_error=1{}", user("ASAN_OPTIONS")));
+        cmd.env("UBSAN_OPTIONS", format!("print_stacktrace=1:halt_on_error=1{}", user("UBSAN_OPTIONS")));
+    }
+    cmd
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let lib_dir = lib_dir();
-    build_shared_library(&lib_dir);
-    let bin_dir = lib_dir.join("c_tests");
-    std::fs::create_dir_all(&bin_dir).expect("create target/<profile>/c_tests");
+    let mode = Mode::from_env();
+    let lib_dir = build_shared_library(mode);
+    let bin_dir = lib_dir.join(if mode == Mode::Asan { "c_tests_asan" } else { "c_tests" });
+    std::fs::create_dir_all(&bin_dir).expect("create the C test binary folder");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("c_tests"))
         .expect("c_tests/ exists")
         .map(|e| e.expect("directory entry").path())
@@ -74,7 +150,7 @@ fn main() {
     for source in sources {
         let stem = source.file_stem().unwrap().to_string_lossy().to_string();
         let exe = bin_dir.join(&stem);
-        if let Err(e) = compile(&source, &exe, &lib_dir) {
+        if let Err(e) = compile(&source, &exe, &lib_dir, mode) {
             trials.push(Trial::test(format!("{stem}::compile"), move || Err(Failed::from(e))));
             continue;
         }
@@ -86,7 +162,7 @@ fn main() {
         for name in names.lines().map(str::to_string) {
             let exe = exe.clone();
             trials.push(Trial::test(format!("{stem}::{name}"), move || {
-                let out = Command::new(&exe).arg(&name).output().map_err(|e| Failed::from(e.to_string()))?;
+                let out = case_command(&exe, &name, mode).output().map_err(|e| Failed::from(e.to_string()))?;
                 if out.status.success() {
                     Ok(())
                 } else {

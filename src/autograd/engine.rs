@@ -9,8 +9,15 @@ use crate::ops::raw;
 use crate::shape::fmt_shape;
 use crate::storage::DType;
 use crate::tensor::{Tensor, TensorImpl};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Held by each commit from reading a leaf's old .grad to writing the sum: concurrent backward
+/// passes on different graphs may share leaves (API.md), and an unserialized read-add-write loses
+/// one of two concurrent updates. One lock for all commits keeps them all-or-nothing without
+/// ordering per-leaf locks; forward passes never take it.
+static COMMIT: Mutex<()> = Mutex::new(());
 
 fn key(n: &Arc<Node>) -> usize {
     Arc::as_ptr(n) as usize
@@ -131,6 +138,7 @@ fn discover(root: &Arc<Node>) -> Result<Vec<Arc<Node>>> {
 /// Accumulates into leaves (in place into an existing .grad, as PyTorch does outside grad mode),
 /// sets retained grads, and frees saved tensors unless the graph is retained.
 fn commit(leaf_grads: Vec<(Tensor, Tensor)>, retained: Vec<(Arc<TensorImpl>, Tensor)>, nodes: &[Arc<Node>], retain_graph: bool) -> Result<()> {
+    let serialized = COMMIT.lock();
     let mut updates = Vec::with_capacity(leaf_grads.len() + retained.len());
     for (t, g) in leaf_grads.into_iter().chain(retained.into_iter().map(|(i, g)| (Tensor(i), g))) {
         let new = match t.grad() {
@@ -149,6 +157,7 @@ fn commit(leaf_grads: Vec<(Tensor, Tensor)>, retained: Vec<(Arc<TensorImpl>, Ten
             _ => m.grad = Some(new),
         }
     }
+    drop(serialized);
     if !retain_graph {
         for n in nodes {
             n.release();
