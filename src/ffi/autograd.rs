@@ -51,7 +51,10 @@ pub unsafe extern "C" fn rt_tensor_set_grad(t: *mut rt_tensor, grad: *const rt_t
         if let Some(g) = &g {
             check_grad(&t, g)?;
         }
-        t.meta().grad = g;
+        // Stored as an alias of grad's data and version counter without its autograd history, so
+        // nothing reachable from t.grad leads back to t: t.grad = t, a tensor computed from t (its
+        // graph holds t) or two tensors holding each other's grads would otherwise never be freed.
+        t.meta().grad = g.map(|g| g.detached_alias());
         Ok(())
     })
 }
