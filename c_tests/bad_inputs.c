@@ -39,3 +39,19 @@ TEST(set_grad_cycles_leak_nothing) {
     for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(all[i]));
     CHECK(live_bytes() == before);
 }
+
+/* Found by fuzz/api_calls: a narrow of an empty tensor keeps an offset past the end of its
+ * (empty) storage; copying it out sliced the storage there and panicked (RT_ERR_INTERNAL). */
+TEST(views_of_empty_tensors_can_be_read) {
+    int64_t s[] = {0, 5};
+    rt_tensor *t = NULL, *v = NULL, *c = NULL;
+    CHECK_OK(rt_tensor_zeros(s, 2, RT_DTYPE_F32, &t));
+    CHECK_OK(rt_tensor_narrow(t, 1, 2, 1, &v));
+    CHECK_OK(rt_tensor_clone(v, &c));
+    CHECK(numel_of(c) == 0);
+    const void *p = NULL;
+    CHECK_OK(rt_tensor_data_ptr(v, &p));
+    CHECK_OK(rt_tensor_copy_to(v, NULL, 0));
+    rt_tensor *all[] = {t, v, c};
+    for (int i = 0; i < 3; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
