@@ -40,6 +40,31 @@ TEST(set_grad_cycles_leak_nothing) {
     CHECK(live_bytes() == before);
 }
 
+/* Found by fuzz/api_calls: an in-place op on x's gradient that takes x itself, recorded under grad
+ * mode, gave the gradient a graph holding x, and x holds its gradient: a cycle that kept both
+ * alive after every handle was freed. rt_tensor_grad now hands out the gradient's data (shared,
+ * with its version counter) under a handle of its own, so history recorded on that handle never
+ * reaches x.grad itself. */
+TEST(recorded_inplace_on_a_gradient_leaks_nothing) {
+    uint64_t before = live_bytes();
+    float v[] = {1, 2, 3};
+    int64_t s[] = {3};
+    rt_tensor *x = leaf_f32(v, s, 1), *y = NULL, *loss = NULL;
+    CHECK_OK(rt_tensor_mul_scalar(x, 2.0, &y));
+    CHECK_OK(rt_tensor_sum(y, NULL, 0, false, &loss));
+    CHECK_OK(rt_tensor_backward(loss, NULL, false));
+    rt_tensor *g = grad_of(x);
+    CHECK_OK(rt_tensor_add_inplace(g, x));
+    CHECK(has_grad_fn(g));
+    /* The data is shared: x's gradient shows the in-place result. */
+    float expected[] = {3, 4, 5};
+    rt_tensor *again = grad_of(x);
+    check_all_near(again, expected, 3, 0);
+    rt_tensor *all[] = {x, y, loss, g, again};
+    for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(all[i]));
+    CHECK(live_bytes() == before);
+}
+
 /* Found by fuzz/api_calls: a narrow of an empty tensor keeps an offset past the end of its
  * (empty) storage; copying it out sliced the storage there and panicked (RT_ERR_INTERNAL). */
 TEST(views_of_empty_tensors_can_be_read) {
