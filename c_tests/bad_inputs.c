@@ -5,6 +5,7 @@
 
 #include "harness.h"
 #include "probes.h"
+#include "safetensors_util.h"
 
 static uint64_t live_bytes(void) {
     rt_memory_stats s;
@@ -425,4 +426,52 @@ TEST(names_that_are_not_utf8_are_invalid_arguments) {
     CHECK(out == NULL);
     CHECK_OK(rt_tensor_free(t));
     CHECK_OK(rt_module_free(m));
+}
+
+/* ---- hostile safetensors headers not covered by safetensors::hostile_files_are_format_errors ---- */
+
+/* JSON nested 50 000 deep (refused by the parser's depth limit, not by the stack), a tensor name
+ * given twice, and metadata that is not a string: each RT_ERR_FORMAT, with no handle written and
+ * no storage allocated; loading them into a module leaves it unchanged. */
+TEST(hostile_safetensors_headers_are_format_errors) {
+    scratch s;
+    scratch_make(&s);
+    const char *path = scratch_path(&s, "hostile.safetensors");
+    uint64_t live = live_bytes();
+    enum { DEPTH = 50000 };
+    char *deep = malloc(6 * DEPTH + 2);
+    CHECK(deep != NULL);
+    size_t n = 0;
+    for (int i = 0; i < DEPTH; i++) n += (size_t)sprintf(deep + n, "{\"a\":");
+    deep[n++] = '1';
+    for (int i = 0; i < DEPTH; i++) deep[n++] = '}';
+    deep[n] = 0;
+    const char *headers[] = {
+        deep,
+        "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+        "\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+        "{\"__metadata__\":{\"a\":1},\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    };
+    const char *mentions[] = {"recursion limit", "appears more than once", "metadata values must be strings"};
+    rt_module *m = NULL;
+    CHECK_OK(rt_module_linear(1, 1, false, &m));
+    float before = 0, after = 1;
+    rt_tensor *w = NULL;
+    CHECK_OK(rt_module_get_tensor(m, "weight", &w));
+    read_f32(w, &before, 1);
+    for (int i = 0; i < 3; i++) {
+        write_header_file(path, headers[i], 8);
+        rt_safetensors *f = NULL;
+        CHECK_STATUS(rt_safetensors_open(path, &f), RT_ERR_FORMAT);
+        CHECK_ERROR_MENTIONS(mentions[i]);
+        CHECK(f == NULL);
+        CHECK_STATUS(rt_module_load_safetensors(m, path, false), RT_ERR_FORMAT);
+    }
+    read_f32(w, &after, 1);
+    CHECK(after == before);
+    CHECK_OK(rt_tensor_free(w));
+    CHECK_OK(rt_module_free(m));
+    CHECK(live_bytes() == live);
+    free(deep);
+    scratch_remove(&s);
 }
