@@ -66,6 +66,50 @@ TEST(recorded_inplace_on_a_gradient_leaks_nothing) {
     CHECK(live_bytes() == before);
 }
 
+/* Found by fuzz/api_calls: t.add_(v) recorded under grad mode, with v a view of t that was made to
+ * require grad, gave t a graph holding v, and v holds its base t: a cycle that kept both alive
+ * after every handle was freed. A graph now holds the leaves it accumulates into weakly (a leaf
+ * nobody holds any more has no gradient anyone could read). */
+TEST(recorded_inplace_on_a_base_taking_its_own_view_leaks_nothing) {
+    uint64_t before = live_bytes();
+    float v3[] = {1, 2, 3};
+    int64_t s[] = {3};
+    rt_tensor *t = tensor_f32(v3, s, 1), *v = NULL;
+    CHECK_OK(rt_tensor_narrow(t, 0, 0, 3, &v));
+    CHECK_OK(rt_tensor_set_requires_grad(v, true));
+    CHECK_OK(rt_tensor_add_inplace(t, v));
+    CHECK(has_grad_fn(t));
+    CHECK_OK(rt_tensor_free(v));
+    CHECK_OK(rt_tensor_free(t));
+    CHECK(live_bytes() == before);
+}
+
+/* With leaves held weakly by graphs, a leaf someone else holds (a module's parameter whose own
+ * handle was freed) still gets its gradient, and backward skips a leaf nobody holds any more. */
+TEST(backward_reaches_leaves_held_elsewhere_and_skips_dropped_ones) {
+    rt_module *m = NULL;
+    CHECK_OK(rt_module_linear(3, 1, false, &m));
+    float xv[] = {1, 2, 3};
+    int64_t xs[] = {1, 3}, s[] = {3};
+    rt_tensor *x = tensor_f32(xv, xs, 2), *w = NULL, *y = NULL, *loss = NULL;
+    CHECK_OK(rt_module_get_tensor(m, "weight", &w));
+    CHECK_OK(rt_tensor_free(w));
+    CHECK_OK(rt_module_forward(m, x, &y));
+    CHECK_OK(rt_tensor_sum(y, NULL, 0, false, &loss));
+    CHECK_OK(rt_tensor_backward(loss, NULL, false));
+    CHECK_OK(rt_module_get_tensor(m, "weight", &w));
+    check_grad(w, xv, 3, 0); /* d sum(x w^T) / dw = x */
+
+    rt_tensor *z = leaf_f32(xv, s, 1), *z2 = NULL, *loss2 = NULL;
+    CHECK_OK(rt_tensor_mul_scalar(z, 2.0, &z2));
+    CHECK_OK(rt_tensor_sum(z2, NULL, 0, false, &loss2));
+    CHECK_OK(rt_tensor_free(z));
+    CHECK_OK(rt_tensor_backward(loss2, NULL, false));
+    rt_tensor *all[] = {x, w, y, loss, z2, loss2};
+    for (int i = 0; i < 6; i++) CHECK_OK(rt_tensor_free(all[i]));
+    CHECK_OK(rt_module_free(m));
+}
+
 /* Found by fuzz/api_calls: a narrow of an empty tensor keeps an offset past the end of its
  * (empty) storage; copying it out sliced the storage there and panicked (RT_ERR_INTERNAL). */
 TEST(views_of_empty_tensors_can_be_read) {

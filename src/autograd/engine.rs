@@ -83,13 +83,14 @@ pub fn backward(root: &Tensor, grad: Option<&Tensor>, retain_graph: bool) -> Res
             match edge {
                 None => {}
                 Some(Edge::Leaf(leaf)) => {
-                    if let Some(gi) = gi {
-                        let k = Arc::as_ptr(&leaf.0) as usize;
+                    // A leaf already dropped by everyone else is skipped (see Edge::Leaf).
+                    if let (Some(gi), Some(leaf)) = (gi, leaf.upgrade()) {
+                        let k = Arc::as_ptr(&leaf) as usize;
                         match leaf_index.get(&k) {
                             Some(&i) => leaf_grads[i].1 = raw::add(&leaf_grads[i].1, &gi)?,
                             None => {
                                 leaf_index.insert(k, leaf_grads.len());
-                                leaf_grads.push((leaf.clone(), gi));
+                                leaf_grads.push((Tensor(leaf), gi));
                             }
                         }
                     }

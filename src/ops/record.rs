@@ -81,6 +81,6 @@ pub fn edge_of(t: &Tensor) -> Option<Edge> {
     }
     Some(match &m.grad_fn {
         Some(f) => Edge::Node(f.clone()),
-        None => Edge::Leaf(t.clone()),
+        None => Edge::Leaf(Arc::downgrade(&t.0)),
     })
 }
