@@ -7,7 +7,10 @@
 //!   RUSTC_BOOTSTRAP=1, into target/asan/) and the C programs with
 //!   `-fsanitize=address,undefined`; any ASan, LeakSanitizer or UBSan report fails the case;
 //! - `valgrind`: the ordinary build, each case under `valgrind --tool=memcheck`; any memcheck error
-//!   or a single byte definitely lost fails the case.
+//!   or a single byte definitely lost fails the case;
+//! - `tsan`: the library and the standard library rebuilt with `-Zsanitizer=thread -Zbuild-std`
+//!   (needs the rust-src component; into target/tsan/), the C programs with `-fsanitize=thread`;
+//!   any ThreadSanitizer report fails the case.
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -18,15 +21,28 @@ enum Mode {
     Plain,
     Asan,
     Valgrind,
+    Tsan,
 }
 
 impl Mode {
+    /// The instrumented library's own target dir, and the flags that build it.
+    fn sanitizer_build(self) -> Option<(&'static str, &'static str, bool)> {
+        match self {
+            Mode::Asan => Some(("asan", "-Zsanitizer=address", false)),
+            // TSan cannot see the synchronization of an uninstrumented std (Arc's fences, its
+            // futex locks), so std is rebuilt with the library.
+            Mode::Tsan => Some(("tsan", "-Zsanitizer=thread", true)),
+            Mode::Plain | Mode::Valgrind => None,
+        }
+    }
+
     fn from_env() -> Mode {
         match std::env::var("INFER_C_TESTS_MODE").as_deref() {
             Err(_) | Ok("") | Ok("plain") => Mode::Plain,
             Ok("asan") => Mode::Asan,
             Ok("valgrind") => Mode::Valgrind,
-            Ok(other) => panic!("INFER_C_TESTS_MODE={other} is not one of plain, asan, valgrind"),
+            Ok("tsan") => Mode::Tsan,
+            Ok(other) => panic!("INFER_C_TESTS_MODE={other} is not one of plain, asan, valgrind, tsan"),
         }
     }
 }
@@ -54,14 +70,17 @@ fn build_shared_library(mode: Mode) -> PathBuf {
     if release {
         cmd.arg("--release");
     }
-    let lib_dir = if mode == Mode::Asan {
+    let lib_dir = if let Some((dir, flags, build_std)) = mode.sanitizer_build() {
         // An explicit --target keeps RUSTFLAGS off build scripts; a target dir of its own keeps the
         // instrumented build from invalidating the ordinary one.
         let target = env!("INFER_BUILD_TARGET");
-        let asan_dir = target_dir.join("asan");
-        cmd.arg("--target").arg(target).arg("--target-dir").arg(&asan_dir);
-        cmd.env("RUSTC_BOOTSTRAP", "1").env("RUSTFLAGS", "-Zsanitizer=address").env_remove("CARGO_ENCODED_RUSTFLAGS");
-        asan_dir.join(target).join(profile_dir.file_name().expect("profile name"))
+        let sanitized_dir = target_dir.join(dir);
+        cmd.arg("--target").arg(target).arg("--target-dir").arg(&sanitized_dir);
+        if build_std {
+            cmd.arg("-Zbuild-std");
+        }
+        cmd.env("RUSTC_BOOTSTRAP", "1").env("RUSTFLAGS", flags).env_remove("CARGO_ENCODED_RUSTFLAGS");
+        sanitized_dir.join(target).join(profile_dir.file_name().expect("profile name"))
     } else {
         cmd.arg("--target-dir").arg(&target_dir);
         profile_dir
@@ -82,8 +101,14 @@ fn compile(source: &Path, out: &Path, lib_dir: &Path, mode: Mode) -> Result<(), 
         .get_compiler();
     let mut cmd = tool.to_command();
     cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]);
-    if mode == Mode::Asan {
-        cmd.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
+    match mode {
+        Mode::Asan => {
+            cmd.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
+        }
+        Mode::Tsan => {
+            cmd.arg("-fsanitize=thread").arg(root().join("tests/c_tests_tsan_shim.c"));
+        }
+        Mode::Plain | Mode::Valgrind => {}
     }
     cmd.arg("-I")
         .arg(root().join("include"))
@@ -102,12 +127,23 @@ fn compile(source: &Path, out: &Path, lib_dir: &Path, mode: Mode) -> Result<(), 
     }
 }
 
+/// `exe` run with `lib_dir` first on the library path: cargo puts target/<profile> on
+/// LD_LIBRARY_PATH for tests, which would win over the programs' rpath and load the plain
+/// libinfer.so in place of a sanitized one.
+fn program(exe: &Path, lib_dir: &Path) -> Command {
+    let mut paths = vec![lib_dir.to_path_buf()];
+    paths.extend(std::env::var_os("LD_LIBRARY_PATH").iter().flat_map(std::env::split_paths));
+    let mut cmd = Command::new(exe);
+    cmd.env("LD_LIBRARY_PATH", std::env::join_paths(paths).expect("library path"));
+    cmd
+}
+
 /// The command running one case of `exe` in `mode`.
-fn case_command(exe: &Path, case: &str, mode: Mode) -> Command {
+fn case_command(exe: &Path, lib_dir: &Path, case: &str, mode: Mode) -> Command {
     let mut cmd = match mode {
-        Mode::Plain | Mode::Asan => Command::new(exe),
+        Mode::Plain | Mode::Asan | Mode::Tsan => program(exe, lib_dir),
         Mode::Valgrind => {
-            let mut cmd = Command::new("valgrind");
+            let mut cmd = program(Path::new("valgrind"), lib_dir);
             // Process-lifetime allocations (the handle table, the thread pool, thread-locals) are
             // "still reachable"; only "definitely lost" bytes count as a leak.
             cmd.args([
@@ -123,12 +159,18 @@ fn case_command(exe: &Path, case: &str, mode: Mode) -> Command {
         }
     };
     cmd.arg(case);
-    if mode == Mode::Asan {
-        // allocator_may_return_null: a failed allocation must reach the library as a NULL (which
-        // it reports as RT_ERR_OUT_OF_MEMORY), as it does without ASan. Caller options come last.
-        let user = |var: &str| std::env::var(var).map(|v| format!(":{v}")).unwrap_or_default();
-        cmd.env("ASAN_OPTIONS", format!("detect_leaks=1:allocator_may_return_null=1:halt_on_error=1{}", user("ASAN_OPTIONS")));
-        cmd.env("UBSAN_OPTIONS", format!("print_stacktrace=1:halt_on_error=1{}", user("UBSAN_OPTIONS")));
+    // allocator_may_return_null: a failed allocation must reach the library as a NULL (which it
+    // reports as RT_ERR_OUT_OF_MEMORY), as it does without a sanitizer. Caller options come last.
+    let user = |var: &str| std::env::var(var).map(|v| format!(":{v}")).unwrap_or_default();
+    match mode {
+        Mode::Asan => {
+            cmd.env("ASAN_OPTIONS", format!("detect_leaks=1:allocator_may_return_null=1:halt_on_error=1{}", user("ASAN_OPTIONS")));
+            cmd.env("UBSAN_OPTIONS", format!("print_stacktrace=1:halt_on_error=1{}", user("UBSAN_OPTIONS")));
+        }
+        Mode::Tsan => {
+            cmd.env("TSAN_OPTIONS", format!("allocator_may_return_null=1:halt_on_error=1:second_deadlock_stack=1{}", user("TSAN_OPTIONS")));
+        }
+        Mode::Plain | Mode::Valgrind => {}
     }
     cmd
 }
@@ -137,7 +179,8 @@ fn main() {
     let args = Arguments::from_args();
     let mode = Mode::from_env();
     let lib_dir = build_shared_library(mode);
-    let bin_dir = lib_dir.join(if mode == Mode::Asan { "c_tests_asan" } else { "c_tests" });
+    // Sanitizer modes have library folders of their own; plain and valgrind share the binaries.
+    let bin_dir = lib_dir.join("c_tests");
     std::fs::create_dir_all(&bin_dir).expect("create the C test binary folder");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("c_tests"))
         .expect("c_tests/ exists")
@@ -154,15 +197,15 @@ fn main() {
             trials.push(Trial::test(format!("{stem}::compile"), move || Err(Failed::from(e))));
             continue;
         }
-        let listed = Command::new(&exe).arg("--list").output().expect("run --list");
+        let listed = program(&exe, &lib_dir).arg("--list").output().expect("run --list");
         let names = String::from_utf8_lossy(&listed.stdout).to_string();
         if names.trim().is_empty() {
             trials.push(Trial::test(format!("{stem}::has_cases"), || Err(Failed::from("the program lists no test cases"))));
         }
         for name in names.lines().map(str::to_string) {
-            let exe = exe.clone();
+            let (exe, lib_dir) = (exe.clone(), lib_dir.clone());
             trials.push(Trial::test(format!("{stem}::{name}"), move || {
-                let out = case_command(&exe, &name, mode).output().map_err(|e| Failed::from(e.to_string()))?;
+                let out = case_command(&exe, &lib_dir, &name, mode).output().map_err(|e| Failed::from(e.to_string()))?;
                 if out.status.success() {
                     Ok(())
                 } else {
