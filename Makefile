@@ -31,6 +31,7 @@ test:
 # The boundary checks of docs/bad-inputs.md ("Checking the boundary"):
 #   make check-asan       C tests under AddressSanitizer + UBSan (library built with -Zsanitizer=address)
 #   make check-valgrind   C tests under valgrind memcheck, and the GEMM dispatch under valgrind
+#   make check-tsan       C tests under ThreadSanitizer (library and std rebuilt: needs rust-src)
 #   make fuzz-smoke       each cargo-fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
 FUZZ_TARGETS := safetensors api_calls
 FUZZ_SECONDS ?= 30
@@ -38,7 +39,7 @@ HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
 HOST_RUNNER_VAR = CARGO_TARGET_$(shell echo $(HOST_TRIPLE) | tr 'a-z-' 'A-Z_')_RUNNER
 VALGRIND_RUNNER = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 
-.PHONY: check-asan check-valgrind fuzz-smoke
+.PHONY: check-asan check-valgrind check-tsan fuzz-smoke
 
 check-asan:
 	INFER_C_TESTS_MODE=asan $(CARGO) test --test c_tests
@@ -46,6 +47,9 @@ check-asan:
 check-valgrind:
 	INFER_C_TESTS_MODE=valgrind $(CARGO) test --test c_tests
 	$(HOST_RUNNER_VAR)="$(VALGRIND_RUNNER)" INFER_EXPECT_NO_AVX512=1 $(CARGO) test --test cpu_dispatch -- --nocapture
+
+check-tsan:
+	INFER_C_TESTS_MODE=tsan $(CARGO) test --test c_tests
 
 fuzz-smoke:
 	@mkdir -p target
