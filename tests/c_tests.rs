@@ -25,7 +25,8 @@ enum Mode {
 }
 
 impl Mode {
-    /// The instrumented library's own target dir, and the flags that build it.
+    /// For the sanitizer modes: the folder under target/ of the instrumented library, its
+    /// RUSTFLAGS, and whether std is rebuilt with it.
     fn sanitizer_build(self) -> Option<(&'static str, &'static str, bool)> {
         match self {
             Mode::Asan => Some(("asan", "-Zsanitizer=address", false)),
