@@ -32,3 +32,37 @@ test:
 	$(CMAKE_CONFIGURE) -DCMAKE_BUILD_TYPE=Debug
 	$(CMAKE) --build $(BUILD_DIR)
 	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure
+
+# The boundary checks of docs/bad-inputs.md ("Checking the boundary"):
+#   make check-asan       C tests under AddressSanitizer + UBSan (library built with -Zsanitizer=address)
+#   make check-valgrind   C tests under valgrind memcheck, and the GEMM dispatch under valgrind
+#   make check-tsan       C tests under ThreadSanitizer (library and std rebuilt: needs rust-src)
+#   make fuzz-smoke       each cargo-fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
+FUZZ_TARGETS := safetensors api_calls
+FUZZ_SECONDS ?= 30
+HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
+HOST_RUNNER_VAR = CARGO_TARGET_$(shell echo $(HOST_TRIPLE) | tr 'a-z-' 'A-Z_')_RUNNER
+VALGRIND_RUNNER = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+
+.PHONY: check-asan check-valgrind check-tsan fuzz-smoke
+
+check-asan:
+	INFER_C_TESTS_MODE=asan $(CARGO) test --test c_tests
+
+check-valgrind:
+	INFER_C_TESTS_MODE=valgrind $(CARGO) test --test c_tests
+	$(HOST_RUNNER_VAR)="$(VALGRIND_RUNNER)" INFER_EXPECT_NO_AVX512=1 $(CARGO) test --test cpu_dispatch -- --nocapture
+
+check-tsan:
+	INFER_C_TESTS_MODE=tsan $(CARGO) test --test c_tests
+
+fuzz-smoke:
+	@mkdir -p target
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s, log in target/fuzz-$$t.log)"; \
+		mkdir -p fuzz/corpus/$$t || exit 1; \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=1) > target/fuzz-$$t.log 2>&1 \
+			|| { tail -n 80 target/fuzz-$$t.log; exit 1; }; \
+		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' target/fuzz-$$t.log; \
+	done

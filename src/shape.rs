@@ -6,13 +6,23 @@ use smallvec::SmallVec;
 
 pub type Dims = SmallVec<[usize; 6]>;
 
-/// Number of elements, or None when the product overflows.
-pub fn checked_numel(shape: &[usize]) -> Option<usize> {
-    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
-}
-
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
+}
+
+/// Whether a shape is within the bound every tensor keeps: its sizes, zeros counted as 1, multiply
+/// to at most isize::MAX / 8. Then numel, strides, offsets and byte counts of the shape and of every
+/// view of it are exact, whatever zero-size dims hide (io/header.rs bounds file shapes the same way).
+pub fn bounded(shape: &[usize]) -> bool {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d.max(1))).is_some_and(|n| n <= isize::MAX as usize / 8)
+}
+
+/// RT_ERR_OUT_OF_MEMORY unless `shape` (the result of `op`) is `bounded`.
+pub fn check_bounded(shape: &[usize], op: &str) -> Result<()> {
+    if !bounded(shape) {
+        bail!(OutOfMemory, "{op}: the result would have shape {}, more elements than can be allocated", fmt_shape(shape));
+    }
+    Ok(())
 }
 
 /// Converts user dims (int64) into sizes, refusing negatives and sizes whose element count or byte
@@ -27,10 +37,11 @@ pub fn dims_from_i64(shape: &[i64], what: &str) -> Result<Dims> {
             crate::error::err!(InvalidArgument, "{what}[{i}] = {d} does not fit this platform's size type")
         })?);
     }
-    match checked_numel(&dims) {
-        Some(n) if n.checked_mul(8).is_some_and(|b| b <= isize::MAX as usize) => Ok(dims),
-        _ => bail!(OutOfMemory, "{what} {:?} has more elements than can be allocated", shape),
+    // Bounded even with no elements: [0, 2^40, 2^40] would overflow the arithmetic of its views.
+    if !bounded(&dims) {
+        bail!(OutOfMemory, "{what} {:?} has more elements than can be allocated", shape);
     }
+    Ok(dims)
 }
 
 /// A size-like scalar argument (stride, kernel size, padding) that must be at least `min`.

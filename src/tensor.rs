@@ -150,7 +150,10 @@ impl Tensor {
     pub fn data<T: Element>(&self) -> Cow<'_, [T]> {
         let all = self.0.storage.slice::<T>();
         let l = &self.0.layout;
-        if l.is_contiguous() {
+        if l.numel() == 0 {
+            // A view of an empty tensor may keep an offset past the end of its storage.
+            Cow::Borrowed(&[])
+        } else if l.is_contiguous() {
             Cow::Borrowed(&all[l.offset..l.offset + l.numel()])
         } else {
             Cow::Owned(l.offsets().map(|o| all[o]).collect())

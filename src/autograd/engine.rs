@@ -9,8 +9,15 @@ use crate::ops::raw;
 use crate::shape::fmt_shape;
 use crate::storage::DType;
 use crate::tensor::{Tensor, TensorImpl};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Held by each commit from reading a leaf's old .grad to writing the sum: concurrent backward
+/// passes on different graphs may share leaves (API.md), and an unserialized read-add-write loses
+/// one of two concurrent updates. One lock for all commits keeps them all-or-nothing without
+/// ordering per-leaf locks; forward passes never take it.
+static COMMIT: Mutex<()> = Mutex::new(());
 
 fn key(n: &Arc<Node>) -> usize {
     Arc::as_ptr(n) as usize
@@ -75,13 +82,14 @@ pub fn backward(root: &Tensor, grad: Option<&Tensor>, retain_graph: bool) -> Res
             match edge {
                 None => {}
                 Some(Edge::Leaf(leaf)) => {
-                    if let Some(gi) = gi {
-                        let k = Arc::as_ptr(&leaf.0) as usize;
+                    // A leaf already dropped by everyone else is skipped (see Edge::Leaf).
+                    if let (Some(gi), Some(leaf)) = (gi, leaf.upgrade()) {
+                        let k = Arc::as_ptr(&leaf) as usize;
                         match leaf_index.get(&k) {
                             Some(&i) => leaf_grads[i].1 = raw::add(&leaf_grads[i].1, &gi)?,
                             None => {
                                 leaf_index.insert(k, leaf_grads.len());
-                                leaf_grads.push((leaf.clone(), gi));
+                                leaf_grads.push((Tensor(leaf), gi));
                             }
                         }
                     }
@@ -135,7 +143,7 @@ static COMMIT: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 /// Accumulates into leaves (in place into an existing .grad, as PyTorch does outside grad mode),
 /// sets retained grads, and frees saved tensors unless the graph is retained.
 fn commit(leaf_grads: Vec<(Tensor, Tensor)>, retained: Vec<(Arc<TensorImpl>, Tensor)>, nodes: &[Arc<Node>], retain_graph: bool) -> Result<()> {
-    let _serialized = COMMIT.lock();
+    let serialized = COMMIT.lock();
     let mut updates = Vec::with_capacity(leaf_grads.len() + retained.len());
     for (t, g) in leaf_grads.into_iter().chain(retained.into_iter().map(|(i, g)| (Tensor(i), g))) {
         let new = match t.grad() {
@@ -154,6 +162,7 @@ fn commit(leaf_grads: Vec<(Tensor, Tensor)>, retained: Vec<(Arc<TensorImpl>, Ten
             _ => m.grad = Some(new),
         }
     }
+    drop(serialized);
     if !retain_graph {
         for n in nodes {
             n.release();

@@ -38,7 +38,10 @@ impl SavedTensor {
 
 pub enum Edge {
     Node(Arc<Node>),
-    Leaf(Tensor),
+    /// Held weakly: a leaf can hold the graph (an in-place op on a tensor whose view is the leaf
+    /// gives the tensor this graph, and the view holds the tensor), and a strong edge would make
+    /// that a cycle never freed. A leaf nobody else holds has no gradient anyone could read.
+    Leaf(Weak<TensorImpl>),
 }
 
 pub struct Node {

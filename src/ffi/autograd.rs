@@ -23,7 +23,10 @@ pub unsafe extern "C" fn rt_tensor_backward(t: *mut rt_tensor, grad: *const rt_t
 pub unsafe extern "C" fn rt_tensor_grad(t: *const rt_tensor, out: *mut *mut rt_tensor) -> rt_status {
     export!(rt_tensor_grad, [t, out], {
         match args::tensor(t, "t")?.grad() {
-            Some(g) => put_tensor(out, g),
+            // The gradient's data and version counter under a tensor of its own: history recorded
+            // on this handle (an in-place op taking t, say) must not reach t.grad, or t would hold
+            // a graph that holds t and neither would ever be freed.
+            Some(g) => put_tensor(out, g.detached_alias()),
             None => {
                 *out = std::ptr::null_mut();
                 Ok(())
@@ -51,7 +54,10 @@ pub unsafe extern "C" fn rt_tensor_set_grad(t: *mut rt_tensor, grad: *const rt_t
         if let Some(g) = &g {
             check_grad(&t, g)?;
         }
-        t.meta().grad = g;
+        // Stored as an alias of grad's data and version counter without its autograd history, so
+        // nothing reachable from t.grad leads back to t: t.grad = t, a tensor computed from t (its
+        // graph holds t) or two tensors holding each other's grads would otherwise never be freed.
+        t.meta().grad = g.map(|g| g.detached_alias());
         Ok(())
     })
 }

@@ -245,7 +245,9 @@ pub unsafe extern "C" fn rt_tensor_data_ptr(t: *const rt_tensor, out: *mut *cons
         if !t.is_contiguous() {
             bail!(InvalidArgument, "the tensor is not contiguous (strides {:?}); call rt_tensor_contiguous first", t.layout().strides.as_slice());
         }
-        let p = t.storage().as_ptr().add(t.layout().offset * t.dtype().size());
+        // An empty view may keep an offset past its storage's end: it gets the storage's start.
+        let offset = if t.numel() == 0 { 0 } else { t.layout().offset };
+        let p = t.storage().as_ptr().add(offset * t.dtype().size());
         put(out, p as *const c_void)
     })
 }

@@ -69,6 +69,7 @@ pub fn cat(ts: &[&Tensor], dim: i64) -> Result<Tensor> {
     }
     let mut shape: Dims = first.shape().into();
     shape[d] = total;
+    crate::shape::check_bounded(&shape, "cat")?;
     let rec = Recorder::new(ts)?;
     let out = match first.dtype() {
         DType::F32 => cat_typed::<f32>(ts, d, &shape, rec.inference())?,

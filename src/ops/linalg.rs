@@ -60,6 +60,7 @@ fn promoted(a: &Tensor, b: &Tensor) -> Result<(Layout, Layout, Dims)> {
     if b.ndim() > 1 {
         out.push(lb.shape[nb - 1]);
     }
+    crate::shape::check_bounded(&out, "matmul")?;
     Ok((la, lb, out))
 }
 
@@ -98,6 +99,9 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
             bail!(Shape, "linear: bias must have shape [{}] to match weight {}, got {}", out_f, fmt_shape(w.shape()), fmt_shape(b.shape()));
         }
     }
+    let mut out_shape: Dims = x.shape()[..x.ndim() - 1].into();
+    out_shape.push(out_f);
+    crate::shape::check_bounded(&out_shape, "linear")?;
     let inputs: Vec<&Tensor> = std::iter::once(x).chain(std::iter::once(w)).chain(b).collect();
     let rec = Recorder::new(&inputs)?;
     let saved = vec![

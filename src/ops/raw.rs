@@ -57,7 +57,7 @@ impl BinOp {
 
 pub fn broadcast_shape(a: &[usize], b: &[usize], op: &str) -> Result<Dims> {
     match broadcast_shapes(a, b) {
-        Some(s) => Ok(s),
+        Some(s) => crate::shape::check_bounded(&s, op).map(|_| s),
         None => bail!(Shape, "{op}: shapes {} and {} cannot broadcast (trailing dimensions must be equal or 1)", fmt_shape(a), fmt_shape(b)),
     }
 }

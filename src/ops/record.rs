@@ -80,6 +80,6 @@ pub fn edge_of(t: &Tensor) -> Option<Edge> {
     let m = t.meta();
     Some(match &m.grad_fn {
         Some(f) => Edge::Node(f.clone()),
-        None => Edge::Leaf(t.clone()),
+        None => Edge::Leaf(Arc::downgrade(&t.0)),
     })
 }

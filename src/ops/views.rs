@@ -77,6 +77,8 @@ fn infer_shape(shape: &[i64], numel_in: usize, op: &str, from: &[usize]) -> Resu
         }
         None => {}
     }
+    // An empty tensor takes any shape with a zero in it; the bound still applies.
+    crate::shape::check_bounded(&out, op)?;
     Ok(out)
 }
 
@@ -207,9 +209,7 @@ pub fn expand(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
         };
         new.push(size);
     }
-    if crate::shape::checked_numel(&new).is_none() {
-        bail!(InvalidArgument, "expand: shape {:?} has too many elements", shape);
-    }
+    crate::shape::check_bounded(&new, "expand")?;
     let in_shape: Dims = t.shape().into();
     make_view(t, t.layout().expand(&new), move || Box::new(ExpandBackward { in_shape }))
 }

@@ -1,0 +1,521 @@
+/* Bad inputs at the boundary (docs/bad-inputs.md): each case pins the status a kind of bad input
+ * gets where no other C test does, and the regressions the sanitizers and fuzzers found. */
+#include <pthread.h>
+#include <sys/resource.h>
+
+#include "harness.h"
+#include "probes.h"
+#include "safetensors_util.h"
+
+static uint64_t live_bytes(void) {
+    rt_memory_stats s;
+    CHECK_OK(rt_memory_stats_get(&s));
+    return s.live_bytes;
+}
+
+/* ---- regressions ---- */
+
+/* Found by fuzz/api_calls: t.grad = t made a reference cycle (t -> its grad -> t) that kept 4 bytes
+ * alive after every handle was freed; so did a grad computed from t (its graph holds t) and two
+ * tensors holding each other as grads. The gradient is now stored without its autograd history. */
+TEST(set_grad_cycles_leak_nothing) {
+    uint64_t before = live_bytes();
+    int64_t s[] = {3};
+    rt_tensor *t = NULL, *y = NULL, *a = NULL, *b = NULL;
+    CHECK_OK(rt_tensor_ones(s, 1, RT_DTYPE_F32, &t));
+    CHECK_OK(rt_tensor_set_requires_grad(t, true));
+    CHECK_OK(rt_tensor_set_grad(t, t));
+    CHECK_OK(rt_tensor_mul_scalar(t, 2.0, &y));
+    CHECK_OK(rt_tensor_set_grad(t, y));
+    CHECK_OK(rt_tensor_ones(s, 1, RT_DTYPE_F32, &a));
+    CHECK_OK(rt_tensor_ones(s, 1, RT_DTYPE_F32, &b));
+    CHECK_OK(rt_tensor_set_grad(a, b));
+    CHECK_OK(rt_tensor_set_grad(b, a));
+    /* The gradient still shares the data it was given. */
+    CHECK_OK(rt_tensor_fill_inplace(b, 5.0));
+    rt_tensor *ga = grad_of(a);
+    float five[] = {5, 5, 5};
+    check_all_near(ga, five, 3, 0);
+    rt_tensor *all[] = {t, y, a, b, ga};
+    for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(all[i]));
+    CHECK(live_bytes() == before);
+}
+
+/* Found by fuzz/api_calls: an in-place op on x's gradient that takes x itself, recorded under grad
+ * mode, gave the gradient a graph holding x, and x holds its gradient: a cycle that kept both
+ * alive after every handle was freed. rt_tensor_grad now hands out the gradient's data (shared,
+ * with its version counter) under a handle of its own, so history recorded on that handle never
+ * reaches x.grad itself. */
+TEST(recorded_inplace_on_a_gradient_leaks_nothing) {
+    uint64_t before = live_bytes();
+    float v[] = {1, 2, 3};
+    int64_t s[] = {3};
+    rt_tensor *x = leaf_f32(v, s, 1), *y = NULL, *loss = NULL;
+    CHECK_OK(rt_tensor_mul_scalar(x, 2.0, &y));
+    CHECK_OK(rt_tensor_sum(y, NULL, 0, false, &loss));
+    CHECK_OK(rt_tensor_backward(loss, NULL, false));
+    rt_tensor *g = grad_of(x);
+    CHECK_OK(rt_tensor_add_inplace(g, x));
+    CHECK(has_grad_fn(g));
+    /* The data is shared: x's gradient shows the in-place result. */
+    float expected[] = {3, 4, 5};
+    rt_tensor *again = grad_of(x);
+    check_all_near(again, expected, 3, 0);
+    rt_tensor *all[] = {x, y, loss, g, again};
+    for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(all[i]));
+    CHECK(live_bytes() == before);
+}
+
+/* Found by fuzz/api_calls: t.add_(v) recorded under grad mode, with v a view of t that was made to
+ * require grad, gave t a graph holding v, and v holds its base t: a cycle that kept both alive
+ * after every handle was freed. A graph now holds the leaves it accumulates into weakly (a leaf
+ * nobody holds any more has no gradient anyone could read). */
+TEST(recorded_inplace_on_a_base_taking_its_own_view_leaks_nothing) {
+    uint64_t before = live_bytes();
+    float v3[] = {1, 2, 3};
+    int64_t s[] = {3};
+    rt_tensor *t = tensor_f32(v3, s, 1), *v = NULL;
+    CHECK_OK(rt_tensor_narrow(t, 0, 0, 3, &v));
+    CHECK_OK(rt_tensor_set_requires_grad(v, true));
+    CHECK_OK(rt_tensor_add_inplace(t, v));
+    CHECK(has_grad_fn(t));
+    CHECK_OK(rt_tensor_free(v));
+    CHECK_OK(rt_tensor_free(t));
+    CHECK(live_bytes() == before);
+}
+
+/* With leaves held weakly by graphs, a leaf someone else holds (a module's parameter whose own
+ * handle was freed) still gets its gradient, and backward skips a leaf nobody holds any more. */
+TEST(backward_reaches_leaves_held_elsewhere_and_skips_dropped_ones) {
+    rt_module *m = NULL;
+    CHECK_OK(rt_module_linear(3, 1, false, &m));
+    float xv[] = {1, 2, 3};
+    int64_t xs[] = {1, 3}, s[] = {3};
+    rt_tensor *x = tensor_f32(xv, xs, 2), *w = NULL, *y = NULL, *loss = NULL;
+    CHECK_OK(rt_module_get_tensor(m, "weight", &w));
+    CHECK_OK(rt_tensor_free(w));
+    CHECK_OK(rt_module_forward(m, x, &y));
+    CHECK_OK(rt_tensor_sum(y, NULL, 0, false, &loss));
+    CHECK_OK(rt_tensor_backward(loss, NULL, false));
+    CHECK_OK(rt_module_get_tensor(m, "weight", &w));
+    check_grad(w, xv, 3, 0); /* d sum(x w^T) / dw = x */
+
+    rt_tensor *z = leaf_f32(xv, s, 1), *z2 = NULL, *loss2 = NULL;
+    CHECK_OK(rt_tensor_mul_scalar(z, 2.0, &z2));
+    CHECK_OK(rt_tensor_sum(z2, NULL, 0, false, &loss2));
+    CHECK_OK(rt_tensor_free(z));
+    CHECK_OK(rt_tensor_backward(loss2, NULL, false));
+    rt_tensor *all[] = {x, w, y, loss, z2, loss2};
+    for (int i = 0; i < 6; i++) CHECK_OK(rt_tensor_free(all[i]));
+    CHECK_OK(rt_module_free(m));
+}
+
+/* Found by fuzz/api_calls: a narrow of an empty tensor keeps an offset past the end of its
+ * (empty) storage; copying it out sliced the storage there and panicked (RT_ERR_INTERNAL). */
+TEST(views_of_empty_tensors_can_be_read) {
+    int64_t s[] = {0, 5};
+    rt_tensor *t = NULL, *v = NULL, *c = NULL;
+    CHECK_OK(rt_tensor_zeros(s, 2, RT_DTYPE_F32, &t));
+    CHECK_OK(rt_tensor_narrow(t, 1, 2, 1, &v));
+    CHECK_OK(rt_tensor_clone(v, &c));
+    CHECK(numel_of(c) == 0);
+    const void *p = NULL;
+    CHECK_OK(rt_tensor_data_ptr(v, &p));
+    CHECK_OK(rt_tensor_copy_to(v, NULL, 0));
+    rt_tensor *all[] = {t, v, c};
+    for (int i = 0; i < 3; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
+
+#define BIG ((int64_t)1 << 40)
+
+/* Found by fuzz/api_calls: shapes whose sizes multiply past 2^63 once their zero dims are left out
+ * (tensors with no elements, or outputs of broadcasting, matmul and linear) overflowed the layout
+ * arithmetic: RT_ERR_INTERNAL in debug builds and wrapped sizes in release builds. Every shape is
+ * now bounded like the safetensors loader bounds file shapes: its sizes, zeros counted as 1, must
+ * multiply to at most 2^60, else RT_ERR_OUT_OF_MEMORY; within the bound every view is exact. */
+TEST(shapes_too_large_even_without_elements_are_out_of_memory) {
+    rt_tensor *out = NULL;
+    int64_t empty_huge[] = {0, BIG, BIG}, huge_empty[] = {BIG, BIG, 0};
+    CHECK_STATUS(rt_tensor_zeros(empty_huge, 3, RT_DTYPE_F32, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_zeros(huge_empty, 3, RT_DTYPE_F32, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_from_data(NULL, 0, RT_DTYPE_F32, empty_huge, 3, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK(out == NULL);
+
+    /* Each input within the bound, the result not: broadcasting, matmul, linear. */
+    int64_t a_s[] = {BIG, 1, 0}, one[] = {1, 1, 1}, b_s[] = {1, BIG, 1}, col[] = {BIG, 0}, row[] = {0, BIG};
+    rt_tensor *a = NULL, *b1 = NULL, *b = NULL, *c = NULL, *r = NULL;
+    CHECK_OK(rt_tensor_zeros(a_s, 3, RT_DTYPE_F32, &a));
+    CHECK_OK(rt_tensor_zeros(one, 3, RT_DTYPE_F32, &b1));
+    CHECK_OK(rt_tensor_expand(b1, b_s, 3, &b));
+    CHECK_OK(rt_tensor_free(b1));
+    CHECK_OK(rt_tensor_zeros(col, 2, RT_DTYPE_F32, &c));
+    CHECK_OK(rt_tensor_zeros(row, 2, RT_DTYPE_F32, &r));
+    CHECK_STATUS(rt_tensor_add(a, b, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_ERROR_MENTIONS("rt_tensor_add");
+    CHECK_STATUS(rt_tensor_mul(b, a, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_matmul(c, r, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_linear(c, c, NULL, &out), RT_ERR_OUT_OF_MEMORY);
+    int64_t empty_huge_expanded[] = {0, BIG, BIG};
+    CHECK_STATUS(rt_tensor_expand(b, empty_huge_expanded, 3, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_view(a, empty_huge, 3, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_reshape(a, empty_huge, 3, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK(out == NULL);
+
+    /* Within the bound, empty tensors with large dims work like any other. */
+    bool contiguous = false;
+    CHECK_OK(rt_tensor_is_contiguous(a, &contiguous));
+    CHECK(contiguous);
+    int64_t perm[] = {2, 1, 0};
+    rt_tensor *p = NULL, *f = NULL, *m = NULL, *n = NULL;
+    CHECK_OK(rt_tensor_permute(a, perm, 3, &p));
+    CHECK_OK(rt_tensor_clone(p, &out));
+    CHECK(numel_of(out) == 0);
+    CHECK_OK(rt_tensor_free(out));
+    CHECK_OK(rt_tensor_flatten(a, 0, 2, &f));
+    CHECK(numel_of(f) == 0);
+    CHECK_OK(rt_tensor_matmul(r, c, &m)); /* [0, 2^40] x [2^40, 0] = [0, 0] */
+    CHECK(numel_of(m) == 0);
+    CHECK_OK(rt_tensor_narrow(p, 2, BIG / 2, 2, &n)); /* [0, 1, 2] */
+    CHECK_OK(rt_tensor_sum(n, NULL, 0, false, &out));
+    CHECK_NEAR(item_of(out), 0.0, 0);
+    CHECK_OK(rt_tensor_free(out));
+    rt_tensor *all[] = {a, b, c, r, p, f, m, n};
+    for (int i = 0; i < 8; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
+
+/* ---- NULL pointers inside arrays ---- */
+
+TEST(null_entries_in_handle_and_name_arrays_are_null_arguments) {
+    float v[] = {1, 2};
+    int64_t s[] = {2};
+    rt_tensor *t = tensor_f32(v, s, 1), *out = NULL;
+    const rt_tensor *ts[] = {t, NULL};
+    CHECK_STATUS(rt_tensor_cat(ts, 2, 0, &out), RT_ERR_NULL_ARGUMENT);
+    CHECK_ERROR_MENTIONS("ts[1]");
+    rt_module *kids[] = {NULL}, *m = NULL;
+    CHECK_STATUS(rt_module_sequential(kids, 1, &m), RT_ERR_NULL_ARGUMENT);
+    rt_tensor *params[] = {t, NULL};
+    rt_optimizer *o = NULL;
+    CHECK_STATUS(rt_optimizer_sgd_tensors(params, 2, 0.1, 0, 0, &o), RT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(rt_optimizer_adam_tensors(params, 2, 0.1, 0.9, 0.999, 1e-8, 0, &o), RT_ERR_NULL_ARGUMENT);
+    const char *names[] = {NULL};
+    const rt_tensor *one[] = {t};
+    CHECK_STATUS(rt_safetensors_save("/nonexistent/never-written.safetensors", names, one, 1), RT_ERR_NULL_ARGUMENT);
+    CHECK(out == NULL && m == NULL && o == NULL);
+    CHECK_OK(rt_tensor_free(t));
+}
+
+/* ---- freed and wrong-kind module handles ---- */
+
+TEST(freed_module_handles_are_invalid_everywhere) {
+    rt_module *m = NULL;
+    CHECK_OK(rt_module_linear(2, 3, true, &m));
+    CHECK_OK(rt_module_free(m));
+    float v[] = {1, 2};
+    int64_t s[] = {1, 2};
+    rt_tensor *x = tensor_f32(v, s, 2), *out = NULL;
+    size_t n = 0, len = 0;
+    bool training = false;
+    char buf[16];
+    CHECK_STATUS(rt_module_forward(m, x, &out), RT_ERR_INVALID_HANDLE);
+    CHECK_ERROR_MENTIONS("already freed");
+    CHECK_STATUS(rt_module_train(m, false), RT_ERR_INVALID_HANDLE);
+    CHECK_STATUS(rt_module_is_training(m, &training), RT_ERR_INVALID_HANDLE);
+    CHECK_STATUS(rt_module_num_tensors(m, &n), RT_ERR_INVALID_HANDLE);
+    CHECK_STATUS(rt_module_tensor_name(m, 0, buf, sizeof buf, &len), RT_ERR_INVALID_HANDLE);
+    CHECK_STATUS(rt_module_get_tensor(m, "weight", &out), RT_ERR_INVALID_HANDLE);
+    CHECK_STATUS(rt_module_zero_grad(m), RT_ERR_INVALID_HANDLE);
+    CHECK_STATUS(rt_module_free(m), RT_ERR_INVALID_HANDLE);
+    rt_optimizer *o = NULL;
+    CHECK_STATUS(rt_optimizer_sgd(m, 0.1, 0, 0, &o), RT_ERR_INVALID_HANDLE);
+    rt_module *kids[] = {m};
+    rt_module *seq = NULL;
+    CHECK_STATUS(rt_module_sequential(kids, 1, &seq), RT_ERR_INVALID_HANDLE);
+    /* A tensor handle where a module handle is required, and the other way round. */
+    CHECK_STATUS(rt_module_forward((rt_module *)x, x, &out), RT_ERR_INVALID_HANDLE);
+    CHECK_ERROR_MENTIONS("tensor handle where a module handle is required");
+    CHECK_STATUS(rt_tensor_relu((rt_tensor *)m, &out), RT_ERR_INVALID_HANDLE);
+    CHECK(out == NULL && o == NULL && seq == NULL);
+    CHECK_OK(rt_tensor_free(x));
+}
+
+/* ---- negative, huge and overflowing sizes ---- */
+
+TEST(sizes_that_overflow_are_out_of_memory_and_negative_ones_invalid) {
+    rt_tensor *out = NULL;
+    int64_t overflow[] = {BIG, BIG}, max2[] = {INT64_MAX, 2}, neg[] = {3, -1};
+    CHECK_STATUS(rt_tensor_zeros(overflow, 2, RT_DTYPE_F32, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_ones(max2, 2, RT_DTYPE_I64, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_randn(overflow, 2, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_zeros(neg, 2, RT_DTYPE_F32, &out), RT_ERR_INVALID_ARGUMENT);
+    /* from_data checks the shape before the byte count, which no buffer could match. */
+    CHECK_STATUS(rt_tensor_from_data(NULL, 0, RT_DTYPE_F32, overflow, 2, &out), RT_ERR_OUT_OF_MEMORY);
+    rt_module *m = NULL;
+    CHECK_STATUS(rt_module_linear(-1, 3, true, &m), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_module_linear(3, 0, true, &m), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_module_linear(INT64_MAX, INT64_MAX, false, &m), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_set_num_threads((size_t)1 << 40), RT_ERR_INVALID_ARGUMENT);
+    /* More reduction dims than RT_MAX_DIMS are refused before the array is read. */
+    float v = 1;
+    rt_tensor *t = tensor_f32(&v, NULL, 0);
+    int64_t dims[RT_MAX_DIMS + 1] = {0};
+    CHECK_STATUS(rt_tensor_sum(t, dims, RT_MAX_DIMS + 1, false, &out), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_tensor_permute(t, dims, RT_MAX_DIMS + 1, &out), RT_ERR_INVALID_ARGUMENT);
+    CHECK(out == NULL && m == NULL);
+    CHECK_OK(rt_tensor_free(t));
+}
+
+/* VmSize of this process, in bytes. */
+static size_t address_space_in_use(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    CHECK(f != NULL);
+    unsigned long pages = 0;
+    CHECK(fscanf(f, "%lu", &pages) == 1);
+    fclose(f);
+    return (size_t)pages * 4096;
+}
+
+/* A user-sized tensor that cannot be had is RT_ERR_OUT_OF_MEMORY, never an abort: with RLIMIT_AS
+ * at what the process maps now plus 256 MiB, neither [2^40] F32 (4 TiB) nor [2^28] F32 (1 GiB,
+ * which this machine could otherwise give) can be allocated, by a factory, a copy or an op; and
+ * the library keeps working afterwards. The pool and the handle table are made first: they are
+ * process-lifetime and not what this measures. */
+TEST(allocations_beyond_rlimit_as_are_out_of_memory) {
+    rt_tensor *small = NULL, *out = NULL, *one = NULL, *big = NULL;
+    int64_t two[] = {2};
+    CHECK_OK(rt_tensor_ones(two, 1, RT_DTYPE_F32, &small));
+    CHECK(rt_get_num_threads() >= 1);
+    struct rlimit old;
+    CHECK(getrlimit(RLIMIT_AS, &old) == 0);
+    struct rlimit lower = {address_space_in_use() + ((size_t)256 << 20), old.rlim_max};
+    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lower.rlim_cur) lower.rlim_cur = old.rlim_cur;
+    CHECK(setrlimit(RLIMIT_AS, &lower) == 0);
+
+    int64_t tib4[] = {BIG}, gib1[] = {(int64_t)1 << 28};
+    CHECK_STATUS(rt_tensor_zeros(tib4, 1, RT_DTYPE_F32, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_ERROR_MENTIONS("rt_tensor_zeros");
+    CHECK_STATUS(rt_tensor_zeros(gib1, 1, RT_DTYPE_F32, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_full(gib1, 1, 2.0, RT_DTYPE_I64, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_randn(gib1, 1, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_OK(rt_tensor_ones(NULL, 0, RT_DTYPE_F32, &one));
+    CHECK_OK(rt_tensor_expand(one, gib1, 1, &big)); /* a view: nothing allocated */
+    CHECK_STATUS(rt_tensor_contiguous(big, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_exp(big, &out), RT_ERR_OUT_OF_MEMORY);
+    CHECK_STATUS(rt_tensor_add(big, one, &out), RT_ERR_OUT_OF_MEMORY);
+    rt_module *m = NULL;
+    CHECK_STATUS(rt_module_linear(1 << 14, 1 << 14, false, &m), RT_ERR_OUT_OF_MEMORY);
+    CHECK(out == NULL && m == NULL);
+    /* Still working: a small op succeeds under the same limit. */
+    CHECK_OK(rt_tensor_mul_scalar(small, 3.0, &out));
+    float threes[] = {3, 3};
+    check_all_near(out, threes, 2, 0);
+
+    CHECK(setrlimit(RLIMIT_AS, &old) == 0);
+    rt_tensor *all[] = {small, out, one, big};
+    for (int i = 0; i < 4; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
+
+/* ---- NaN and infinities ---- */
+
+/* Values: IEEE 754 through every op, as in PyTorch (numbers from torch 2.x: relu(nan) = nan,
+ * exp(-inf) = 0, inf + -inf = nan, argmax takes the first NaN). Never an error. */
+TEST(nan_and_infinity_flow_through_ops) {
+    float v[] = {NAN, INFINITY, -INFINITY, 2.0f};
+    int64_t s[] = {4};
+    rt_tensor *t = tensor_f32(v, s, 1), *out = NULL;
+    float got[4];
+    CHECK_OK(rt_tensor_relu(t, &out));
+    read_f32(out, got, 4);
+    CHECK(isnan(got[0]) && got[1] == INFINITY && got[2] == 0 && got[3] == 2);
+    CHECK_OK(rt_tensor_free(out));
+    CHECK_OK(rt_tensor_exp(t, &out));
+    read_f32(out, got, 4);
+    CHECK(isnan(got[0]) && got[1] == INFINITY && got[2] == 0);
+    CHECK_OK(rt_tensor_free(out));
+    rt_tensor *tail = NULL;
+    CHECK_OK(rt_tensor_narrow(t, 0, 1, 2, &tail));
+    CHECK_OK(rt_tensor_sum(tail, NULL, 0, false, &out));
+    CHECK(isnan(item_of(out)));
+    CHECK_OK(rt_tensor_free(out));
+    float w[] = {1.0f, NAN, 3.0f, INFINITY};
+    rt_tensor *u = tensor_f32(w, s, 1);
+    CHECK_OK(rt_tensor_argmax(u, 0, false, &out));
+    int64_t index = -1;
+    CHECK_OK(rt_tensor_copy_to(out, &index, sizeof index));
+    CHECK(index == 1);
+    CHECK_OK(rt_tensor_free(out));
+    /* A non-finite scalar operand is a value like any other. */
+    CHECK_OK(rt_tensor_mul_scalar(u, INFINITY, &out));
+    read_f32(out, got, 4);
+    CHECK(got[0] == INFINITY && isnan(got[1]));
+    CHECK_OK(rt_tensor_free(out));
+    /* Gradients carry them too: d/dx sum(x * y) = y. */
+    rt_tensor *x = NULL, *y = NULL, *loss = NULL;
+    CHECK_OK(rt_tensor_ones(s, 1, RT_DTYPE_F32, &x));
+    CHECK_OK(rt_tensor_set_requires_grad(x, true));
+    CHECK_OK(rt_tensor_mul(x, t, &y));
+    CHECK_OK(rt_tensor_sum(y, NULL, 0, false, &loss));
+    CHECK_OK(rt_tensor_backward(loss, NULL, false));
+    rt_tensor *g = grad_of(x);
+    read_f32(g, got, 4);
+    CHECK(isnan(got[0]) && got[1] == INFINITY && got[2] == -INFINITY && got[3] == 2);
+    rt_tensor *all[] = {t, tail, u, x, y, loss, g};
+    for (int i = 0; i < 7; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
+
+/* Where a value must become an integer or a hyperparameter, a non-finite one is refused as out of
+ * range (RT_ERR_INVALID_ARGUMENT) and nothing changes. Converting a whole F32 tensor to I64 is not
+ * refused: it saturates (NaN to 0, +-inf to INT64_MAX / INT64_MIN), as Rust's float casts do. */
+TEST(nan_and_infinity_where_a_number_is_required) {
+    int64_t s[] = {3};
+    rt_tensor *i = NULL, *out = NULL;
+    CHECK_STATUS(rt_tensor_full(s, 1, NAN, RT_DTYPE_I64, &out), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_tensor_full(s, 1, INFINITY, RT_DTYPE_I64, &out), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_tensor_full(s, 1, 1e300, RT_DTYPE_I64, &out), RT_ERR_INVALID_ARGUMENT);
+    CHECK_OK(rt_tensor_zeros(s, 1, RT_DTYPE_I64, &i));
+    CHECK_STATUS(rt_tensor_fill_inplace(i, NAN), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_tensor_fill_inplace(i, -INFINITY), RT_ERR_INVALID_ARGUMENT);
+    CHECK(version_of(i) == 0);
+
+    float v[] = {NAN, INFINITY, -INFINITY};
+    rt_tensor *f = tensor_f32(v, s, 1);
+    CHECK_OK(rt_tensor_to(f, RT_DTYPE_I64, &out));
+    int64_t got[3];
+    CHECK_OK(rt_tensor_copy_to(out, got, sizeof got));
+    CHECK(got[0] == 0 && got[1] == INT64_MAX && got[2] == INT64_MIN);
+    CHECK_OK(rt_tensor_free(out));
+    out = NULL;
+
+    rt_tensor *p = NULL;
+    CHECK_OK(rt_tensor_ones(s, 1, RT_DTYPE_F32, &p));
+    CHECK_OK(rt_tensor_set_requires_grad(p, true));
+    rt_tensor *ps[] = {p};
+    rt_optimizer *o = NULL;
+    double bad[] = {NAN, INFINITY, -INFINITY};
+    for (int k = 0; k < 3; k++) {
+        CHECK_STATUS(rt_optimizer_sgd_tensors(ps, 1, bad[k], 0, 0, &o), RT_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(rt_optimizer_sgd_tensors(ps, 1, 0.1, bad[k], 0, &o), RT_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(rt_optimizer_sgd_tensors(ps, 1, 0.1, 0, bad[k], &o), RT_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(rt_optimizer_adam_tensors(ps, 1, bad[k], 0.9, 0.999, 1e-8, 0, &o), RT_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(rt_optimizer_adam_tensors(ps, 1, 0.1, bad[k], 0.999, 1e-8, 0, &o), RT_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(rt_optimizer_adam_tensors(ps, 1, 0.1, 0.9, bad[k], 1e-8, 0, &o), RT_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(rt_optimizer_adam_tensors(ps, 1, 0.1, 0.9, 0.999, bad[k], 0, &o), RT_ERR_INVALID_ARGUMENT);
+        CHECK_STATUS(rt_optimizer_adam_tensors(ps, 1, 0.1, 0.9, 0.999, 1e-8, bad[k], &o), RT_ERR_INVALID_ARGUMENT);
+    }
+    CHECK(o == NULL);
+    CHECK_OK(rt_optimizer_sgd_tensors(ps, 1, 0.1, 0, 0, &o));
+    CHECK_STATUS(rt_optimizer_set_lr(o, NAN), RT_ERR_INVALID_ARGUMENT);
+    CHECK_OK(rt_optimizer_free(o));
+    rt_tensor *all[] = {i, f, p};
+    for (int k = 0; k < 3; k++) CHECK_OK(rt_tensor_free(all[k]));
+}
+
+/* ---- shapes, dims and autograd misuse not pinned elsewhere ---- */
+
+TEST(inplace_on_an_expanded_tensor_is_refused_before_any_write) {
+    float v[] = {1, 2};
+    int64_t s[] = {2}, wide[] = {3, 2};
+    rt_tensor *t = tensor_f32(v, s, 1), *e = NULL, *other = NULL;
+    CHECK_OK(rt_tensor_expand(t, wide, 2, &e));
+    CHECK_OK(rt_tensor_ones(wide, 2, RT_DTYPE_F32, &other));
+    CHECK_STATUS(rt_tensor_add_scalar_inplace(e, 1), RT_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("expanded");
+    CHECK_STATUS(rt_tensor_add_inplace(e, other), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_tensor_fill_inplace(e, 0), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_tensor_zero_inplace(e), RT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(rt_tensor_copy_inplace(e, other), RT_ERR_INVALID_ARGUMENT);
+    check_all_near(t, v, 2, 0);
+    CHECK(version_of(t) == 0);
+    rt_tensor *all[] = {t, e, other};
+    for (int i = 0; i < 3; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
+
+TEST(backward_and_grad_misuse) {
+    float v[] = {1, 2, 3};
+    int64_t s[] = {3}, s2[] = {2};
+    rt_tensor *x = leaf_f32(v, s, 1), *y = NULL, *loss = NULL, *g2 = NULL, *gi = NULL;
+    CHECK_OK(rt_tensor_mul_scalar(x, 2.0, &y));
+    /* A gradient is needed for a tensor with more than one element; it must match in shape and
+     * be F32. */
+    CHECK_STATUS(rt_tensor_backward(y, NULL, false), RT_ERR_SHAPE);
+    CHECK_OK(rt_tensor_ones(s2, 1, RT_DTYPE_F32, &g2));
+    CHECK_STATUS(rt_tensor_backward(y, g2, false), RT_ERR_SHAPE);
+    CHECK_OK(rt_tensor_ones(s, 1, RT_DTYPE_I64, &gi));
+    CHECK_STATUS(rt_tensor_backward(y, gi, false), RT_ERR_DTYPE);
+    CHECK_STATUS(rt_tensor_set_grad(x, g2), RT_ERR_SHAPE);
+    CHECK_STATUS(rt_tensor_set_grad(x, gi), RT_ERR_DTYPE);
+    CHECK(grad_of(x) == NULL);
+    /* A second backward through a freed graph. */
+    CHECK_OK(rt_tensor_sum(y, NULL, 0, false, &loss));
+    CHECK_OK(rt_tensor_backward(loss, NULL, false));
+    CHECK_STATUS(rt_tensor_backward(loss, NULL, false), RT_ERR_AUTOGRAD);
+    CHECK_ERROR_MENTIONS("retain_graph");
+    rt_tensor *all[] = {x, y, loss, g2, gi};
+    for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
+
+/* ---- strings ---- */
+
+TEST(names_that_are_not_utf8_are_invalid_arguments) {
+    rt_module *m = NULL;
+    CHECK_OK(rt_module_linear(2, 2, true, &m));
+    rt_tensor *out = NULL;
+    CHECK_STATUS(rt_module_get_tensor(m, "\xff\xfe", &out), RT_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("UTF-8");
+    float v = 1;
+    rt_tensor *t = tensor_f32(&v, NULL, 0);
+    const char *names[] = {"ok\xc3"};
+    const rt_tensor *ts[] = {t};
+    CHECK_STATUS(rt_safetensors_save("/nonexistent/never-written.safetensors", names, ts, 1), RT_ERR_INVALID_ARGUMENT);
+    CHECK(out == NULL);
+    CHECK_OK(rt_tensor_free(t));
+    CHECK_OK(rt_module_free(m));
+}
+
+/* ---- hostile safetensors headers not covered by safetensors::hostile_files_are_format_errors ---- */
+
+/* JSON nested 50 000 deep (refused by the parser's depth limit, not by the stack), a tensor name
+ * given twice, and metadata that is not a string: each RT_ERR_FORMAT, with no handle written and
+ * no storage allocated; loading them into a module leaves it unchanged. */
+TEST(hostile_safetensors_headers_are_format_errors) {
+    scratch s;
+    scratch_make(&s);
+    const char *path = scratch_path(&s, "hostile.safetensors");
+    uint64_t live = live_bytes();
+    enum { DEPTH = 50000 };
+    char *deep = malloc(6 * DEPTH + 2);
+    CHECK(deep != NULL);
+    size_t n = 0;
+    for (int i = 0; i < DEPTH; i++) n += (size_t)sprintf(deep + n, "{\"a\":");
+    deep[n++] = '1';
+    for (int i = 0; i < DEPTH; i++) deep[n++] = '}';
+    deep[n] = 0;
+    const char *headers[] = {
+        deep,
+        "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+        "\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+        "{\"__metadata__\":{\"a\":1},\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    };
+    const char *mentions[] = {"recursion limit", "appears more than once", "metadata values must be strings"};
+    rt_module *m = NULL;
+    CHECK_OK(rt_module_linear(1, 1, false, &m));
+    float before = 0, after = 1;
+    rt_tensor *w = NULL;
+    CHECK_OK(rt_module_get_tensor(m, "weight", &w));
+    read_f32(w, &before, 1);
+    for (int i = 0; i < 3; i++) {
+        write_header_file(path, headers[i], 8);
+        rt_safetensors *f = NULL;
+        CHECK_STATUS(rt_safetensors_open(path, &f), RT_ERR_FORMAT);
+        CHECK_ERROR_MENTIONS(mentions[i]);
+        CHECK(f == NULL);
+        CHECK_STATUS(rt_module_load_safetensors(m, path, false), RT_ERR_FORMAT);
+    }
+    read_f32(w, &after, 1);
+    CHECK(after == before);
+    CHECK_OK(rt_tensor_free(w));
+    CHECK_OK(rt_module_free(m));
+    CHECK(live_bytes() == live);
+    free(deep);
+    scratch_remove(&s);
+}
