@@ -135,11 +135,6 @@ fn discover(root: &Arc<Node>) -> Result<Vec<Arc<Node>>> {
     Ok(nodes)
 }
 
-/// Serializes commits: backward on different graphs may run concurrently, but the read of a
-/// shared leaf's .grad, the add and the write back must not interleave with another backward's
-/// (API.md section 1), or updates are lost.
-static COMMIT: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
-
 /// Accumulates into leaves (in place into an existing .grad, as PyTorch does outside grad mode),
 /// sets retained grads, and frees saved tensors unless the graph is retained.
 fn commit(leaf_grads: Vec<(Tensor, Tensor)>, retained: Vec<(Arc<TensorImpl>, Tensor)>, nodes: &[Arc<Node>], retain_graph: bool) -> Result<()> {
