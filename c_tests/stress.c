@@ -288,7 +288,6 @@ TEST(mixed_mode_threads_match_a_single_threaded_reference) {
     for (int k = 0; k < INPUTS; k++) CHECK_OK(rt_tensor_free(inputs[k]));
     rt_module *ms[] = {l1, act, l2, model};
     for (int i = 0; i < 4; i++) CHECK_OK(rt_module_free(ms[i]));
-    CHECK_OK(rt_set_num_threads(0));
 }
 
 /* ---- a blob shared across threads is deleted once, by the last free ---- */
