@@ -9,10 +9,22 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// target/<profile>, where cargo put libinfer.so next to this test's deps/ folder.
+/// target/<profile>/deps, where `cargo test` builds libinfer.so. (Only `cargo build` copies it
+/// up to target/<profile>, so linking there could test a stale library.)
 fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<exe>").to_path_buf()
+    exe.parent().expect("target/<profile>/deps/<exe>").to_path_buf()
+}
+
+/// A command running a test program against the library in `lib_dir`. cargo puts
+/// target/<profile> on LD_LIBRARY_PATH, which outranks the program's runpath, so lib_dir goes
+/// first there too.
+fn program(exe: &Path, lib_dir: &Path) -> Command {
+    let mut paths = vec![lib_dir.to_path_buf()];
+    paths.extend(std::env::var_os("LD_LIBRARY_PATH").iter().flat_map(std::env::split_paths));
+    let mut cmd = Command::new(exe);
+    cmd.env("LD_LIBRARY_PATH", std::env::join_paths(paths).expect("library paths without separators"));
+    cmd
 }
 
 fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
@@ -46,7 +58,7 @@ fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
 fn main() {
     let args = Arguments::from_args();
     let lib_dir = lib_dir();
-    let bin_dir = lib_dir.join("c_tests");
+    let bin_dir = lib_dir.parent().expect("target/<profile>").join("c_tests");
     std::fs::create_dir_all(&bin_dir).expect("create target/<profile>/c_tests");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(root().join("c_tests"))
         .expect("c_tests/ exists")
@@ -63,15 +75,16 @@ fn main() {
             trials.push(Trial::test(format!("{stem}::compile"), move || Err(Failed::from(e))));
             continue;
         }
-        let listed = Command::new(&exe).arg("--list").output().expect("run --list");
+        let listed = program(&exe, &lib_dir).arg("--list").output().expect("run --list");
         let names = String::from_utf8_lossy(&listed.stdout).to_string();
         if names.trim().is_empty() {
             trials.push(Trial::test(format!("{stem}::has_cases"), || Err(Failed::from("the program lists no test cases"))));
         }
         for name in names.lines().map(str::to_string) {
             let exe = exe.clone();
+            let lib_dir = lib_dir.clone();
             trials.push(Trial::test(format!("{stem}::{name}"), move || {
-                let out = Command::new(&exe).arg(&name).output().map_err(|e| Failed::from(e.to_string()))?;
+                let out = program(&exe, &lib_dir).arg(&name).output().map_err(|e| Failed::from(e.to_string()))?;
                 if out.status.success() {
                     Ok(())
                 } else {
