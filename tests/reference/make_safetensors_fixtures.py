@@ -1,4 +1,4 @@
-"""Writes the safetensors fixtures that c_tests/safetensors.c reads, with the Python
+"""Writes the safetensors fixtures that c_tests/safetensors.c and safetensors_module.c read, with the Python
 `safetensors` package (the reference implementation) and PyTorch:
 
   tests/fixtures/dtypes.safetensors   one small tensor per dtype, including the special values
