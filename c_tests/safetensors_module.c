@@ -182,6 +182,11 @@ TEST(dtype_mismatch_leaves_the_module_unchanged) {
     CHECK_STATUS(rt_module_load_safetensors(b, path, false), RT_ERR_DTYPE);
     CHECK_ERROR_MENTIONS("\"2.bias\" is I32");
     check_unchanged(&before, b);
+    /* A dtype this build cannot read at all. */
+    write_header_file(path, "{\"2.bias\":{\"dtype\":\"C64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16);
+    CHECK_STATUS(rt_module_load_safetensors(b, path, false), RT_ERR_UNSUPPORTED);
+    CHECK_ERROR_MENTIONS("key \"2.bias\": dtype C64");
+    check_unchanged(&before, b);
     CHECK_OK(rt_module_free(b));
     scratch_remove(&s);
 }

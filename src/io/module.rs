@@ -2,7 +2,7 @@
 
 use super::safetensors::{self, SafeTensors, Values};
 use crate::autograd::mode;
-use crate::error::{bail, Result};
+use crate::error::{bail, Error, Result};
 use crate::nn::{state_dict, Module};
 use crate::ops::raw;
 use crate::shape::fmt_shape;
@@ -46,7 +46,7 @@ pub fn load(m: &dyn Module, path: &Path, strict: bool) -> Result<()> {
     }
     let pairs: Vec<_> = sd.iter().filter_map(|(k, t)| file.entry(k).map(|e| (k, t, e))).collect();
     for (k, t, e) in &pairs {
-        let loaded = e.dtype.loads_as()?;
+        let loaded = e.dtype.loads_as().map_err(|err| Error::new(err.code, format!("key \"{k}\": {}", err.message)))?;
         if loaded != t.dtype() {
             bail!(Dtype, "key \"{k}\" is {} in the file, which loads as {}, but the module's tensor is {}", e.dtype.name(), loaded.name(), t.dtype().name());
         }

@@ -1,4 +1,4 @@
-"""Writes the safetensors fixtures that c_tests/safetensors.c reads, with the Python
+"""Writes the safetensors fixtures that c_tests/safetensors.c and safetensors_module.c read, with the Python
 `safetensors` package (the reference implementation) and PyTorch:
 
   tests/fixtures/dtypes.safetensors   one small tensor per dtype, including the special values
@@ -9,7 +9,8 @@
   tests/fixtures/mlp_io.safetensors   "input" (2,4), PyTorch's "output" for it, and "output_f16",
                                       the output with the F16-rounded weights
 
-Run: python3 tests/reference/make_safetensors_fixtures.py
+Run: python3 tests/reference/make_safetensors_fixtures.py (the output is byte-for-byte reproducible;
+metadata has one key because the writer orders several keys at random)
 It prints what PyTorch's .float() / .long() make of each dtype tensor: the values the C test
 expects from rt_safetensors_get.
 """
@@ -44,7 +45,7 @@ def dtypes():
         "scalar": torch.tensor(42.5),
         "empty": torch.zeros(0, 3),
     }
-    save_file(t, os.path.join(OUT, "dtypes.safetensors"), metadata={"format": "pt", "note": "libinfer fixture"})
+    save_file(t, os.path.join(OUT, "dtypes.safetensors"), metadata={"format": "pt"})
     for name, v in t.items():
         if v.dtype.is_floating_point:
             print(name, "F32", [x.hex() for x in v.float().flatten().tolist()])
