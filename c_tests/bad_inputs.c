@@ -126,6 +126,47 @@ TEST(views_of_empty_tensors_can_be_read) {
     for (int i = 0; i < 3; i++) CHECK_OK(rt_tensor_free(all[i]));
 }
 
+/* Found by the fuzz smoke run of .ci/run (fuzz/api_calls): ops on a view of an empty tensor whose
+ * offset lies past the end of its storage (here a narrow of a {0, 5} tensor at column 2) read
+ * their operands' windows at that offset and panicked (RT_ERR_INTERNAL). They now see empty
+ * operands, as PyTorch does. */
+TEST(ops_on_views_of_empty_tensors_work) {
+    int64_t s[] = {0, 5}, ws[] = {3, 1}, bs[] = {1, 3};
+    rt_tensor *t = NULL, *v = NULL, *vt = NULL, *w = NULL, *b = NULL, *out = NULL;
+    CHECK_OK(rt_tensor_zeros(s, 2, RT_DTYPE_F32, &t));
+    CHECK_OK(rt_tensor_narrow(t, 1, 2, 1, &v)); /* shape {0, 1}, offset 2 */
+    CHECK_OK(rt_tensor_transpose(v, 0, 1, &vt)); /* shape {1, 0} */
+    CHECK_OK(rt_tensor_ones(ws, 2, RT_DTYPE_F32, &w));
+    CHECK_OK(rt_tensor_ones(bs, 2, RT_DTYPE_F32, &b));
+
+    CHECK_OK(rt_tensor_add(v, v, &out));
+    CHECK(numel_of(out) == 0);
+    CHECK_OK(rt_tensor_free(out));
+    CHECK_OK(rt_tensor_div(v, v, &out));
+    CHECK(numel_of(out) == 0);
+    CHECK_OK(rt_tensor_free(out));
+    CHECK_OK(rt_tensor_exp(v, &out));
+    CHECK(numel_of(out) == 0);
+    CHECK_OK(rt_tensor_free(out));
+    CHECK_OK(rt_tensor_matmul(v, b, &out)); /* {0,1} @ {1,3} = {0,3} */
+    CHECK(numel_of(out) == 0);
+    CHECK_OK(rt_tensor_free(out));
+    CHECK_OK(rt_tensor_linear(v, w, NULL, &out)); /* {0,1} by a {3,1} weight = {0,3} */
+    CHECK(numel_of(out) == 0);
+    CHECK_OK(rt_tensor_free(out));
+
+    /* {1,0} @ {0,1}: nothing to sum, so one zero. */
+    CHECK_OK(rt_tensor_matmul(vt, v, &out));
+    CHECK(numel_of(out) == 1);
+    float x = -1;
+    CHECK_OK(rt_tensor_copy_to(out, &x, sizeof x));
+    CHECK(x == 0.0f);
+    CHECK_OK(rt_tensor_free(out));
+
+    rt_tensor *all[] = {t, v, vt, w, b};
+    for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
+
 #define BIG ((int64_t)1 << 40)
 
 /* Found by fuzz/api_calls: shapes whose sizes multiply past 2^63 once their zero dims are left out

@@ -253,3 +253,18 @@ pub fn try_with_capacity<T>(n: usize) -> Result<Vec<T>> {
     })?;
     Ok(v)
 }
+
+/// `values[offset..offset + n]`, or nothing when `n` is 0: a view of a tensor with no elements may
+/// keep an offset past the end of its storage (a narrow or select of an empty tensor).
+pub fn window<T>(values: &[T], offset: usize, n: usize) -> &[T] {
+    if n == 0 {
+        &[]
+    } else {
+        &values[offset..offset + n]
+    }
+}
+
+/// `values[offset..]`, or nothing when the offset lies past the end (see `window`).
+pub fn from_offset<T>(values: &[T], offset: usize) -> &[T] {
+    values.get(offset..).unwrap_or(&[])
+}

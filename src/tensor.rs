@@ -150,11 +150,8 @@ impl Tensor {
     pub fn data<T: Element>(&self) -> Cow<'_, [T]> {
         let all = self.0.storage.slice::<T>();
         let l = &self.0.layout;
-        if l.numel() == 0 {
-            // A view of an empty tensor may keep an offset past the end of its storage.
-            Cow::Borrowed(&[])
-        } else if l.is_contiguous() {
-            Cow::Borrowed(&all[l.offset..l.offset + l.numel()])
+        if l.is_contiguous() || l.numel() == 0 {
+            Cow::Borrowed(crate::storage::window(all, l.offset, l.numel()))
         } else {
             Cow::Owned(l.offsets().map(|o| all[o]).collect())
         }

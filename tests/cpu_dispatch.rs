@@ -5,9 +5,11 @@
 //! `is_x86_feature_detected!("avx512f")` holds, else the FMA/AVX2 ones, else scalar code. valgrind
 //! emulates no AVX-512 and its synthetic CPUID reports none, so under valgrind the FMA kernels run.
 //! .ci/run runs this file with valgrind as the cargo runner and `INFER_EXPECT_NO_AVX512=1`: the
-//! first test proves the dispatch saw no AVX-512, the second that the kernels it picked (also on
-//! the thread pool) give the right numbers; an AVX-512 instruction would stop valgrind with SIGILL.
+//! first test proves the dispatch saw no AVX-512 (and that libinfer's own linear kernels,
+//! src/kernels/linear_nt.rs, chose AVX2+FMA), the others that the kernels picked (also on the
+//! thread pool) give the right numbers; an AVX-512 instruction would stop valgrind with SIGILL.
 
+use infer::kernels::linear_nt::{isa, linear_nt, linear_nt_with, Epilogue, Isa, Rows};
 use infer::{creation, ops, DType};
 
 #[test]
@@ -18,7 +20,10 @@ fn dispatch_reports_the_cpu_features_it_sees() {
         let fma = is_x86_feature_detected!("fma");
         let avx2 = is_x86_feature_detected!("avx2");
         let kernels = if avx512f { "AVX-512" } else if fma { "FMA/AVX2" } else { "scalar" };
-        println!("avx512f: {avx512f}, avx2: {avx2}, fma: {fma}; gemm picks its {kernels} kernels");
+        let linear = infer::kernels::linear_nt::isa();
+        println!("avx512f: {avx512f}, avx2: {avx2}, fma: {fma}; gemm picks its {kernels} kernels, linear its {} kernels", linear.name());
+        let want = if avx512f { "AVX-512" } else if avx2 && fma { "AVX2+FMA" } else { "portable" };
+        assert_eq!(linear.name(), want, "linear_nt's dispatch disagrees with the CPU features");
         if std::env::var_os("INFER_EXPECT_NO_AVX512").is_some() {
             assert!(!avx512f, "INFER_EXPECT_NO_AVX512 is set (valgrind) but avx512f is detected");
         }
@@ -62,5 +67,92 @@ fn matmul_matches_a_naive_product_across_kernel_edges() {
                 assert!((g - want).abs() <= 1e-4 * (1.0 + k as f64), "({m}x{k})({k}x{n})[{r},{c}] = {g}, expected {want}");
             }
         }
+    }
+}
+
+#[test]
+fn linear_matches_a_naive_product_across_kernel_edges() {
+    // nn.Linear's layout goes to the dot-product kernels: tile and vector edges, batch 1, and a
+    // size split across the thread pool.
+    let shapes = [(1, 10, 784), (3, 5, 7), (17, 9, 33), (64, 70, 100), (5, 300, 1500)];
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        let x = values(m * k, 3 * i as u64);
+        let w = values(n * k, 3 * i as u64 + 1);
+        let b = values(n, 3 * i as u64 + 2);
+        let got = ops::linear(
+            &creation::from_slice(&x, &[m, k]).unwrap(),
+            &creation::from_slice(&w, &[n, k]).unwrap(),
+            Some(&creation::from_slice(&b, &[n]).unwrap()),
+        )
+        .unwrap()
+        .to_vec_f32();
+        for r in 0..m {
+            for c in 0..n {
+                let want: f64 = b[c] as f64 + (0..k).map(|j| x[r * k + j] as f64 * w[c * k + j] as f64).sum::<f64>();
+                let g = got[r * n + c] as f64;
+                assert!((g - want).abs() <= 1e-4 * (1.0 + k as f64), "linear {m}x{k} by {n}: [{r},{c}] = {g}, expected {want}");
+            }
+        }
+    }
+}
+
+fn isas() -> Vec<Isa> {
+    let mut v = vec![Isa::Portable];
+    if isa() != Isa::Portable {
+        v.push(Isa::Avx2Fma);
+    }
+    if isa() == Isa::Avx512 {
+        v.push(Isa::Avx512);
+    }
+    v
+}
+
+#[test]
+fn every_kernel_matches_a_naive_product_across_tile_and_block_edges() {
+    // Edges of the 4 x 4, 1 x 8 and 3 x 4 tiles, of 8- and 16-lane vectors, of KC and NC, strided
+    // rows (stride > k), and batch 1.
+    let shapes = [(1, 1, 1), (1, 10, 784), (5, 3, 17), (7, 9, 33), (13, 70, 600), (64, 10, 256), (2, 65, 1030)];
+    for (s, &(m, n, k)) in shapes.iter().enumerate() {
+        let (ldx, ldw) = (k + s % 3, k + 2 * (s % 2));
+        let x = values(m * ldx, 2 * s as u64);
+        let w = values(n * ldw, 2 * s as u64 + 1);
+        let bias = values(n, 99);
+        for isa_ in isas() {
+            for with_bias in [false, true] {
+                // with_bias also turns the fused ReLU on.
+                let mut out = vec![f32::NAN; m * n];
+                let epilogue = Epilogue { bias: with_bias.then_some(&bias[..]), relu: with_bias };
+                linear_nt_with(isa_, m, n, k, Rows { data: &x, stride: ldx }, Rows { data: &w, stride: ldw }, epilogue, &mut out);
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut want: f64 = (0..k).map(|p| x[i * ldx + p] as f64 * w[j * ldw + p] as f64).sum();
+                        if with_bias {
+                            want = (want + bias[j] as f64).max(0.0); // no NaN here
+                        }
+                        let got = out[i * n + j] as f64;
+                        assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{isa_:?} {m}x{n}x{k} at ({i},{j}): {got} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    // Large enough to be split across the pool, once by columns and once by rows.
+    for &(m, n, k) in &[(20, 300, 700), (400, 40, 300)] {
+        let x = values(m * k, 5);
+        let w = values(n * k, 6);
+        let run = |threads| {
+            infer::parallel::set_num_threads(threads);
+            let mut out = vec![0f32; m * n];
+            linear_nt(m, n, k, Rows { data: &x, stride: k }, Rows { data: &w, stride: k }, Epilogue::default(), &mut out);
+            out
+        };
+        let one = run(1);
+        let three = run(3);
+        infer::parallel::set_num_threads(0);
+        assert!(one.iter().zip(&three).all(|(a, b)| a.to_bits() == b.to_bits()), "{m}x{n}x{k}: 1 and 3 threads differ");
     }
 }

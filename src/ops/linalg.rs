@@ -5,16 +5,17 @@ use super::record::Recorder;
 use crate::autograd::functions::linalg::{LinearBackward, MatmulBackward};
 use crate::error::{bail, Result};
 use crate::kernels::gemm::{gemm_slices, Mat};
+use crate::kernels::linear_nt::{linear_nt, Epilogue, Rows};
 use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, fmt_shape, Dims};
-use crate::storage::{try_filled, DType};
+use crate::storage::{from_offset, try_filled, DType};
 use crate::tensor::Tensor;
 use super::unary::UnaryOp;
 
 /// The matrix in the last two dims of `l` starting at storage offset `offset`.
 fn mat<'a>(t: &'a Tensor, l: &Layout, offset: usize) -> Mat<'a> {
     let n = l.ndim();
-    Mat { data: &t.storage().slice::<f32>()[offset..], rs: l.strides[n - 2], cs: l.strides[n - 1] }
+    Mat { data: from_offset(t.storage().slice::<f32>(), offset), rs: l.strides[n - 2], cs: l.strides[n - 1] }
 }
 
 /// Batched product of a [..., n, k] and b [..., k, m] with broadcast batch dims (validated).
@@ -82,6 +83,29 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// x [*, in] -> x w^T + b: [*, out].
 pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    linear_fused(x, w, b, false).map(|(y, _)| y)
+}
+
+/// linear followed by an elementwise activation (what Sequential runs for Linear + ReLU). When the
+/// linear is not recorded its output is a fresh buffer nobody else holds, so the activation is
+/// applied to it directly: ReLU inside the GEMM's epilogue, others in place. One pass less and one
+/// activation less in memory.
+pub fn linear_act(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: UnaryOp) -> Result<Tensor> {
+    let (y, relu_applied) = linear_fused(x, w, b, act == UnaryOp::Relu)?;
+    if relu_applied {
+        return Ok(y);
+    }
+    if y.grad_fn().is_some() {
+        return super::unary::unary(&y, act);
+    }
+    // SAFETY: `y` was just made by linear and has not been shared.
+    act.apply_in_place(unsafe { y.storage().slice_mut::<f32>() });
+    Ok(y)
+}
+
+/// linear, with ReLU fused into the output when `relu` is asked and nothing is recorded; returns
+/// whether it was.
+fn linear_fused(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool) -> Result<(Tensor, bool)> {
     x.expect_dtype(DType::F32, "x")?;
     w.expect_dtype(DType::F32, "weight")?;
     if let Some(b) = b {
@@ -108,23 +132,11 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
         if rec.needs_grad(1) { rec.save(x, "AddmmBackward")? } else { None },
         if rec.needs_grad(0) { rec.save(w, "AddmmBackward")? } else { None },
     ];
-    let out = linear_raw(x, w, b, rec.inference())?;
+    let relu = relu && !rec.active();
+    let out = linear_raw(x, w, b, relu, rec.inference())?;
     let needs = [rec.needs_grad(0), rec.needs_grad(1), b.is_some() && rec.needs_grad(2)];
     let x_shape = x.shape().into();
-    Ok(rec.finish(out, || Box::new(LinearBackward { x_shape, needs }), saved))
-}
-
-/// linear followed by an elementwise activation (what Sequential runs for Linear + ReLU). When the
-/// linear was not recorded its output is a fresh buffer nobody else holds, so the activation runs
-/// in place: one pass less and one activation less in memory.
-pub fn linear_act(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: UnaryOp) -> Result<Tensor> {
-    let y = linear(x, w, b)?;
-    if y.grad_fn().is_some() {
-        return super::unary::unary(&y, act);
-    }
-    // SAFETY: `y` was just made by linear and has not been shared.
-    act.apply_in_place(unsafe { y.storage().slice_mut::<f32>() });
-    Ok(y)
+    Ok((rec.finish(out, || Box::new(LinearBackward { x_shape, needs }), saved), relu))
 }
 
 /// Rows of x as a 2-D layout (copying only when the leading dims cannot be merged).
@@ -138,10 +150,23 @@ pub(crate) fn rows_of(x: &Tensor) -> Result<Tensor> {
     }
 }
 
-fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, inference: bool) -> Result<Tensor> {
+fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, inference: bool) -> Result<Tensor> {
     let x2 = rows_of(x)?;
     let (rows, in_f) = (x2.shape()[0], x2.shape()[1]);
     let out_f = w.shape()[0];
+    let (lx, lw) = (x2.layout(), w.layout());
+    let mut shape: Dims = x.shape()[..x.ndim() - 1].into();
+    shape.push(out_f);
+    // nn.Linear's own layout (rows contiguous in in_features) goes to the dot-product kernel,
+    // which reads both operands in place; anything else (transposed views) to the strided GEMM.
+    if (lx.strides[1] == 1 || in_f <= 1) && (lw.strides[1] == 1 || in_f <= 1) {
+        let mut out = try_filled(rows * out_f, 0f32)?;
+        let bias = b.map(|b| b.data::<f32>());
+        let xs = Rows { data: from_offset(x2.storage().slice::<f32>(), lx.offset), stride: lx.strides[0] };
+        let ws = Rows { data: from_offset(w.storage().slice::<f32>(), lw.offset), stride: lw.strides[0] };
+        linear_nt(rows, out_f, in_f, xs, ws, Epilogue { bias: bias.as_deref(), relu }, &mut out);
+        return Ok(raw::from_vec(out, &shape, inference));
+    }
     let mut out = try_filled(rows * out_f, 0f32)?;
     if let Some(b) = b {
         let bias = b.data::<f32>();
@@ -149,9 +174,10 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, inference: bool) -> Re
             row.copy_from_slice(&bias);
         }
     }
-    let lw = w.layout().transpose(0, 1);
-    gemm_slices(rows, out_f, in_f, &mut out, out_f, b.is_some(), mat(&x2, x2.layout(), x2.layout().offset), mat(w, &lw, lw.offset));
-    let mut shape: Dims = x.shape()[..x.ndim() - 1].into();
-    shape.push(out_f);
+    let lwt = lw.transpose(0, 1);
+    gemm_slices(rows, out_f, in_f, &mut out, out_f, b.is_some(), mat(&x2, lx, lx.offset), mat(w, &lwt, lwt.offset));
+    if relu {
+        UnaryOp::Relu.apply_in_place(&mut out);
+    }
     Ok(raw::from_vec(out, &shape, inference))
 }

@@ -6,7 +6,7 @@ use crate::kernels::{elementwise, reduce};
 use crate::layout::Layout;
 use crate::layout::contiguous_strides;
 use crate::shape::{broadcast_shapes, fmt_shape, numel, Dims};
-use crate::storage::{try_filled, try_zeroed, DType, Element, Storage};
+use crate::storage::{try_filled, try_zeroed, window, DType, Element, Storage};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
@@ -77,7 +77,7 @@ fn binary_with(a: &Tensor, b: &Tensor, inference: bool, name: &str, f: impl Fn(f
     if a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous() {
         let (oa, ob) = (a.layout().offset, b.layout().offset);
         let n = a.numel();
-        let (xa, xb) = (&sa[oa..oa + n], &sb[ob..ob + n]);
+        let (xa, xb) = (window(sa, oa, n), window(sb, ob, n));
         let out = elementwise::par_fill(try_zeroed(n)?, |chunk, start| {
             let len = chunk.len();
             for ((y, &x0), &x1) in chunk.iter_mut().zip(&xa[start..start + len]).zip(&xb[start..start + len]) {
@@ -107,7 +107,7 @@ pub fn map(a: &Tensor, inference: bool, f: impl Fn(f32) -> f32 + Sync) -> Result
     let l = a.layout();
     let src = a.storage().slice::<f32>();
     if l.is_contiguous() {
-        let x = &src[l.offset..l.offset + l.numel()];
+        let x = window(src, l.offset, l.numel());
         let out = elementwise::par_fill(try_zeroed(x.len())?, |chunk, start| {
             let len = chunk.len();
             for (y, &v) in chunk.iter_mut().zip(&x[start..start + len]) {

@@ -1,0 +1,410 @@
+//! out = x · wᵀ (+ bias, then ReLU if asked) for x [m, k] and w [n, k] whose rows are contiguous in k: the layout of
+//! nn.Linear's input and weight (and of conv's unfolded patches against its filters).
+//!
+//! Dot-product form: every output is the dot product of an x row and a w row, both read in place.
+//! Nothing is packed, which is what makes small batches fast (packing a 784 x 256 weight costs
+//! about as much as a batch-64 forward); a register tile of MR x-rows by NR w-rows reuses each
+//! loaded vector NR or MR times, and k is blocked so a tile's rows stay in L1 while a block of w
+//! rows stays in L2. Work is split across the pool by output columns (small batches: each core
+//! keeps its half of the weight in its own L2) or by rows (large batches).
+//!
+//! Every output is summed in the same order whatever the tile, block or thread it falls in, so
+//! results do not depend on the thread count. Kernels: AVX-512F, AVX2+FMA or portable code,
+//! picked once at run time (valgrind reports no AVX-512, so it runs the AVX2 kernel).
+
+use crate::parallel;
+use std::sync::OnceLock;
+
+/// Row i of an operand is `data[i * stride..][..k]`.
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    pub data: &'a [f32],
+    pub stride: usize,
+}
+
+impl Rows<'_> {
+    fn check(&self, rows: usize, k: usize, what: &str) {
+        if rows > 0 && k > 0 {
+            assert!(k <= self.stride || rows == 1, "linear_nt: {what} rows overlap (k {k} > stride {})", self.stride);
+            assert!((rows - 1) * self.stride + k <= self.data.len(), "linear_nt: {what} ({rows} x {k}) does not fit its slice");
+        }
+    }
+}
+
+/// The instruction set the kernels use on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2Fma,
+    Portable,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "AVX-512",
+            Isa::Avx2Fma => "AVX2+FMA",
+            Isa::Portable => "portable",
+        }
+    }
+}
+
+/// The kernel set picked for this CPU (detected once).
+pub fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Isa::Avx2Fma;
+            }
+        }
+        Isa::Portable
+    })
+}
+
+/// What is applied to each finished output: `bias` (length n) added on every row, then ReLU if
+/// asked (fused here so the output is written once).
+#[derive(Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    pub bias: Option<&'a [f32]>,
+    pub relu: bool,
+}
+
+/// out (m x n, row-major, contiguous) = epilogue(x wᵀ).
+pub fn linear_nt(m: usize, n: usize, k: usize, x: Rows<'_>, w: Rows<'_>, epilogue: Epilogue<'_>, out: &mut [f32]) {
+    linear_nt_with(isa(), m, n, k, x, w, epilogue, out)
+}
+
+/// `linear_nt` with a chosen kernel set (tests compare them); an ISA this CPU lacks panics.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: Rows<'_>, epilogue: Epilogue<'_>, out: &mut [f32]) {
+    let bias = epilogue.bias;
+    assert!(out.len() >= m * n, "linear_nt: out holds {} values, needs {m} x {n}", out.len());
+    if let Some(b) = bias {
+        assert!(b.len() >= n, "linear_nt: bias has {} values, needs {n}", b.len());
+    }
+    if m == 0 || n == 0 {
+        return;
+    }
+    x.check(m, k, "x");
+    w.check(n, k, "w");
+    assert!(isa_ == Isa::Portable || isa_ == isa() || (isa_ == Isa::Avx2Fma && isa() == Isa::Avx512), "linear_nt: {} kernels are not supported on this CPU", isa_.name());
+    let job = Job { x: x.data.as_ptr(), ldx: x.stride, w: w.data.as_ptr(), ldw: w.stride, k, bias: bias.map(<[f32]>::as_ptr), relu: epilogue.relu, out: out.as_mut_ptr(), ldo: n };
+    let threads = match parallel::gemm_parallelism(m, n, k) {
+        gemm::Parallelism::Rayon(t) => t.max(1),
+        _ => 1,
+    };
+    if threads == 1 {
+        // SAFETY: the extents were checked above and `out` is a unique borrow.
+        unsafe { run(isa_, &job, 0..m, 0..n) };
+        return;
+    }
+    // Split the larger output dimension: fewer rows than columns means the weight dominates, and
+    // each core then reads only its share of it.
+    let split_cols = m < n;
+    let (len, align) = if split_cols { (n, 16) } else { (m, 8) };
+    let chunk = len.div_ceil(threads).div_ceil(align) * align;
+    parallel::install(|| {
+        rayon::scope(|s| {
+            for start in (0..len).step_by(chunk) {
+                let range = start..(start + chunk).min(len);
+                let job = &job;
+                s.spawn(move |_| {
+                    let (rows, cols) = if split_cols { (0..m, range) } else { (range, 0..n) };
+                    // SAFETY: as above; the chunks write disjoint parts of `out`.
+                    unsafe { run(isa_, job, rows, cols) }
+                });
+            }
+        })
+    });
+}
+
+/// Operand pointers and strides, shared by the pool's tasks.
+struct Job {
+    x: *const f32,
+    ldx: usize,
+    w: *const f32,
+    ldw: usize,
+    k: usize,
+    bias: Option<*const f32>,
+    relu: bool,
+    out: *mut f32,
+    ldo: usize,
+}
+// SAFETY: `linear_nt_with` keeps the borrowed slices alive until every task is done, and tasks
+// write disjoint rectangles of `out`.
+unsafe impl Sync for Job {}
+
+/// k per block: an MR-row tile of x and an NR-row tile of w (4 + 4 rows of 2 KiB) stay in L1.
+const KC: usize = 512;
+/// w rows per block (a multiple of every NR): 64 rows x KC = 128 KiB stay in L2 while every x
+/// tile passes over them.
+const NC: usize = 64;
+
+/// # Safety
+/// The job's pointers address valid operands for the given rows and columns.
+unsafe fn run(isa_: Isa, job: &Job, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) {
+    match isa_ {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::run_avx512(job, rows, cols),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => x86::run_avx2(job, rows, cols),
+        _ => blocks::<Portable, 4, 2>(job, rows, cols),
+    }
+}
+
+/// What a tile kernel needs of a vector type.
+trait Simd {
+    type V: Copy;
+    const LANES: usize;
+    unsafe fn zero() -> Self::V;
+    unsafe fn load(p: *const f32) -> Self::V;
+    /// The first `n` (< LANES) values at p, zeros after them.
+    unsafe fn load_tail(p: *const f32, n: usize) -> Self::V;
+    unsafe fn fma(a: Self::V, b: Self::V, acc: Self::V) -> Self::V;
+    unsafe fn sum(v: Self::V) -> f32;
+}
+
+/// Walks the blocks of `rows` x `cols` and runs MR x NR tiles (smaller at the edges).
+#[inline(always)]
+unsafe fn blocks<S: Simd, const MR: usize, const NR: usize>(job: &Job, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>) {
+    let k = job.k;
+    let mut pc = 0;
+    loop {
+        let kc = KC.min(k - pc);
+        let (first, last) = (pc == 0, pc + kc == k);
+        let mut jc = cols.start;
+        while jc < cols.end {
+            let nc_end = (jc + NC).min(cols.end);
+            let mut i = rows.start;
+            while i < rows.end {
+                let mr = MR.min(rows.end - i);
+                let mut j = jc;
+                while j < nc_end {
+                    let nr = NR.min(nc_end - j);
+                    let x = job.x.add(i * job.ldx + pc);
+                    let w = job.w.add(j * job.ldw + pc);
+                    let mut sums = [[0f32; NR]; MR];
+                    edge_tile::<S, MR, NR>(mr, nr, x, job.ldx, w, job.ldw, kc, &mut sums);
+                    for (di, row) in sums.iter().enumerate().take(mr) {
+                        let o = job.out.add((i + di) * job.ldo + j);
+                        for (dj, &s) in row.iter().enumerate().take(nr) {
+                            let mut v = if first { s } else { *o.add(dj) + s };
+                            if last {
+                                if let Some(b) = job.bias {
+                                    v += *b.add(j + dj);
+                                }
+                                if job.relu && v < 0.0 {
+                                    v = 0.0; // NaN stays NaN, as torch.relu keeps it
+                                }
+                            }
+                            *o.add(dj) = v;
+                        }
+                    }
+                    j += nr;
+                }
+                i += mr;
+            }
+            jc = nc_end;
+        }
+        pc += kc;
+        if pc >= k {
+            break;
+        }
+    }
+}
+
+/// A tile of mr <= MR x-rows by nr <= NR w-rows, through the matching fixed-size kernel.
+#[inline(always)]
+unsafe fn edge_tile<S: Simd, const MR: usize, const NR: usize>(
+    mr: usize,
+    nr: usize,
+    x: *const f32,
+    ldx: usize,
+    w: *const f32,
+    ldw: usize,
+    kc: usize,
+    sums: &mut [[f32; NR]; MR],
+) {
+    macro_rules! pick {
+        ($($r:literal),*; $($c:literal),*) => {
+            pick!(@rows [$($r),*] [$($c),*])
+        };
+        (@rows [$($r:literal),*] $cs:tt) => {
+            match mr {
+                $( $r => pick!(@cols $r $cs), )*
+                _ => unreachable!("tile rows {mr} > {MR}"),
+            }
+        };
+        (@cols $r:literal [$($c:literal),*]) => {
+            match nr {
+                $( $c => tile::<S, $r, $c, MR, NR>(x, ldx, w, ldw, kc, sums), )*
+                _ => unreachable!("tile cols {nr} > {NR}"),
+            }
+        };
+    }
+    pick!(1, 2, 3, 4; 1, 2, 3, 4, 5, 6, 7, 8)
+}
+
+/// sums[i][j] = dot(x row i, w row j) over kc values, for an R x C tile held in registers.
+#[inline(always)]
+unsafe fn tile<S: Simd, const R: usize, const C: usize, const MR: usize, const NR: usize>(
+    x: *const f32,
+    ldx: usize,
+    w: *const f32,
+    ldw: usize,
+    kc: usize,
+    sums: &mut [[f32; NR]; MR],
+) {
+    if R > MR || C > NR {
+        return;
+    }
+    let xs: [*const f32; R] = std::array::from_fn(|i| x.add(i * ldx));
+    let ws: [*const f32; C] = std::array::from_fn(|j| w.add(j * ldw));
+    let mut acc = [[S::zero(); C]; R];
+    let full = kc - kc % S::LANES;
+    let mut p = 0;
+    while p < full {
+        let xv: [S::V; R] = std::array::from_fn(|i| S::load(xs[i].add(p)));
+        for j in 0..C {
+            let wv = S::load(ws[j].add(p));
+            for i in 0..R {
+                acc[i][j] = S::fma(xv[i], wv, acc[i][j]);
+            }
+        }
+        p += S::LANES;
+    }
+    if p < kc {
+        let n = kc - p;
+        let xv: [S::V; R] = std::array::from_fn(|i| S::load_tail(xs[i].add(p), n));
+        for j in 0..C {
+            let wv = S::load_tail(ws[j].add(p), n);
+            for i in 0..R {
+                acc[i][j] = S::fma(xv[i], wv, acc[i][j]);
+            }
+        }
+    }
+    for i in 0..R {
+        for j in 0..C {
+            sums[i][j] = S::sum(acc[i][j]);
+        }
+    }
+}
+
+/// Eight lanes of plain Rust, which the compiler vectorises for the baseline target.
+struct Portable;
+
+impl Simd for Portable {
+    type V = [f32; 8];
+    const LANES: usize = 8;
+    unsafe fn zero() -> [f32; 8] {
+        [0.0; 8]
+    }
+    unsafe fn load(p: *const f32) -> [f32; 8] {
+        std::ptr::read_unaligned(p as *const [f32; 8])
+    }
+    unsafe fn load_tail(p: *const f32, n: usize) -> [f32; 8] {
+        let mut v = [0.0; 8];
+        std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n);
+        v
+    }
+    unsafe fn fma(a: [f32; 8], b: [f32; 8], acc: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] * b[l] + acc[l])
+    }
+    unsafe fn sum(v: [f32; 8]) -> f32 {
+        let q = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
+        (q[0] + q[2]) + (q[1] + q[3])
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{blocks, Job, Simd};
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    pub struct Avx512;
+
+    impl Simd for Avx512 {
+        type V = __m512;
+        const LANES: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            _mm512_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn load_tail(p: *const f32, n: usize) -> __m512 {
+            _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m512, b: __m512, acc: __m512) -> __m512 {
+            _mm512_fmadd_ps(a, b, acc)
+        }
+        #[inline(always)]
+        unsafe fn sum(v: __m512) -> f32 {
+            let h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
+            Avx2Fma::sum(h)
+        }
+    }
+
+    pub struct Avx2Fma;
+
+    impl Simd for Avx2Fma {
+        type V = __m256;
+        const LANES: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            _mm256_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            _mm256_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn load_tail(p: *const f32, n: usize) -> __m256 {
+            let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes);
+            _mm256_maskload_ps(p, mask)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m256, b: __m256, acc: __m256) -> __m256 {
+            _mm256_fmadd_ps(a, b, acc)
+        }
+        #[inline(always)]
+        unsafe fn sum(v: __m256) -> f32 {
+            let q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let d = _mm_add_ps(q, _mm_movehl_ps(q, q));
+            _mm_cvtss_f32(_mm_add_ss(d, _mm_shuffle_ps::<1>(d, d)))
+        }
+    }
+
+    /// 4 x 4 tiles: 16 accumulators + 4 x vectors + 1 w vector (LLVM spills a 6 x 4 tile to the
+    /// stack). A single row (batch 1) takes 1 x 8 tiles: 8 independent FMA chains cover the FMA
+    /// latency where 4 would not.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn run_avx512(job: &Job, rows: Range<usize>, cols: Range<usize>) {
+        if rows.len() == 1 {
+            blocks::<Avx512, 1, 8>(job, rows, cols)
+        } else {
+            blocks::<Avx512, 4, 4>(job, rows, cols)
+        }
+    }
+
+    /// 3 x 4 tiles: 12 accumulators + 3 x vectors + 1 w vector of the 16 ymm registers.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn run_avx2(job: &Job, rows: Range<usize>, cols: Range<usize>) {
+        if rows.len() == 1 {
+            blocks::<Avx2Fma, 1, 8>(job, rows, cols)
+        } else {
+            blocks::<Avx2Fma, 3, 4>(job, rows, cols)
+        }
+    }
+}
