@@ -111,7 +111,7 @@ fn isas() -> Vec<Isa> {
 fn every_kernel_matches_a_naive_product_across_tile_and_block_edges() {
     // Edges of the 4 x 4, 1 x 8 and 3 x 4 tiles, of 8- and 16-lane vectors, of KC and NC, strided
     // rows (stride > k), and batch 1.
-    let shapes = [(1, 1, 1), (1, 10, 784), (5, 3, 17), (7, 9, 33), (13, 70, 600), (64, 10, 256), (2, 65, 1030)];
+    let shapes = [(1, 1, 1), (1, 10, 784), (5, 3, 17), (7, 9, 33), (13, 70, 600), (64, 10, 256), (2, 65, 1030), (3, 5, 2100)];
     for (s, &(m, n, k)) in shapes.iter().enumerate() {
         let (ldx, ldw) = (k + s % 3, k + 2 * (s % 2));
         let x = values(m * ldx, 2 * s as u64);

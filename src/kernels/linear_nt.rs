@@ -13,6 +13,7 @@
 //! picked once at run time (valgrind reports no AVX-512, so it runs the AVX2 kernel).
 
 use crate::parallel;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Row i of an operand is `data[i * stride..][..k]`.
@@ -104,22 +105,29 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
         return;
     }
     // Split the larger output dimension: fewer rows than columns means the weight dominates, and
-    // each core then reads only its share of it.
+    // each core then reads only its share of it. The calling thread starts on the chunks at once
+    // and the pool's threads join as they wake (which takes tens of microseconds on a virtual
+    // machine), taking chunks from a shared counter so nobody waits for a late starter.
     let split_cols = m < n;
-    let (len, align) = if split_cols { (n, 16) } else { (m, 8) };
-    let chunk = len.div_ceil(threads).div_ceil(align) * align;
-    parallel::install(|| {
-        rayon::scope(|s| {
-            for start in (0..len).step_by(chunk) {
-                let range = start..(start + chunk).min(len);
-                let job = &job;
-                s.spawn(move |_| {
-                    let (rows, cols) = if split_cols { (0..m, range) } else { (range, 0..n) };
-                    // SAFETY: as above; the chunks write disjoint parts of `out`.
-                    unsafe { run(isa_, job, rows, cols) }
-                });
-            }
-        })
+    let (len, align) = if split_cols { (n, 16) } else { (m, 4) };
+    let chunk = (len / (4 * threads)).max(align).div_ceil(align) * align;
+    let chunks = len.div_ceil(chunk);
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let c = next.fetch_add(1, Ordering::Relaxed);
+        if c >= chunks {
+            break;
+        }
+        let range = c * chunk..((c + 1) * chunk).min(len);
+        let (rows, cols) = if split_cols { (0..m, range) } else { (range, 0..n) };
+        // SAFETY: as above; each chunk is taken once, and chunks write disjoint parts of `out`.
+        unsafe { run(isa_, &job, rows, cols) }
+    };
+    parallel::scope_here(|s| {
+        for _ in 1..threads.min(chunks) {
+            s.spawn(|_| work());
+        }
+        work();
     });
 }
 
@@ -139,9 +147,11 @@ struct Job {
 // write disjoint rectangles of `out`.
 unsafe impl Sync for Job {}
 
-/// k per block: an MR-row tile of x and an NR-row tile of w (4 + 4 rows of 2 KiB) stay in L1.
-const KC: usize = 512;
-/// w rows per block (a multiple of every NR): 64 rows x KC = 128 KiB stay in L2 while every x
+/// k per block: an MR-row tile of x (4 rows of 4 KiB, reused by every w tile of the block) stays
+/// in L1. Each block ends in a horizontal sum per output, so blocks are as long as L1 allows: the
+/// common in_features (784, 1024) take one.
+const KC: usize = 1024;
+/// w rows per block (a multiple of every NR): 64 rows x KC = 256 KiB stay in L2 while every x
 /// tile passes over them.
 const NC: usize = 64;
 
