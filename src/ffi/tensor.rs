@@ -59,7 +59,7 @@ pub unsafe extern "C" fn rt_tensor_from_blob(
         let shape = args::shape(shape, ndim, "shape")?;
         let dtype = args::dtype(dtype)?;
         check_nbytes(nbytes, &shape, dtype)?;
-        if (data as usize) % dtype.size() != 0 {
+        if !(data as usize).is_multiple_of(dtype.size()) {
             bail!(InvalidArgument, "`data` is not aligned to {} bytes, the size of {}; pass aligned memory", dtype.size(), dtype.name());
         }
         let t = creation::from_blob(data, &shape, dtype, deleter, ctx);

@@ -153,7 +153,7 @@ fn entry(name: String, v: &Value, data_len: usize) -> Result<Entry> {
     }
     let numel: usize = shape.iter().product();
     let bits = numel * dtype.bits();
-    if bits % 8 != 0 {
+    if !bits.is_multiple_of(8) {
         bail!(Format, "tensor \"{name}\" has {numel} elements of {}, which do not fill a whole number of bytes", dtype.name());
     }
     let nbytes = bits / 8;

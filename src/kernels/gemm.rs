@@ -17,6 +17,7 @@ struct MatRef {
 /// # Safety
 /// Pointers and strides must address valid m x k, k x n and m x n matrices; dst must not alias
 /// lhs or rhs.
+#[allow(clippy::too_many_arguments)]
 unsafe fn gemm(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, accumulate: bool, lhs: MatRef, rhs: MatRef) {
     if m == 0 || n == 0 {
         return;

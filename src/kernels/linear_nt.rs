@@ -230,6 +230,7 @@ unsafe fn blocks<S: Simd, const MR: usize, const NR: usize>(job: &Job, rows: std
 
 /// A tile of mr <= MR x-rows by nr <= NR w-rows, through the matching fixed-size kernel.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn edge_tile<S: Simd, const MR: usize, const NR: usize>(
     mr: usize,
     nr: usize,
@@ -262,6 +263,7 @@ unsafe fn edge_tile<S: Simd, const MR: usize, const NR: usize>(
 
 /// sums[i][j] = dot(x row i, w row j) over kc values, for an R x C tile held in registers.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn tile<S: Simd, const R: usize, const C: usize, const MR: usize, const NR: usize>(
     x: *const f32,
     ldx: usize,

@@ -26,7 +26,7 @@ pub struct BatchNorm {
 
 impl BatchNorm {
     pub fn new(num_features: usize, eps: f64, momentum: f64, two_d: bool) -> Result<BatchNorm> {
-        if !(eps.is_finite() && eps > 0.0) || !(0.0..=1.0).contains(&momentum) {
+        if !eps.is_finite() || eps <= 0.0 || !(0.0..=1.0).contains(&momentum) {
             bail!(InvalidArgument, "eps ({eps}) must be > 0 and momentum ({momentum}) within [0, 1]");
         }
         let param = |v: f64| -> Result<Tensor> {

@@ -159,7 +159,7 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, inference:
     shape.push(out_f);
     // nn.Linear's own layout (rows contiguous in in_features) goes to the dot-product kernel,
     // which reads both operands in place; anything else (transposed views) to the strided GEMM.
-    if (lx.strides[1] == 1 || in_f <= 1) && (lw.strides[1] == 1 || in_f <= 1) {
+    if in_f <= 1 || (lx.strides[1] == 1 && lw.strides[1] == 1) {
         let mut out = try_filled(rows * out_f, 0f32)?;
         let bias = b.map(|b| b.data::<f32>());
         let xs = Rows { data: from_offset(x2.storage().slice::<f32>(), lx.offset), stride: lx.strides[0] };

@@ -67,7 +67,7 @@ fn infer_shape(shape: &[i64], numel_in: usize, op: &str, from: &[usize]) -> Resu
     }
     match infer_at {
         Some(i) => {
-            if known == 0 || numel_in % known != 0 {
+            if known == 0 || !numel_in.is_multiple_of(known) {
                 bail!(Shape, "{op}: shape {:?} is invalid for a tensor of shape {} ({} elements)", shape, fmt_shape(from), numel_in);
             }
             out[i] = numel_in / known;
