@@ -2,6 +2,7 @@
 //! small ops never pay for a pool entry; results do not depend on the thread count.
 
 use parking_lot::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 struct Pool {
@@ -47,13 +48,84 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     pool.install(f)
 }
 
-/// Runs `f` on the calling thread with a scope whose spawned tasks go to the private pool, and
-/// returns once they are all done. The caller works on its own share instead of sleeping while
-/// the pool works, which saves a thread wake-up per call: on a virtual machine waking an idle
-/// CPU costs tens of microseconds, as much as a batch-64 layer.
-pub fn scope_here<'s, R>(f: impl FnOnce(&rayon::Scope<'s>) -> R) -> R {
+/// Runs `task(c)` once for every chunk c in 0..chunks, on the calling thread and on up to
+/// `helpers` pool threads, and returns when every chunk is done.
+///
+/// The caller starts at once and the pool's threads join as they wake, each taking the next
+/// chunk from a shared counter. The caller never waits for a helper that has not started: on a
+/// virtual machine waking an idle CPU takes tens of microseconds, as long as a batch-64 layer, so
+/// a helper that wakes late just finds no chunk left. Results must not depend on which thread
+/// runs a chunk.
+pub fn for_each_chunk(helpers: usize, chunks: usize, task: &(dyn Fn(usize) + Sync)) {
+    // SAFETY: the lifetime is erased so pool threads can hold the task after this call returns,
+    // but they only call it for a chunk they claimed while `Chunks::close` below was not yet done,
+    // and `close` waits for every such call to finish before this function returns (or unwinds).
+    let task: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(task) };
+    let shared = Arc::new(Chunks { task, chunks, next: AtomicUsize::new(0), active: AtomicUsize::new(0) });
     let pool = pool().read().pool.clone();
-    pool.in_place_scope(f)
+    for _ in 0..helpers.min(chunks.saturating_sub(1)) {
+        let shared = shared.clone();
+        pool.spawn(move || shared.work());
+    }
+    let _close = CloseOnDrop(&shared);
+    while let Some(c) = shared.claim() {
+        (shared.task)(c);
+    }
+}
+
+struct Chunks {
+    task: &'static (dyn Fn(usize) + Sync),
+    chunks: usize,
+    next: AtomicUsize,
+    /// Helpers between announcing a claim and finishing its chunk.
+    active: AtomicUsize,
+}
+
+impl Chunks {
+    fn claim(&self) -> Option<usize> {
+        let c = self.next.fetch_add(1, Ordering::SeqCst);
+        (c < self.chunks).then_some(c)
+    }
+
+    /// A helper's loop. It announces itself in `active` before each claim, so `close` either sees
+    /// it there or it finds the counter closed.
+    fn work(&self) {
+        loop {
+            self.active.fetch_add(1, Ordering::SeqCst);
+            let claimed = self.claim();
+            if let Some(c) = claimed {
+                (self.task)(c);
+            }
+            self.active.fetch_sub(1, Ordering::SeqCst);
+            if claimed.is_none() {
+                return;
+            }
+        }
+    }
+
+    /// No chunk can be claimed after this; waits for helpers still running one.
+    fn close(&self) {
+        self.next.fetch_add(self.chunks, Ordering::SeqCst);
+        // A running chunk takes microseconds: spin, then yield (under valgrind the threads
+        // take turns, and a spinning caller would hold back the helper it waits for).
+        let mut spins = 0u32;
+        while self.active.load(Ordering::SeqCst) != 0 {
+            if spins < 1000 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+struct CloseOnDrop<'a>(&'a Chunks);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// Below ~2M multiply-adds (tens of microseconds on one core) a GEMM is faster on the calling

@@ -13,7 +13,6 @@
 //! picked once at run time (valgrind reports no AVX-512, so it runs the AVX2 kernel).
 
 use crate::parallel;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 /// Row i of an operand is `data[i * stride..][..k]`.
@@ -105,30 +104,17 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
         return;
     }
     // Split the larger output dimension: fewer rows than columns means the weight dominates, and
-    // each core then reads only its share of it. The calling thread starts on the chunks at once
-    // and the pool's threads join as they wake (which takes tens of microseconds on a virtual
-    // machine), taking chunks from a shared counter so nobody waits for a late starter.
+    // each core then reads only its share of it. Chunks go to whichever thread is free first.
     let split_cols = m < n;
     let (len, align) = if split_cols { (n, 16) } else { (m, 4) };
     let chunk = (len / (4 * threads)).max(align).div_ceil(align) * align;
-    let chunks = len.div_ceil(chunk);
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let c = next.fetch_add(1, Ordering::Relaxed);
-        if c >= chunks {
-            break;
-        }
+    let task = |c: usize| {
         let range = c * chunk..((c + 1) * chunk).min(len);
         let (rows, cols) = if split_cols { (0..m, range) } else { (range, 0..n) };
-        // SAFETY: as above; each chunk is taken once, and chunks write disjoint parts of `out`.
+        // SAFETY: as above; each chunk runs once, and chunks write disjoint parts of `out`.
         unsafe { run(isa_, &job, rows, cols) }
     };
-    parallel::scope_here(|s| {
-        for _ in 1..threads.min(chunks) {
-            s.spawn(|_| work());
-        }
-        work();
-    });
+    parallel::for_each_chunk(threads - 1, len.div_ceil(chunk), &task);
 }
 
 /// Operand pointers and strides, shared by the pool's tasks.
