@@ -69,6 +69,8 @@ pub fn reuse_f32(shape: &[usize], inference: bool, fill: impl FnOnce(&mut [f32])
     *imp.requires_grad.get_mut() = false;
     let storage = Arc::get_mut(&mut imp.storage).expect("a kept storage is held only by its tensor");
     storage.unpark(inference);
-    fill(storage.slice_exclusive());
+    let out = storage.slice_exclusive();
+    debug_assert_eq!(out.len(), n);
+    fill(out);
     Some(Tensor(t))
 }

@@ -18,7 +18,7 @@
 //! thread moves slot indices to and from the shared FIFO in batches of `BATCH` (the only mutex,
 //! taken once per `BATCH` handles made or freed).
 
-use crate::error::{bail, err, Result};
+use crate::error::{err, Result};
 use crate::io::SafeTensors;
 use crate::nn::Module;
 use crate::optim::Optimizer;
@@ -207,8 +207,9 @@ impl Table {
     }
 
     /// Moves up to `BATCH` slot indices into `ready`: from the FIFO's front when more than
-    /// `MIN_FREE` wait there, else fresh ones, else whatever the FIFO has left.
-    fn refill(&self, ready: &mut Vec<usize>) -> Result<()> {
+    /// `MIN_FREE` wait there, else fresh ones, else whatever the FIFO has left (none when every
+    /// slot is in use).
+    fn refill(&self, ready: &mut Vec<usize>) {
         let mut f = self.free.lock();
         if f.fifo.len() > MIN_FREE {
             let n = (f.fifo.len() - MIN_FREE).min(BATCH);
@@ -217,6 +218,8 @@ impl Table {
             let end = (f.fresh + BATCH).min(self.max_slots);
             for c in f.fresh >> CHUNK_BITS..=(end - 1) >> CHUNK_BITS {
                 if self.chunks[c].load(Ordering::Relaxed).is_null() {
+                    // Collected straight into the heap: a chunk built as an array value would sit
+                    // on the stack first (128 KiB), a frame the caller's thread may not have.
                     let chunk: Box<[Slot]> = (0..CHUNK).map(|_| Slot { state: AtomicUsize::new(0), object: UnsafeCell::new(None) }).collect();
                     self.chunks[c].store(Box::into_raw(chunk) as *mut Slot, Ordering::Release);
                 }
@@ -228,27 +231,24 @@ impl Table {
             let n = f.fifo.len().min(BATCH);
             ready.extend((0..n).filter_map(|_| f.fifo.pop_front()));
         }
-        if ready.is_empty() {
-            bail!(OutOfMemory, "all {} handles are in use; free handles you no longer need", self.max_slots);
-        }
-        Ok(())
     }
 
-    fn take_index(&self) -> Result<usize> {
-        let cached = CACHE.try_with(|c| -> Result<usize> {
+    /// A free slot's index, now held by the caller alone; None when every slot is in use.
+    fn take_index(&self) -> Option<usize> {
+        let cached = CACHE.try_with(|c| {
             let mut c = c.borrow_mut();
             if c.ready.is_empty() {
-                self.refill(&mut c.ready)?;
+                self.refill(&mut c.ready);
             }
-            Ok(c.ready.pop().expect("refill leaves at least one"))
+            c.ready.pop()
         });
         // This thread's cache is gone (a call from a thread-exit destructor): use the FIFO directly.
         cached.unwrap_or_else(|_| {
-            let mut one = Vec::new();
-            self.refill(&mut one)?;
-            let mut f = self.free.lock();
-            f.fifo.extend(one.drain(1..));
-            Ok(one[0])
+            let mut some = Vec::new();
+            self.refill(&mut some);
+            let index = some.pop();
+            self.free.lock().fifo.extend(some);
+            index
         })
     }
 
@@ -308,6 +308,11 @@ enum Bad {
 }
 
 #[cold]
+fn all_in_use(max_slots: usize) -> crate::error::Error {
+    err!(OutOfMemory, "all {max_slots} handles are in use; free handles you no longer need")
+}
+
+#[cold]
 #[inline(never)]
 fn refused(bad: Bad, kind: Kind) -> crate::error::Error {
     match bad {
@@ -319,9 +324,12 @@ fn refused(bad: Bad, kind: Kind) -> crate::error::Error {
 }
 
 /// Stores `obj` and returns its new handle.
+#[inline]
 pub fn insert(obj: Object) -> Result<usize> {
     let t = table();
-    let index = t.take_index()?;
+    let Some(index) = t.take_index() else {
+        return Err(all_in_use(t.max_slots));
+    };
     let slot = t.slot(index).expect("slot was made with its index");
     let generation = slot.state.load(Ordering::Relaxed) >> FLAG_BITS;
     let kind = obj.kind();
@@ -350,10 +358,12 @@ pub fn get(h: usize, kind: Kind) -> Result<Object> {
 
 /// The tensor behind a live tensor handle.
 pub fn get_tensor(h: usize) -> Result<Tensor> {
-    read(h, Kind::Tensor, |o| match o {
-        Object::Tensor(t) => t.clone(),
-        _ => unreachable!("a slot holds an object of its handle's kind"),
-    })
+    let t = read(h, Kind::Tensor, |o| match o {
+        Object::Tensor(t) => Some(t.clone()),
+        _ => None,
+    })?;
+    // Checked after the slot is unlocked: a panic while it is locked would leave it locked.
+    Ok(t.expect("a slot holds an object of its handle's kind"))
 }
 
 /// Frees a handle; a second free of the same handle fails with RT_ERR_INVALID_HANDLE.
