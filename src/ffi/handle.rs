@@ -213,7 +213,7 @@ impl Table {
         let mut f = self.free.lock();
         if f.fifo.len() > MIN_FREE {
             let n = (f.fifo.len() - MIN_FREE).min(BATCH);
-            ready.extend((0..n).filter_map(|_| f.fifo.pop_front()));
+            take_front(&mut f.fifo, n, ready);
         } else if f.fresh < self.max_slots {
             let end = (f.fresh + BATCH).min(self.max_slots);
             for c in f.fresh >> CHUNK_BITS..=(end - 1) >> CHUNK_BITS {
@@ -229,7 +229,7 @@ impl Table {
             f.fresh = end;
         } else {
             let n = f.fifo.len().min(BATCH);
-            ready.extend((0..n).filter_map(|_| f.fifo.pop_front()));
+            take_front(&mut f.fifo, n, ready);
         }
     }
 
@@ -296,6 +296,15 @@ impl Table {
             Err(Bad::Stale)
         }
     }
+}
+
+/// Moves the first `n` indices of `fifo` to the end of `to`, in order.
+fn take_front(fifo: &mut VecDeque<usize>, n: usize, to: &mut Vec<usize>) {
+    let (a, b) = fifo.as_slices();
+    let from_a = n.min(a.len());
+    to.extend_from_slice(&a[..from_a]);
+    to.extend_from_slice(&b[..n - from_a]);
+    fifo.drain(..n);
 }
 
 /// Why a handle was refused; turned into an error message off the hot path.
