@@ -1,6 +1,7 @@
 //! Reference-counted element buffers. A storage is normal (with a version counter shared by every
 //! view and detach alias of it) or inference (no version counter), decided once at allocation.
-//! Every storage the library allocates is counted in the process-wide memory statistics.
+//! Every storage the library allocates is counted in the process-wide memory statistics while a
+//! tensor uses it (one kept for reuse after its tensor was freed, see recycle.rs, is not).
 
 use crate::error::{err, Error, Result};
 use std::ffi::c_void;

@@ -101,7 +101,11 @@ struct Slot {
 }
 
 // SAFETY: `object` is accessed only under the protocol above, which the state word's
-// acquire/release operations order between threads.
+// acquire/release operations order between threads, and objects may move between threads:
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Object>()
+};
 unsafe impl Sync for Slot {}
 
 impl Slot {

@@ -4,8 +4,8 @@
 use crate::error::{bail, Result};
 use crate::kernels::{elementwise, reduce};
 use crate::layout::Layout;
-use crate::recycle;
 use crate::layout::contiguous_strides;
+use crate::recycle;
 use crate::shape::{broadcast_shapes, fmt_shape, numel, Dims};
 use crate::storage::{try_filled, try_with_capacity, try_zeroed, DType, Element, Storage};
 use crate::tensor::Tensor;
