@@ -638,6 +638,35 @@ TEST(handles_can_be_made_used_and_freed_on_several_threads) {
     CHECK_OK(rt_tensor_free(shared));
 }
 
+/* Making a handle once needed a 160 KiB stack frame (a chunk of the handle table built on the
+ * stack, probed page by page on every call), so any call returning a handle crashed on a thread
+ * with a smaller stack. 128 KiB is what musl gives a new thread. */
+static void *use_handles(void *arg) {
+    int *failures = arg;
+    float d[] = {1, 2, 3, 4};
+    int64_t s[] = {4};
+    for (int i = 0; i < 100; i++) {
+        rt_tensor *a = NULL, *b = NULL;
+        size_t n = 0;
+        if (rt_tensor_from_data(d, sizeof d, RT_DTYPE_F32, s, 1, &a) != RT_OK) (*failures)++;
+        if (rt_tensor_add(a, a, &b) != RT_OK || rt_tensor_numel(b, &n) != RT_OK || n != 4) (*failures)++;
+        if (rt_tensor_free(a) != RT_OK || rt_tensor_free(b) != RT_OK) (*failures)++;
+    }
+    return NULL;
+}
+
+TEST(handles_work_on_a_thread_with_a_small_stack) {
+    pthread_attr_t attr;
+    CHECK(pthread_attr_init(&attr) == 0);
+    CHECK(pthread_attr_setstacksize(&attr, 128 * 1024) == 0);
+    pthread_t th;
+    int failures = 0;
+    CHECK(pthread_create(&th, &attr, use_handles, &failures) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(failures == 0);
+    CHECK(pthread_attr_destroy(&attr) == 0);
+}
+
 static void *free_it(void *arg) {
     return (void *)(uintptr_t)rt_tensor_free(arg);
 }

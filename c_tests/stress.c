@@ -390,3 +390,78 @@ TEST(racing_double_frees_succeed_exactly_once) {
     CHECK_OK(rt_memory_stats_get(&after));
     CHECK(after.live_bytes == before.live_bytes);
 }
+
+/* ---- lookups racing the free of the same handles ---- */
+
+enum { LOOKUP_HANDLES = 2000, LOOKERS = 3 };
+static rt_tensor *lookup_handles[LOOKUP_HANDLES];
+static atomic_bool lookups_freed;
+static pthread_barrier_t lookups_start;
+
+struct looker {
+    int ok, refused, other;
+};
+
+/* Uses every handle, over and over until the free is done. */
+static void *looker_run(void *p) {
+    struct looker *l = p;
+    pthread_barrier_wait(&lookups_start);
+    do {
+        for (int i = 0; i < LOOKUP_HANDLES; i++) {
+            rt_tensor *out = NULL;
+            size_t n = 0;
+            rt_status s = rt_tensor_add(lookup_handles[i], lookup_handles[i], &out);
+            if (s == RT_OK) {
+                l->ok++;
+                if (rt_tensor_numel(out, &n) != RT_OK || n != 4 || rt_tensor_free(out) != RT_OK) l->other++;
+            } else if (s == RT_ERR_INVALID_HANDLE && out == NULL) {
+                l->refused++;
+            } else {
+                l->other++;
+            }
+        }
+    } while (!atomic_load(&lookups_freed));
+    return NULL;
+}
+
+static void *freer_run(void *p) {
+    int *failures = p;
+    pthread_barrier_wait(&lookups_start);
+    /* From the other end, so the free meets the lookups in the middle. */
+    for (int i = LOOKUP_HANDLES - 1; i >= 0; i--)
+        if (rt_tensor_free(lookup_handles[i]) != RT_OK) (*failures)++;
+    atomic_store(&lookups_freed, true);
+    return NULL;
+}
+
+/* Three threads use handles while a fourth frees them: each use sees the live tensor or
+ * RT_ERR_INVALID_HANDLE, never a crash or a half-freed tensor, and the storage is all returned. */
+TEST(lookups_racing_a_free_see_the_tensor_or_an_invalid_handle) {
+    rt_memory_stats before, after;
+    CHECK_OK(rt_memory_stats_get(&before));
+    int64_t s[] = {4};
+    for (int i = 0; i < LOOKUP_HANDLES; i++) CHECK_OK(rt_tensor_ones(s, 1, RT_DTYPE_F32, &lookup_handles[i]));
+    CHECK(pthread_barrier_init(&lookups_start, NULL, LOOKERS + 1) == 0);
+    struct looker ls[LOOKERS];
+    pthread_t th[LOOKERS + 1];
+    int free_failures = 0;
+    for (int t = 0; t < LOOKERS; t++) {
+        ls[t] = (struct looker){0, 0, 0};
+        CHECK(pthread_create(&th[t], NULL, looker_run, &ls[t]) == 0);
+    }
+    CHECK(pthread_create(&th[LOOKERS], NULL, freer_run, &free_failures) == 0);
+    for (int t = 0; t <= LOOKERS; t++) CHECK(pthread_join(th[t], NULL) == 0);
+    CHECK(pthread_barrier_destroy(&lookups_start) == 0);
+    CHECK(free_failures == 0);
+    int ok = 0, refused = 0;
+    for (int t = 0; t < LOOKERS; t++) {
+        CHECK(ls[t].other == 0);
+        ok += ls[t].ok;
+        refused += ls[t].refused;
+    }
+    printf("lookups racing the free: %d saw the tensor, %d were refused\n", ok, refused);
+    size_t n = 0;
+    for (int i = 0; i < LOOKUP_HANDLES; i++) CHECK_STATUS(rt_tensor_numel(lookup_handles[i], &n), RT_ERR_INVALID_HANDLE);
+    CHECK_OK(rt_memory_stats_get(&after));
+    CHECK(after.live_bytes == before.live_bytes);
+}

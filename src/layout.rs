@@ -10,6 +10,7 @@ pub struct Layout {
     pub offset: usize,
 }
 
+#[inline]
 pub fn contiguous_strides(shape: &[usize]) -> Dims {
     let mut strides = Dims::from_elem(1, shape.len());
     let mut acc = 1usize;
@@ -21,6 +22,7 @@ pub fn contiguous_strides(shape: &[usize]) -> Dims {
 }
 
 impl Layout {
+    #[inline]
     pub fn contiguous(shape: &[usize]) -> Self {
         Layout { shape: Dims::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
     }
@@ -34,6 +36,7 @@ impl Layout {
     }
 
     /// Row-major contiguous, as PyTorch's is_contiguous (size-1 dims may have any stride).
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         let mut expected = 1usize;
         for i in (0..self.shape.len()).rev() {
@@ -44,6 +47,21 @@ impl Layout {
                 return self.numel() == 0;
             }
             expected *= self.shape[i];
+        }
+        true
+    }
+
+    /// Whether this is exactly `Layout::contiguous(shape)`.
+    pub fn is_contiguous_of(&self, shape: &[usize]) -> bool {
+        if self.offset != 0 || !crate::shape::same(&self.shape, shape) {
+            return false;
+        }
+        let mut acc = 1usize;
+        for i in (0..shape.len()).rev() {
+            if self.strides[i] != acc {
+                return false;
+            }
+            acc = acc.saturating_mul(shape[i].max(1));
         }
         true
     }

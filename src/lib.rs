@@ -14,6 +14,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod parallel;
+mod recycle;
 pub mod rng;
 pub mod shape;
 pub mod storage;

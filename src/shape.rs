@@ -10,6 +10,12 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// `a == b`, as an inline loop: shapes are a few dims, and a slice comparison calls memcmp.
+#[inline]
+pub fn same(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Whether a shape is within the bound every tensor keeps: its sizes, zeros counted as 1, multiply
 /// to at most isize::MAX / 8. Then numel, strides, offsets and byte counts of the shape and of every
 /// view of it are exact, whatever zero-size dims hide (io/header.rs bounds file shapes the same way).

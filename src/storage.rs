@@ -1,8 +1,9 @@
 //! Reference-counted element buffers. A storage is normal (with a version counter shared by every
 //! view and detach alias of it) or inference (no version counter), decided once at allocation.
-//! Every storage the library allocates is counted in the process-wide memory statistics.
+//! Every storage the library allocates is counted in the process-wide memory statistics while a
+//! tensor uses it (one kept for reuse after its tensor was freed, see recycle.rs, is not).
 
-use crate::error::{err, Result};
+use crate::error::{err, Error, Result};
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,6 +46,8 @@ pub type BlobDeleter = unsafe extern "C" fn(data: *mut c_void, ctx: *mut c_void)
 enum Owner {
     /// Allocated here (counted in the memory statistics); `elems` elements of `dtype`.
     Library,
+    /// Allocated here, freed by its last user and kept for reuse (recycle.rs): not counted.
+    Parked,
     /// Caller memory from rt_tensor_from_blob; the deleter runs once when the storage goes.
     Blob { deleter: Option<BlobDeleter>, data: *mut c_void, ctx: *mut c_void, armed: AtomicBool },
 }
@@ -87,12 +90,16 @@ pub fn reset_peak() {
 
 fn account(bytes: usize) {
     let live = LIVE.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
-    PEAK.fetch_max(live, Ordering::Relaxed);
+    // Most allocations do not raise the peak, and a load costs less than a read-modify-write.
+    if live > PEAK.load(Ordering::Relaxed) {
+        PEAK.fetch_max(live, Ordering::Relaxed);
+    }
     ALLOCS.fetch_add(1, Ordering::Relaxed);
 }
 
 impl Storage {
     /// Takes ownership of a vector's buffer.
+    #[inline]
     pub fn from_vec<T: Element>(v: Vec<T>, inference: bool) -> Storage {
         let elems = v.len();
         let boxed = v.into_boxed_slice();
@@ -141,6 +148,35 @@ impl Storage {
         if let Owner::Blob { armed, .. } = &self.owner {
             armed.store(false, Ordering::Release);
         }
+    }
+
+    /// Takes a library-owned storage out of the memory statistics, as if freed, so it can wait
+    /// for reuse; false (and nothing changed) for caller memory.
+    pub(crate) fn park(&mut self) -> bool {
+        if !matches!(self.owner, Owner::Library) {
+            return false;
+        }
+        LIVE.fetch_sub(self.bytes() as u64, Ordering::Relaxed);
+        self.owner = Owner::Parked;
+        true
+    }
+
+    /// Brings a parked storage back as a new allocation of the given kind (version 0).
+    pub(crate) fn unpark(&mut self, inference: bool) {
+        debug_assert!(matches!(self.owner, Owner::Parked));
+        account(self.bytes());
+        self.owner = Owner::Library;
+        self.version = Self::counter(inference);
+    }
+
+    /// The elements of a storage held through `&mut`, so no one else can be reading them.
+    pub(crate) fn slice_exclusive<T: Element>(&mut self) -> &mut [T] {
+        // SAFETY: `&mut self` rules out any other slice of this storage.
+        unsafe { self.slice_mut() }
+    }
+
+    fn bytes(&self) -> usize {
+        self.elems * self.dtype.size()
     }
 
     pub fn dtype(&self) -> DType {
@@ -195,8 +231,10 @@ impl Storage {
 impl Drop for Storage {
     fn drop(&mut self) {
         match self.owner {
-            Owner::Library => {
-                LIVE.fetch_sub((self.elems * self.dtype.size()) as u64, Ordering::Relaxed);
+            Owner::Library | Owner::Parked => {
+                if matches!(self.owner, Owner::Library) {
+                    LIVE.fetch_sub(self.bytes() as u64, Ordering::Relaxed);
+                }
                 // SAFETY: ptr/elems came from Box<[T]>::into_raw of the same dtype in from_vec.
                 unsafe {
                     match self.dtype {
@@ -246,12 +284,18 @@ pub fn try_zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
 }
 
 /// An empty vector with room for `n` elements, or RT_ERR_OUT_OF_MEMORY.
+#[inline]
 pub fn try_with_capacity<T>(n: usize) -> Result<Vec<T>> {
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
-        err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(std::mem::size_of::<T>()))
-    })?;
-    Ok(v)
+    match v.try_reserve_exact(n) {
+        Ok(()) => Ok(v),
+        Err(_) => Err(too_large(n, std::mem::size_of::<T>())),
+    }
+}
+
+#[cold]
+fn too_large(n: usize, size: usize) -> Error {
+    err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(size))
 }
 
 /// `values[offset..offset + n]`, or nothing when `n` is 0: a view of a tensor with no elements may

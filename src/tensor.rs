@@ -48,7 +48,7 @@ pub struct TensorImpl {
     pub(crate) layout: Layout,
     pub(crate) view: Option<ViewInfo>,
     /// Read by every op (outside the lock, so the check costs one atomic load).
-    requires_grad: AtomicBool,
+    pub(crate) requires_grad: AtomicBool,
     pub(crate) meta: Mutex<AutogradMeta>,
 }
 
@@ -57,11 +57,13 @@ pub struct TensorImpl {
 pub struct Tensor(pub(crate) Arc<TensorImpl>);
 
 impl Tensor {
+    #[inline]
     pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout, view: Option<ViewInfo>, requires_grad: bool) -> Tensor {
         Tensor(Arc::new(TensorImpl { storage, layout, view, requires_grad: AtomicBool::new(requires_grad), meta: Mutex::new(AutogradMeta::default()) }))
     }
 
     /// A fresh contiguous tensor owning `data`.
+    #[inline]
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], inference: bool) -> Tensor {
         debug_assert_eq!(data.len(), crate::shape::numel(shape));
         Self::from_parts(Arc::new(Storage::from_vec(data, inference)), Layout::contiguous(shape), None, false)
@@ -91,6 +93,7 @@ impl Tensor {
         self.0.storage.dtype()
     }
 
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
         self.0.layout.is_contiguous()
     }
@@ -207,11 +210,17 @@ impl Tensor {
         format!("{} tensor of shape {}", self.dtype().name(), fmt_shape(self.shape()))
     }
 
+    #[inline]
     pub fn expect_dtype(&self, dtype: DType, what: &str) -> Result<()> {
         if self.dtype() != dtype {
-            bail!(Dtype, "{what} is {}; this function takes {}", self.describe(), dtype.name());
+            return Err(self.dtype_error(dtype, what));
         }
         Ok(())
+    }
+
+    #[cold]
+    fn dtype_error(&self, dtype: DType, what: &str) -> crate::error::Error {
+        crate::error::err!(Dtype, "{what} is {}; this function takes {}", self.describe(), dtype.name())
     }
 }
 

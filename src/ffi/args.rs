@@ -11,15 +11,14 @@ use crate::tensor::Tensor;
 use std::sync::Arc;
 
 
+#[cold]
 fn named(e: Error, name: &str) -> Error {
     Error::new(e.code, format!("argument `{name}` {}", e.message))
 }
 
+#[inline]
 pub fn tensor(p: *const rt_tensor, name: &str) -> Result<Tensor> {
-    match handle::get(p as usize, Kind::Tensor).map_err(|e| named(e, name))? {
-        Object::Tensor(t) => Ok(t),
-        _ => unreachable!("kind was checked"),
-    }
+    handle::get_tensor(p as usize).map_err(|e| named(e, name))
 }
 
 pub fn opt_tensor(p: *const rt_tensor, name: &str) -> Result<Option<Tensor>> {

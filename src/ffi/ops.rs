@@ -11,7 +11,7 @@ unsafe fn unary_op(t: *const rt_tensor, out: *mut *mut rt_tensor, f: impl FnOnce
     put_tensor(out, f(&t)?)
 }
 
-unsafe fn binary_op(a: *const rt_tensor, b: *const rt_tensor, out: *mut *mut rt_tensor, f: fn(&Tensor, &Tensor) -> Result<Tensor>) -> Result<()> {
+unsafe fn binary_op(a: *const rt_tensor, b: *const rt_tensor, out: *mut *mut rt_tensor, f: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>) -> Result<()> {
     let a = args::tensor(a, "a")?;
     let b = args::tensor(b, "b")?;
     put_tensor(out, f(&a, &b)?)

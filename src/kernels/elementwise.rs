@@ -103,25 +103,51 @@ pub fn unary<T: Copy, U: Copy>(out: &mut [U], shape: &[usize], a: &[T], la: (usi
     });
 }
 
-
 /// Below this many elements an elementwise op runs on the calling thread (waking the pool costs
 /// more than it saves).
 pub const PARALLEL_MIN: usize = 1 << 16;
 
-/// Fills `out` by calling `fill(chunk, start)` on consecutive chunks, across the library's pool
-/// when `out` is large. Each element is computed the same way whatever the split, so results do
-/// not depend on the thread count.
-pub fn par_fill(mut out: Vec<f32>, fill: impl Fn(&mut [f32], usize) + Sync) -> Vec<f32> {
-    let n = out.len();
-    let threads = crate::parallel::num_threads();
-    if n < PARALLEL_MIN || threads <= 1 {
-        fill(&mut out, 0);
-        return out;
+/// out[i] = f(a[i], b[i]) on the calling thread (for the small outputs recycle.rs hands out).
+pub fn zip_write(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
+    for ((y, &x0), &x1) in out.iter_mut().zip(a).zip(b) {
+        *y = f(x0, x1);
     }
-    let chunk = n.div_ceil(threads * 4).max(PARALLEL_MIN / 4);
+}
+
+/// out[i] = f(a[i]) on the calling thread.
+pub fn map_write(out: &mut [f32], a: &[f32], f: impl Fn(f32) -> f32) {
+    for (y, &x) in out.iter_mut().zip(a) {
+        *y = f(x);
+    }
+}
+
+/// Appends `f(a[i], b[i])` for every i to `out` (empty, with room for `a.len()`), across the
+/// library's pool when large. Writing into spare capacity skips the zero fill a zeroed buffer costs;
+/// both paths are safe code, so no element can be left uninitialised. Each element is computed the
+/// same way whatever the split, so results do not depend on the thread count.
+pub fn zip_into(out: &mut Vec<f32>, a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) {
+    debug_assert!(a.len() == b.len() && out.is_empty() && out.capacity() >= a.len());
+    if a.len() < PARALLEL_MIN || crate::parallel::num_threads() <= 1 {
+        out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        return;
+    }
+    let f = &f;
     crate::parallel::install(|| {
         use rayon::prelude::*;
-        out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(c, i * chunk));
+        a.par_iter().zip(b).with_min_len(PARALLEL_MIN / 4).map(|(&x, &y)| f(x, y)).collect_into_vec(out);
     });
-    out
+}
+
+/// Appends `f(a[i])` for every i to `out`, as `zip_into`.
+pub fn map_into(out: &mut Vec<f32>, a: &[f32], f: impl Fn(f32) -> f32 + Sync) {
+    debug_assert!(out.is_empty() && out.capacity() >= a.len());
+    if a.len() < PARALLEL_MIN || crate::parallel::num_threads() <= 1 {
+        out.extend(a.iter().map(|&x| f(x)));
+        return;
+    }
+    let f = &f;
+    crate::parallel::install(|| {
+        use rayon::prelude::*;
+        a.par_iter().with_min_len(PARALLEL_MIN / 4).map(|&x| f(x)).collect_into_vec(out);
+    });
 }

@@ -10,10 +10,13 @@ use crate::tensor::Tensor;
 pub fn binary(a: &Tensor, b: &Tensor, op: BinOp) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "a")?;
     b.expect_dtype(DType::F32, "b")?;
-    if a.shape() != b.shape() {
+    if !crate::shape::same(a.shape(), b.shape()) {
         raw::broadcast_shape(a.shape(), b.shape(), op.name())?;
     }
     let rec = Recorder::new(&[a, b])?;
+    if !rec.active() {
+        return raw::binary(a, b, op, rec.inference());
+    }
     let needs = [rec.needs_grad(0), rec.needs_grad(1)];
     let (save_a, save_b) = match op {
         BinOp::Add | BinOp::Sub => (false, false),

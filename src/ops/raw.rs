@@ -5,8 +5,9 @@ use crate::error::{bail, Result};
 use crate::kernels::{elementwise, reduce};
 use crate::layout::Layout;
 use crate::layout::contiguous_strides;
+use crate::recycle;
 use crate::shape::{broadcast_shapes, fmt_shape, numel, Dims};
-use crate::storage::{try_filled, try_zeroed, window, DType, Element, Storage};
+use crate::storage::{try_filled, try_with_capacity, try_zeroed, window, DType, Element, Storage};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
@@ -74,16 +75,15 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinOp, inference: bool) -> Result<Tens
 
 fn binary_with(a: &Tensor, b: &Tensor, inference: bool, name: &str, f: impl Fn(f32, f32) -> f32 + Sync) -> Result<Tensor> {
     let (sa, sb) = (a.storage().slice::<f32>(), b.storage().slice::<f32>());
-    if a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous() {
+    if crate::shape::same(a.shape(), b.shape()) && a.is_contiguous() && b.is_contiguous() {
         let (oa, ob) = (a.layout().offset, b.layout().offset);
         let n = a.numel();
         let (xa, xb) = (window(sa, oa, n), window(sb, ob, n));
-        let out = elementwise::par_fill(try_zeroed(n)?, |chunk, start| {
-            let len = chunk.len();
-            for ((y, &x0), &x1) in chunk.iter_mut().zip(&xa[start..start + len]).zip(&xb[start..start + len]) {
-                *y = f(x0, x1);
-            }
-        });
+        if let Some(t) = recycle::reuse_f32(a.shape(), inference, |y| elementwise::zip_write(y, xa, xb, &f)) {
+            return Ok(t);
+        }
+        let mut out = try_with_capacity(n)?;
+        elementwise::zip_into(&mut out, xa, xb, f);
         return Ok(from_vec(out, a.shape(), inference));
     }
     let shape = broadcast_shape(a.shape(), b.shape(), name)?;
@@ -108,12 +108,11 @@ pub fn map(a: &Tensor, inference: bool, f: impl Fn(f32) -> f32 + Sync) -> Result
     let src = a.storage().slice::<f32>();
     if l.is_contiguous() {
         let x = window(src, l.offset, l.numel());
-        let out = elementwise::par_fill(try_zeroed(x.len())?, |chunk, start| {
-            let len = chunk.len();
-            for (y, &v) in chunk.iter_mut().zip(&x[start..start + len]) {
-                *y = f(v);
-            }
-        });
+        if let Some(t) = recycle::reuse_f32(&l.shape, inference, |y| elementwise::map_write(y, x, &f)) {
+            return Ok(t);
+        }
+        let mut out = try_with_capacity(x.len())?;
+        elementwise::map_into(&mut out, x, f);
         return Ok(from_vec(out, &l.shape, inference));
     }
     let mut out = try_zeroed(l.numel())?;

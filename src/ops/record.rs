@@ -34,7 +34,9 @@ impl<'a> Recorder<'a> {
             }
         }
         let active = state.recording() && inputs.iter().any(|t| t.requires_grad());
-        Ok(Recorder { state, inputs: SmallVec::from_slice(inputs), active })
+        // Only a recording op reads its inputs back (needs_grad, finish).
+        let inputs = if active { SmallVec::from_slice(inputs) } else { SmallVec::new() };
+        Ok(Recorder { state, inputs, active })
     }
 
     /// Whether outputs are allocated as inference tensors (API.md I1).
