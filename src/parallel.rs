@@ -2,7 +2,7 @@
 //! small ops never pay for a pool entry; results do not depend on the thread count.
 
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 struct Pool {
@@ -51,8 +51,9 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Runs `task(c)` once for every chunk c in 0..chunks, on the calling thread and on up to
 /// `helpers` pool threads, and returns when every chunk is done.
 ///
-/// The caller starts at once and the pool's threads join as they wake, each taking the next
-/// chunk from a shared counter. The caller never waits for a helper that has not started: on a
+/// The caller starts at once, taking chunks from the front, and the pool's threads join as they
+/// wake, taking chunks from the back; so when every thread keeps up, each runs the same chunks
+/// call after call and finds its share of a weight still in its own cache. The caller never waits for a helper that has not started: on a
 /// virtual machine waking an idle CPU takes tens of microseconds, as long as a batch-64 layer, so
 /// a helper that wakes late just finds no chunk left. Results must not depend on which thread
 /// runs a chunk.
@@ -61,38 +62,57 @@ pub fn for_each_chunk(helpers: usize, chunks: usize, task: &(dyn Fn(usize) + Syn
     // but they only call it for a chunk they claimed while `Chunks::close` below was not yet done,
     // and `close` waits for every such call to finish before this function returns (or unwinds).
     let task: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(task) };
-    let shared = Arc::new(Chunks { task, chunks, next: AtomicUsize::new(0), active: AtomicUsize::new(0) });
+    let chunks = chunks.min(u32::MAX as usize);
+    let shared = Arc::new(Chunks { task, unclaimed: AtomicU64::new((chunks as u64) << 32), active: AtomicUsize::new(0) });
     let pool = pool().read().pool.clone();
     for _ in 0..helpers.min(chunks.saturating_sub(1)) {
         let shared = shared.clone();
         pool.spawn(move || shared.work());
     }
     let _close = CloseOnDrop(&shared);
-    while let Some(c) = shared.claim() {
+    while let Some(c) = shared.claim(End::Front) {
         (shared.task)(c);
     }
 }
 
 struct Chunks {
     task: &'static (dyn Fn(usize) + Sync),
-    chunks: usize,
-    next: AtomicUsize,
+    /// The chunks not yet claimed, front..back, as `back << 32 | front`.
+    unclaimed: AtomicU64,
     /// Helpers between announcing a claim and finishing its chunk.
     active: AtomicUsize,
 }
 
+enum End {
+    Front,
+    Back,
+}
+
 impl Chunks {
-    fn claim(&self) -> Option<usize> {
-        let c = self.next.fetch_add(1, Ordering::SeqCst);
-        (c < self.chunks).then_some(c)
+    fn claim(&self, end: End) -> Option<usize> {
+        let mut state = self.unclaimed.load(Ordering::SeqCst);
+        loop {
+            let (front, back) = (state & u64::from(u32::MAX), state >> 32);
+            if front >= back {
+                return None;
+            }
+            let (next, chunk) = match end {
+                End::Front => (state + 1, front),
+                End::Back => (state - (1 << 32), back - 1),
+            };
+            match self.unclaimed.compare_exchange_weak(state, next, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Some(chunk as usize),
+                Err(now) => state = now,
+            }
+        }
     }
 
     /// A helper's loop. It announces itself in `active` before each claim, so `close` either sees
-    /// it there or it finds the counter closed.
+    /// it there or it finds nothing left to claim.
     fn work(&self) {
         loop {
             self.active.fetch_add(1, Ordering::SeqCst);
-            let claimed = self.claim();
+            let claimed = self.claim(End::Back);
             if let Some(c) = claimed {
                 (self.task)(c);
             }
@@ -105,7 +125,7 @@ impl Chunks {
 
     /// No chunk can be claimed after this; waits for helpers still running one.
     fn close(&self) {
-        self.next.fetch_add(self.chunks, Ordering::SeqCst);
+        self.unclaimed.store(0, Ordering::SeqCst);
         // A running chunk takes microseconds: spin, then yield (under valgrind the threads
         // take turns, and a spinning caller would hold back the helper it waits for).
         let mut spins = 0u32;
