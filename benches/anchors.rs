@@ -189,7 +189,10 @@ fn main() {
     }
     if json {
         for r in &rows {
-            println!("{{\"workload\": \"{}\", \"mode\": \"{}\", \"seconds\": {:e}, \"flops\": {:e}}}", r.workload, r.mode, r.seconds, r.flops);
+            println!(
+                "{{\"workload\": \"{}\", \"mode\": \"{}\", \"seconds\": {:e}, \"flops\": {:e}}}",
+                r.workload, r.mode, r.seconds, r.flops
+            );
         }
     } else {
         println!("libinfer anchors, {threads} threads (median per call)");

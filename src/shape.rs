@@ -39,9 +39,10 @@ pub fn dims_from_i64(shape: &[i64], what: &str) -> Result<Dims> {
         if d < 0 {
             bail!(InvalidArgument, "{what}[{i}] is {d}; dimensions must be >= 0");
         }
-        dims.push(usize::try_from(d).map_err(|_| {
-            crate::error::err!(InvalidArgument, "{what}[{i}] = {d} does not fit this platform's size type")
-        })?);
+        dims.push(
+            usize::try_from(d)
+                .map_err(|_| crate::error::err!(InvalidArgument, "{what}[{i}] = {d} does not fit this platform's size type"))?,
+        );
     }
     // Bounded even with no elements: [0, 2^40, 2^40] would overflow the arithmetic of its views.
     if !bounded(&dims) {
@@ -63,7 +64,12 @@ pub fn size_arg(v: i64, min: i64, what: &str) -> Result<usize> {
 pub fn wrap_dim(dim: i64, ndim: usize, what: &str) -> Result<usize> {
     let n = ndim.max(1) as i64;
     if dim < -n || dim >= n {
-        bail!(InvalidArgument, "{what} = {dim} is out of range for a tensor with {ndim} dimension(s); expected a value in [{}, {}]", -n, n - 1);
+        bail!(
+            InvalidArgument,
+            "{what} = {dim} is out of range for a tensor with {ndim} dimension(s); expected a value in [{}, {}]",
+            -n,
+            n - 1
+        );
     }
     Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
 }

@@ -132,7 +132,13 @@ impl Storage {
         inference: bool,
     ) -> Storage {
         let ptr = NonNull::new(data as *mut u8).unwrap_or(NonNull::<i64>::dangling().cast());
-        Storage { ptr, elems, dtype, owner: Owner::Blob { deleter, data, ctx, armed: AtomicBool::new(true) }, version: Self::counter(inference) }
+        Storage {
+            ptr,
+            elems,
+            dtype,
+            owner: Owner::Blob { deleter, data, ctx, armed: AtomicBool::new(true) },
+            version: Self::counter(inference),
+        }
     }
 
     fn counter(inference: bool) -> Option<AtomicU64> {
@@ -267,7 +273,8 @@ pub fn try_filled<T: Copy>(n: usize, value: T) -> Result<Vec<T>> {
 /// `n` zeros of a numeric element type, allocated zeroed (calloc: large buffers come as fresh zero
 /// pages with no memset), or RT_ERR_OUT_OF_MEMORY.
 pub fn try_zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
-    let oom = || err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(std::mem::size_of::<T>()));
+    let oom =
+        || err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(std::mem::size_of::<T>()));
     if n == 0 {
         return Ok(Vec::new());
     }

@@ -59,7 +59,13 @@ pub struct Tensor(pub(crate) Arc<TensorImpl>);
 impl Tensor {
     #[inline]
     pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout, view: Option<ViewInfo>, requires_grad: bool) -> Tensor {
-        Tensor(Arc::new(TensorImpl { storage, layout, view, requires_grad: AtomicBool::new(requires_grad), meta: Mutex::new(AutogradMeta::default()) }))
+        Tensor(Arc::new(TensorImpl {
+            storage,
+            layout,
+            view,
+            requires_grad: AtomicBool::new(requires_grad),
+            meta: Mutex::new(AutogradMeta::default()),
+        }))
     }
 
     /// A fresh contiguous tensor owning `data`.
@@ -199,7 +205,11 @@ impl Tensor {
         }
         let m = self.meta();
         if m.grad_fn.is_some() {
-            bail!(Autograd, "requires_grad can only be changed on leaf tensors, and this one was computed by {}; use rt_tensor_detach to get a leaf", m.grad_fn.as_ref().map(|f| f.name()).unwrap_or(""));
+            bail!(
+                Autograd,
+                "requires_grad can only be changed on leaf tensors, and this one was computed by {}; use rt_tensor_detach to get a leaf",
+                m.grad_fn.as_ref().map(|f| f.name()).unwrap_or("")
+            );
         }
         drop(m);
         self.mark_requires_grad(value);

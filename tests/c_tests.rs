@@ -96,13 +96,7 @@ fn build_shared_library(mode: Mode) -> PathBuf {
 
 fn compile(source: &Path, out: &Path, lib_dir: &Path, mode: Mode) -> Result<(), String> {
     let target = env!("INFER_BUILD_TARGET");
-    let tool = cc::Build::new()
-        .cargo_metadata(false)
-        .target(target)
-        .host(target)
-        .opt_level(1)
-        .debug(true)
-        .get_compiler();
+    let tool = cc::Build::new().cargo_metadata(false).target(target).host(target).opt_level(1).debug(true).get_compiler();
     let mut cmd = tool.to_command();
     cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]);
     match mode {

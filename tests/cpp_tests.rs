@@ -35,14 +35,7 @@ fn build_shared_library(lib_dir: &Path) {
 
 fn compile(source: &Path, out: &Path, lib_dir: &Path) -> Result<(), String> {
     let target = env!("INFER_BUILD_TARGET");
-    let tool = cc::Build::new()
-        .cpp(true)
-        .cargo_metadata(false)
-        .target(target)
-        .host(target)
-        .opt_level(1)
-        .debug(true)
-        .get_compiler();
+    let tool = cc::Build::new().cpp(true).cargo_metadata(false).target(target).host(target).opt_level(1).debug(true).get_compiler();
     let mut cmd = tool.to_command();
     cmd.args(["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pthread"])
         .arg("-I")

@@ -19,10 +19,22 @@ fn dispatch_reports_the_cpu_features_it_sees() {
         let avx512f = is_x86_feature_detected!("avx512f");
         let fma = is_x86_feature_detected!("fma");
         let avx2 = is_x86_feature_detected!("avx2");
-        let kernels = if avx512f { "AVX-512" } else if fma { "FMA/AVX2" } else { "scalar" };
+        let kernels = if avx512f {
+            "AVX-512"
+        } else if fma {
+            "FMA/AVX2"
+        } else {
+            "scalar"
+        };
         let linear = infer::kernels::linear_nt::isa();
         println!("avx512f: {avx512f}, avx2: {avx2}, fma: {fma}; gemm picks its {kernels} kernels, linear its {} kernels", linear.name());
-        let want = if avx512f { "AVX-512" } else if avx2 && fma { "AVX2+FMA" } else { "portable" };
+        let want = if avx512f {
+            "AVX-512"
+        } else if avx2 && fma {
+            "AVX2+FMA"
+        } else {
+            "portable"
+        };
         assert_eq!(linear.name(), want, "linear_nt's dispatch disagrees with the CPU features");
         if std::env::var_os("INFER_EXPECT_NO_AVX512").is_some() {
             assert!(!avx512f, "INFER_EXPECT_NO_AVX512 is set (valgrind) but avx512f is detected");

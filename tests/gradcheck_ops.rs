@@ -224,17 +224,29 @@ fn layer_norm_with_and_without_affine() {
 #[test]
 fn batch_norm_training_through_batch_statistics() {
     let (rm, rv) = (creation::zeros(&[3], infer::DType::F32).unwrap(), creation::ones(&[3], infer::DType::F32).unwrap());
-    check(|t| ops::batch_norm(&t[0], Some(&rm), Some(&rv), Some(&t[1]), Some(&t[2]), true, 0.1, 1e-5), &[x(&[4, 3], 180), x(&[3], 181), x(&[3], 182)]);
-    check(|t| ops::batch_norm(&t[0], None, None, Some(&t[1]), Some(&t[2]), true, 0.1, 1e-5), &[x(&[2, 3, 2, 3], 183), x(&[3], 184), x(&[3], 185)]);
+    check(
+        |t| ops::batch_norm(&t[0], Some(&rm), Some(&rv), Some(&t[1]), Some(&t[2]), true, 0.1, 1e-5),
+        &[x(&[4, 3], 180), x(&[3], 181), x(&[3], 182)],
+    );
+    check(
+        |t| ops::batch_norm(&t[0], None, None, Some(&t[1]), Some(&t[2]), true, 0.1, 1e-5),
+        &[x(&[2, 3, 2, 3], 183), x(&[3], 184), x(&[3], 185)],
+    );
     check(|t| ops::batch_norm(&t[0], None, None, None, None, true, 0.1, 1e-5), &[x(&[3, 2, 4], 186)]);
-    check(|t| ops::batch_norm(&ops::transpose(&t[0], 0, 1)?, None, None, Some(&t[1]), None, true, 0.1, 1e-5), &[x(&[3, 4], 187), x(&[3], 188)]);
+    check(
+        |t| ops::batch_norm(&ops::transpose(&t[0], 0, 1)?, None, None, Some(&t[1]), None, true, 0.1, 1e-5),
+        &[x(&[3, 4], 187), x(&[3], 188)],
+    );
 }
 
 #[test]
 fn batch_norm_eval_through_the_affine() {
     let rm = creation::from_slice(&[0.1f32, -0.2, 0.3], &[3]).unwrap();
     let rv = creation::from_slice(&[0.5f32, 1.5, 2.0], &[3]).unwrap();
-    check(|t| ops::batch_norm(&t[0], Some(&rm), Some(&rv), Some(&t[1]), Some(&t[2]), false, 0.1, 1e-5), &[x(&[2, 3, 2, 2], 190), x(&[3], 191), x(&[3], 192)]);
+    check(
+        |t| ops::batch_norm(&t[0], Some(&rm), Some(&rv), Some(&t[1]), Some(&t[2]), false, 0.1, 1e-5),
+        &[x(&[2, 3, 2, 2], 190), x(&[3], 191), x(&[3], 192)],
+    );
     check(|t| ops::batch_norm(&t[0], Some(&rm), Some(&rv), None, None, false, 0.1, 1e-5), &[x(&[4, 3], 193)]);
 }
 
@@ -242,7 +254,13 @@ fn batch_norm_eval_through_the_affine() {
 fn dropout_with_a_fixed_mask() {
     // Reseeding inside the function draws the same mask at every evaluation. No other test in
     // this binary uses the process-wide generator.
-    check(|t| { rng::manual_seed(7); ops::dropout(&t[0], 0.4, true) }, &[x(&[4, 6], 200)]);
+    check(
+        |t| {
+            rng::manual_seed(7);
+            ops::dropout(&t[0], 0.4, true)
+        },
+        &[x(&[4, 6], 200)],
+    );
     check(|t| ops::dropout(&t[0], 1.0, true), &[x(&[4, 6], 201)]);
     check(|t| ops::dropout(&t[0], 0.5, false), &[x(&[4, 6], 202)]);
 }

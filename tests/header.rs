@@ -62,13 +62,7 @@ fn header_comparison_detects_changes() {
 
 fn check_standalone(cpp: bool) -> Result<(), String> {
     let target = env!("INFER_BUILD_TARGET");
-    let tool = cc::Build::new()
-        .cargo_metadata(false)
-        .target(target)
-        .host(target)
-        .opt_level(0)
-        .cpp(cpp)
-        .get_compiler();
+    let tool = cc::Build::new().cargo_metadata(false).target(target).host(target).opt_level(0).cpp(cpp).get_compiler();
     let (lang, std) = if cpp { ("c++", "-std=c++17") } else { ("c", "-std=c11") };
     let output = tool
         .to_command()

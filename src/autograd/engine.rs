@@ -27,13 +27,22 @@ pub fn backward(root: &Tensor, grad: Option<&Tensor>, retain_graph: bool) -> Res
     // Checks in the contract's order: dtype, shape, inference mode, autograd.
     match grad {
         None if root.numel() != 1 => {
-            bail!(Shape, "grad can be omitted only for a tensor with one element, but this is a {}; pass a gradient of the same shape", root.describe());
+            bail!(
+                Shape,
+                "grad can be omitted only for a tensor with one element, but this is a {}; pass a gradient of the same shape",
+                root.describe()
+            );
         }
         None => {}
         Some(g) => {
             g.expect_dtype(DType::F32, "grad")?;
             if g.shape() != root.shape() {
-                bail!(Shape, "grad has shape {} but the tensor has shape {}; pass a gradient of the same shape", fmt_shape(g.shape()), fmt_shape(root.shape()));
+                bail!(
+                    Shape,
+                    "grad has shape {} but the tensor has shape {}; pass a gradient of the same shape",
+                    fmt_shape(g.shape()),
+                    fmt_shape(root.shape())
+                );
             }
         }
     }
@@ -137,7 +146,12 @@ fn discover(root: &Arc<Node>) -> Result<Vec<Arc<Node>>> {
 
 /// Accumulates into leaves (in place into an existing .grad, as PyTorch does outside grad mode),
 /// sets retained grads, and frees saved tensors unless the graph is retained.
-fn commit(leaf_grads: Vec<(Tensor, Tensor)>, retained: Vec<(Arc<TensorImpl>, Tensor)>, nodes: &[Arc<Node>], retain_graph: bool) -> Result<()> {
+fn commit(
+    leaf_grads: Vec<(Tensor, Tensor)>,
+    retained: Vec<(Arc<TensorImpl>, Tensor)>,
+    nodes: &[Arc<Node>],
+    retain_graph: bool,
+) -> Result<()> {
     let serialized = COMMIT.lock();
     let mut updates = Vec::with_capacity(leaf_grads.len() + retained.len());
     for (t, g) in leaf_grads.into_iter().chain(retained.into_iter().map(|(i, g)| (Tensor(i), g))) {

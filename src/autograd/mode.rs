@@ -63,7 +63,9 @@ fn pop(kind: FrameKind) -> Result<()> {
         };
         match frames.last() {
             None => bail!(InvalidState, "no {want}-mode frame is open on this thread; call the matching enter first, on the same thread"),
-            Some(top) if top.kind != kind => bail!(InvalidState, "the innermost open frame on this thread is a {other}-mode frame; exit it first (frames nest strictly)"),
+            Some(top) if top.kind != kind => {
+                bail!(InvalidState, "the innermost open frame on this thread is a {other}-mode frame; exit it first (frames nest strictly)")
+            }
             Some(top) => {
                 let saved = top.saved;
                 frames.pop();

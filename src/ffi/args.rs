@@ -10,7 +10,6 @@ use crate::storage::DType;
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
-
 #[cold]
 fn named(e: Error, name: &str) -> Error {
     Error::new(e.code, format!("argument `{name}` {}", e.message))

@@ -40,7 +40,12 @@ fn check_grad(t: &Tensor, g: &Tensor) -> Result<()> {
         bail!(Dtype, "the gradient is {} but the tensor is {}; gradients are F32 like their tensor", g.dtype().name(), t.dtype().name());
     }
     if g.shape() != t.shape() {
-        bail!(Shape, "the gradient has shape {} but the tensor has shape {}; they must match", crate::shape::fmt_shape(g.shape()), crate::shape::fmt_shape(t.shape()));
+        bail!(
+            Shape,
+            "the gradient has shape {} but the tensor has shape {}; they must match",
+            crate::shape::fmt_shape(g.shape()),
+            crate::shape::fmt_shape(t.shape())
+        );
     }
     Ok(())
 }

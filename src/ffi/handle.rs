@@ -224,7 +224,8 @@ impl Table {
                 if self.chunks[c].load(Ordering::Relaxed).is_null() {
                     // Collected straight into the heap: a chunk built as an array value would sit
                     // on the stack first (128 KiB), a frame the caller's thread may not have.
-                    let chunk: Box<[Slot]> = (0..CHUNK).map(|_| Slot { state: AtomicUsize::new(0), object: UnsafeCell::new(None) }).collect();
+                    let chunk: Box<[Slot]> =
+                        (0..CHUNK).map(|_| Slot { state: AtomicUsize::new(0), object: UnsafeCell::new(None) }).collect();
                     self.chunks[c].store(Box::into_raw(chunk) as *mut Slot, Ordering::Release);
                 }
             }

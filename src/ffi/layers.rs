@@ -15,9 +15,24 @@ fn size(v: i64, name: &str) -> Result<usize> {
 
 /// Conv2d(in_channels, out_channels, kernel_size, stride, padding) with PyTorch's init.
 #[no_mangle]
-pub unsafe extern "C" fn rt_module_conv2d(in_channels: i64, out_channels: i64, kernel_size: i64, stride: i64, padding: i64, bias: bool, out: *mut *mut rt_module) -> rt_status {
+pub unsafe extern "C" fn rt_module_conv2d(
+    in_channels: i64,
+    out_channels: i64,
+    kernel_size: i64,
+    stride: i64,
+    padding: i64,
+    bias: bool,
+    out: *mut *mut rt_module,
+) -> rt_status {
     export!(rt_module_conv2d, [out], {
-        let m = Conv2d::new(size(in_channels, "in_channels")?, size(out_channels, "out_channels")?, size(kernel_size, "kernel_size")?, stride, padding, bias)?;
+        let m = Conv2d::new(
+            size(in_channels, "in_channels")?,
+            size(out_channels, "out_channels")?,
+            size(kernel_size, "kernel_size")?,
+            stride,
+            padding,
+            bias,
+        )?;
         put_module(out, Arc::new(m))
     })
 }
@@ -25,13 +40,17 @@ pub unsafe extern "C" fn rt_module_conv2d(in_channels: i64, out_channels: i64, k
 /// BatchNorm1d over (N, C) or (N, C, L) inputs.
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_batch_norm1d(num_features: i64, eps: f64, momentum: f64, out: *mut *mut rt_module) -> rt_status {
-    export!(rt_module_batch_norm1d, [out], { put_module(out, Arc::new(BatchNorm::new(size(num_features, "num_features")?, eps, momentum, false)?)) })
+    export!(rt_module_batch_norm1d, [out], {
+        put_module(out, Arc::new(BatchNorm::new(size(num_features, "num_features")?, eps, momentum, false)?))
+    })
 }
 
 /// BatchNorm2d over (N, C, H, W) inputs.
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_batch_norm2d(num_features: i64, eps: f64, momentum: f64, out: *mut *mut rt_module) -> rt_status {
-    export!(rt_module_batch_norm2d, [out], { put_module(out, Arc::new(BatchNorm::new(size(num_features, "num_features")?, eps, momentum, true)?)) })
+    export!(rt_module_batch_norm2d, [out], {
+        put_module(out, Arc::new(BatchNorm::new(size(num_features, "num_features")?, eps, momentum, true)?))
+    })
 }
 
 /// LayerNorm over the trailing dims `shape`.
@@ -75,7 +94,9 @@ pub unsafe extern "C" fn rt_module_flatten(start_dim: i64, end_dim: i64, out: *m
 /// Embedding(num_embeddings, dim), weight ~ N(0, 1).
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_embedding(num_embeddings: i64, dim: i64, out: *mut *mut rt_module) -> rt_status {
-    export!(rt_module_embedding, [out], { put_module(out, Arc::new(Embedding::new(size(num_embeddings, "num_embeddings")?, size(dim, "dim")?)?)) })
+    export!(rt_module_embedding, [out], {
+        put_module(out, Arc::new(Embedding::new(size(num_embeddings, "num_embeddings")?, size(dim, "dim")?)?))
+    })
 }
 
 /// Softmax over `dim`.

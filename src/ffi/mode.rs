@@ -46,11 +46,12 @@ pub extern "C" fn rt_is_inference_mode_enabled() -> bool {
 /// enter(true), run fn, exit (also when fn fails); returns fn's status. Frames fn left open are
 /// popped too, and then RT_ERR_INVALID_STATE is returned unless fn had already failed.
 #[no_mangle]
-pub unsafe extern "C" fn rt_with_inference_mode(f: Option<unsafe extern "C" fn(ctx: *mut std::ffi::c_void) -> rt_status>, ctx: *mut std::ffi::c_void) -> rt_status {
+pub unsafe extern "C" fn rt_with_inference_mode(
+    f: Option<unsafe extern "C" fn(ctx: *mut std::ffi::c_void) -> rt_status>,
+    ctx: *mut std::ffi::c_void,
+) -> rt_status {
     let Some(f) = f else {
-        return export!(rt_with_inference_mode, [], {
-            Err(crate::error::err!(NullArgument, "argument `fn` is NULL; pass a callback"))
-        });
+        return export!(rt_with_inference_mode, [], { Err(crate::error::err!(NullArgument, "argument `fn` is NULL; pass a callback")) });
     };
     let depth = mode::depth();
     mode::enter_inference(true);

@@ -95,7 +95,13 @@ pub unsafe extern "C" fn rt_module_num_tensors(m: *const rt_module, out: *mut us
 
 /// The state_dict name of tensor `index`, NUL-terminated; *len is always set to its length.
 #[no_mangle]
-pub unsafe extern "C" fn rt_module_tensor_name(m: *const rt_module, index: usize, buf: *mut c_char, cap: usize, len: *mut usize) -> rt_status {
+pub unsafe extern "C" fn rt_module_tensor_name(
+    m: *const rt_module,
+    index: usize,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> rt_status {
     export!(rt_module_tensor_name, [m, len], {
         let sd = nn::state_dict(&*args::module(m, "m")?);
         match sd.get(index) {
@@ -140,4 +146,3 @@ pub unsafe extern "C" fn rt_module_free(m: *mut rt_module) -> rt_status {
         handle::remove(m as usize, Kind::Module).map_err(|e| crate::error::Error::new(e.code, format!("argument `m` {}", e.message)))
     })
 }
-

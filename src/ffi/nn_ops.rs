@@ -27,7 +27,11 @@ pub unsafe extern "C" fn rt_tensor_log_softmax(t: *const rt_tensor, dim: i64, ou
 /// Mean cross-entropy of logits (N, C) F32 against class indices targets (N) I64, a 0-d result.
 /// A target outside [0, C) gives RT_ERR_INVALID_ARGUMENT (there is no ignore_index).
 #[no_mangle]
-pub unsafe extern "C" fn rt_tensor_cross_entropy(logits: *const rt_tensor, targets: *const rt_tensor, out: *mut *mut rt_tensor) -> rt_status {
+pub unsafe extern "C" fn rt_tensor_cross_entropy(
+    logits: *const rt_tensor,
+    targets: *const rt_tensor,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
     export!(rt_tensor_cross_entropy, [logits, targets, out], {
         let logits = args::tensor(logits, "logits")?;
         let targets = args::tensor(targets, "targets")?;
@@ -48,7 +52,14 @@ pub unsafe extern "C" fn rt_tensor_mse_loss(a: *const rt_tensor, b: *const rt_te
 /// 2-D convolution: x (N, C, H, W), w (O, C, kh, kw), b (O) or NULL; stride >= 1, padding >= 0
 /// (zeros on every side). The result is (N, O, Ho, Wo).
 #[no_mangle]
-pub unsafe extern "C" fn rt_tensor_conv2d(x: *const rt_tensor, w: *const rt_tensor, b: *const rt_tensor, stride: i64, padding: i64, out: *mut *mut rt_tensor) -> rt_status {
+pub unsafe extern "C" fn rt_tensor_conv2d(
+    x: *const rt_tensor,
+    w: *const rt_tensor,
+    b: *const rt_tensor,
+    stride: i64,
+    padding: i64,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
     export!(rt_tensor_conv2d, [x, w, out], {
         let x = args::tensor(x, "x")?;
         let w = args::tensor(w, "w")?;
@@ -70,7 +81,15 @@ pub unsafe extern "C" fn rt_tensor_max_pool2d(x: *const rt_tensor, kernel_size: 
 /// Layer normalisation over the trailing dims `shape` (biased variance, as PyTorch), then the
 /// optional elementwise affine w, b (each of shape `shape`; NULL for none).
 #[no_mangle]
-pub unsafe extern "C" fn rt_tensor_layer_norm(x: *const rt_tensor, shape: *const i64, ndim: usize, w: *const rt_tensor, b: *const rt_tensor, eps: f64, out: *mut *mut rt_tensor) -> rt_status {
+pub unsafe extern "C" fn rt_tensor_layer_norm(
+    x: *const rt_tensor,
+    shape: *const i64,
+    ndim: usize,
+    w: *const rt_tensor,
+    b: *const rt_tensor,
+    eps: f64,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
     export!(rt_tensor_layer_norm, [x, out], {
         args::slice(shape, ndim, "shape")?;
         let x = args::tensor(x, "x")?;
@@ -100,7 +119,10 @@ pub unsafe extern "C" fn rt_tensor_batch_norm(
 ) -> rt_status {
     export!(rt_tensor_batch_norm, [x, out], {
         if !training && (running_mean.is_null() || running_var.is_null()) {
-            bail!(NullArgument, "`running_mean` and `running_var` are required when `training` is false; pass both running statistics or set training");
+            bail!(
+                NullArgument,
+                "`running_mean` and `running_var` are required when `training` is false; pass both running statistics or set training"
+            );
         }
         let x = args::tensor(x, "x")?;
         let running_mean = args::opt_tensor(running_mean, "running_mean")?;

@@ -11,7 +11,12 @@ unsafe fn unary_op(t: *const rt_tensor, out: *mut *mut rt_tensor, f: impl FnOnce
     put_tensor(out, f(&t)?)
 }
 
-unsafe fn binary_op(a: *const rt_tensor, b: *const rt_tensor, out: *mut *mut rt_tensor, f: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>) -> Result<()> {
+unsafe fn binary_op(
+    a: *const rt_tensor,
+    b: *const rt_tensor,
+    out: *mut *mut rt_tensor,
+    f: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
+) -> Result<()> {
     let a = args::tensor(a, "a")?;
     let b = args::tensor(b, "b")?;
     put_tensor(out, f(&a, &b)?)
@@ -105,7 +110,12 @@ pub unsafe extern "C" fn rt_tensor_gelu(a: *const rt_tensor, out: *mut *mut rt_t
 
 /// x w^T + b; b may be NULL.
 #[no_mangle]
-pub unsafe extern "C" fn rt_tensor_linear(x: *const rt_tensor, w: *const rt_tensor, b: *const rt_tensor, out: *mut *mut rt_tensor) -> rt_status {
+pub unsafe extern "C" fn rt_tensor_linear(
+    x: *const rt_tensor,
+    w: *const rt_tensor,
+    b: *const rt_tensor,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
     export!(rt_tensor_linear, [x, w, out], {
         let x = args::tensor(x, "x")?;
         let w = args::tensor(w, "w")?;
@@ -116,7 +126,13 @@ pub unsafe extern "C" fn rt_tensor_linear(x: *const rt_tensor, w: *const rt_tens
 
 /// Sum over `dims` (all dims when ndims == 0, giving a 0-d tensor).
 #[no_mangle]
-pub unsafe extern "C" fn rt_tensor_sum(t: *const rt_tensor, dims: *const i64, ndims: usize, keepdim: bool, out: *mut *mut rt_tensor) -> rt_status {
+pub unsafe extern "C" fn rt_tensor_sum(
+    t: *const rt_tensor,
+    dims: *const i64,
+    ndims: usize,
+    keepdim: bool,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
     export!(rt_tensor_sum, [t, out], {
         let dims = args::dims(dims, ndims, "dims")?;
         unary_op(t, out, |t| ops::sum(t, dims, keepdim))
@@ -125,7 +141,13 @@ pub unsafe extern "C" fn rt_tensor_sum(t: *const rt_tensor, dims: *const i64, nd
 
 /// Mean over `dims` (all dims when ndims == 0, giving a 0-d tensor).
 #[no_mangle]
-pub unsafe extern "C" fn rt_tensor_mean(t: *const rt_tensor, dims: *const i64, ndims: usize, keepdim: bool, out: *mut *mut rt_tensor) -> rt_status {
+pub unsafe extern "C" fn rt_tensor_mean(
+    t: *const rt_tensor,
+    dims: *const i64,
+    ndims: usize,
+    keepdim: bool,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
     export!(rt_tensor_mean, [t, out], {
         let dims = args::dims(dims, ndims, "dims")?;
         unary_op(t, out, |t| ops::mean(t, dims, keepdim))

@@ -37,7 +37,13 @@ fn optimizer(o: *const rt_optimizer) -> Result<Arc<Mutex<Optimizer>>> {
 
 /// SGD over the module's parameters that require grad.
 #[no_mangle]
-pub unsafe extern "C" fn rt_optimizer_sgd(m: *mut rt_module, lr: f64, momentum: f64, weight_decay: f64, out: *mut *mut rt_optimizer) -> rt_status {
+pub unsafe extern "C" fn rt_optimizer_sgd(
+    m: *mut rt_module,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+    out: *mut *mut rt_optimizer,
+) -> rt_status {
     export!(rt_optimizer_sgd, [m, out], {
         let params = params_of_module(m)?;
         put_optimizer(out, params, lr, Box::new(Sgd::new(momentum, weight_decay)?))
@@ -46,7 +52,15 @@ pub unsafe extern "C" fn rt_optimizer_sgd(m: *mut rt_module, lr: f64, momentum: 
 
 /// Adam over the module's parameters that require grad.
 #[no_mangle]
-pub unsafe extern "C" fn rt_optimizer_adam(m: *mut rt_module, lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, out: *mut *mut rt_optimizer) -> rt_status {
+pub unsafe extern "C" fn rt_optimizer_adam(
+    m: *mut rt_module,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    out: *mut *mut rt_optimizer,
+) -> rt_status {
     export!(rt_optimizer_adam, [m, out], {
         let params = params_of_module(m)?;
         put_optimizer(out, params, lr, Box::new(Adam::new(beta1, beta2, eps, weight_decay)?))
@@ -55,7 +69,14 @@ pub unsafe extern "C" fn rt_optimizer_adam(m: *mut rt_module, lr: f64, beta1: f6
 
 /// SGD over a list of tensors (those that require grad).
 #[no_mangle]
-pub unsafe extern "C" fn rt_optimizer_sgd_tensors(params: *const *mut rt_tensor, n: usize, lr: f64, momentum: f64, weight_decay: f64, out: *mut *mut rt_optimizer) -> rt_status {
+pub unsafe extern "C" fn rt_optimizer_sgd_tensors(
+    params: *const *mut rt_tensor,
+    n: usize,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+    out: *mut *mut rt_optimizer,
+) -> rt_status {
     export!(rt_optimizer_sgd_tensors, [out], {
         let params = params_of_list(params, n)?;
         put_optimizer(out, params, lr, Box::new(Sgd::new(momentum, weight_decay)?))
@@ -64,7 +85,16 @@ pub unsafe extern "C" fn rt_optimizer_sgd_tensors(params: *const *mut rt_tensor,
 
 /// Adam over a list of tensors (those that require grad).
 #[no_mangle]
-pub unsafe extern "C" fn rt_optimizer_adam_tensors(params: *const *mut rt_tensor, n: usize, lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64, out: *mut *mut rt_optimizer) -> rt_status {
+pub unsafe extern "C" fn rt_optimizer_adam_tensors(
+    params: *const *mut rt_tensor,
+    n: usize,
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    out: *mut *mut rt_optimizer,
+) -> rt_status {
     export!(rt_optimizer_adam_tensors, [out], {
         let params = params_of_list(params, n)?;
         put_optimizer(out, params, lr, Box::new(Adam::new(beta1, beta2, eps, weight_decay)?))

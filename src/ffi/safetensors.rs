@@ -30,7 +30,13 @@ pub unsafe extern "C" fn rt_safetensors_count(f: *const rt_safetensors, out: *mu
 /// The name of tensor `index`, names sorted byte-wise (whatever order the file stores them in);
 /// written NUL-terminated, *len always set to its length; RT_ERR_BUFFER_TOO_SMALL when cap <= *len.
 #[no_mangle]
-pub unsafe extern "C" fn rt_safetensors_name(f: *const rt_safetensors, index: usize, buf: *mut c_char, cap: usize, len: *mut usize) -> rt_status {
+pub unsafe extern "C" fn rt_safetensors_name(
+    f: *const rt_safetensors,
+    index: usize,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+) -> rt_status {
     export!(rt_safetensors_name, [f, len], {
         let f = args::safetensors(f, "f")?;
         match f.entries().get(index) {
@@ -62,7 +68,12 @@ pub unsafe extern "C" fn rt_safetensors_free(f: *mut rt_safetensors) -> rt_statu
 /// row-major whatever their strides. The file is written under a temporary name in the same
 /// directory and renamed into place, so path never holds a partial file; RT_ERR_IO on failure.
 #[no_mangle]
-pub unsafe extern "C" fn rt_safetensors_save(path: *const c_char, names: *const *const c_char, ts: *const *const rt_tensor, n: usize) -> rt_status {
+pub unsafe extern "C" fn rt_safetensors_save(
+    path: *const c_char,
+    names: *const *const c_char,
+    ts: *const *const rt_tensor,
+    n: usize,
+) -> rt_status {
     export!(rt_safetensors_save, [path], {
         let names = args::slice(names, n, "names")?;
         let handles = args::slice(ts, n, "ts")?;
@@ -72,8 +83,10 @@ pub unsafe extern "C" fn rt_safetensors_save(path: *const c_char, names: *const 
         if let Some(i) = handles.iter().position(|p| p.is_null()) {
             bail!(NullArgument, "argument `ts[{i}]` is NULL; pass {n} tensor handles");
         }
-        let tensors = handles.iter().enumerate().map(|(i, &h)| args::tensor(h, &format!("ts[{i}]"))).collect::<crate::Result<Vec<Tensor>>>()?;
-        let names = names.iter().enumerate().map(|(i, &p)| args::string(p, &format!("names[{i}]"))).collect::<crate::Result<Vec<&str>>>()?;
+        let tensors =
+            handles.iter().enumerate().map(|(i, &h)| args::tensor(h, &format!("ts[{i}]"))).collect::<crate::Result<Vec<Tensor>>>()?;
+        let names =
+            names.iter().enumerate().map(|(i, &p)| args::string(p, &format!("names[{i}]"))).collect::<crate::Result<Vec<&str>>>()?;
         let items: Vec<(&str, &Tensor)> = names.into_iter().zip(&tensors).collect();
         io::safetensors::save(&args::path(path), &items)
     })

@@ -12,14 +12,26 @@ use std::ffi::c_void;
 fn check_nbytes(nbytes: usize, shape: &[usize], dtype: DType) -> Result<()> {
     let expected = numel(shape) * dtype.size();
     if nbytes != expected {
-        bail!(InvalidArgument, "`nbytes` is {nbytes} but a {} tensor of shape {} needs {expected} bytes", dtype.name(), crate::shape::fmt_shape(shape));
+        bail!(
+            InvalidArgument,
+            "`nbytes` is {nbytes} but a {} tensor of shape {} needs {expected} bytes",
+            dtype.name(),
+            crate::shape::fmt_shape(shape)
+        );
     }
     Ok(())
 }
 
 /// Creates a tensor by copying `nbytes` of row-major data (nbytes must equal numel * dtype size).
 #[no_mangle]
-pub unsafe extern "C" fn rt_tensor_from_data(data: *const c_void, nbytes: usize, dtype: rt_dtype, shape: *const i64, ndim: usize, out: *mut *mut rt_tensor) -> rt_status {
+pub unsafe extern "C" fn rt_tensor_from_data(
+    data: *const c_void,
+    nbytes: usize,
+    dtype: rt_dtype,
+    shape: *const i64,
+    ndim: usize,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
     export!(rt_tensor_from_data, [out], {
         let bytes = args::slice(data as *const u8, nbytes, "data")?;
         let shape = args::shape(shape, ndim, "shape")?;
@@ -77,7 +89,12 @@ pub unsafe extern "C" fn rt_tensor_from_blob(
     })
 }
 
-unsafe fn factory(shape: *const i64, ndim: usize, out: *mut *mut rt_tensor, make: impl FnOnce(&[usize]) -> Result<crate::Tensor>) -> Result<()> {
+unsafe fn factory(
+    shape: *const i64,
+    ndim: usize,
+    out: *mut *mut rt_tensor,
+    make: impl FnOnce(&[usize]) -> Result<crate::Tensor>,
+) -> Result<()> {
     let shape = args::shape(shape, ndim, "shape")?;
     put_tensor(out, make(&shape)?)
 }
@@ -99,7 +116,13 @@ pub unsafe extern "C" fn rt_tensor_ones(shape: *const i64, ndim: usize, dtype: r
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn rt_tensor_full(shape: *const i64, ndim: usize, value: f64, dtype: rt_dtype, out: *mut *mut rt_tensor) -> rt_status {
+pub unsafe extern "C" fn rt_tensor_full(
+    shape: *const i64,
+    ndim: usize,
+    value: f64,
+    dtype: rt_dtype,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
     export!(rt_tensor_full, [out], {
         let shape = args::shape(shape, ndim, "shape")?;
         put_tensor(out, creation::full(&shape, value, args::dtype(dtype)?)?)
@@ -243,7 +266,11 @@ pub unsafe extern "C" fn rt_tensor_data_ptr(t: *const rt_tensor, out: *mut *cons
     export!(rt_tensor_data_ptr, [t, out], {
         let t = args::tensor(t, "t")?;
         if !t.is_contiguous() {
-            bail!(InvalidArgument, "the tensor is not contiguous (strides {:?}); call rt_tensor_contiguous first", t.layout().strides.as_slice());
+            bail!(
+                InvalidArgument,
+                "the tensor is not contiguous (strides {:?}); call rt_tensor_contiguous first",
+                t.layout().strides.as_slice()
+            );
         }
         // An empty view may keep an offset past its storage's end: it gets the storage's start.
         let offset = if t.numel() == 0 { 0 } else { t.layout().offset };
@@ -261,10 +288,13 @@ pub unsafe extern "C" fn rt_tensor_item(t: *const rt_tensor, out: *mut f64) -> r
             bail!(Shape, "item needs exactly one element but the tensor is a {}", t.describe());
         }
         let off = t.layout().offset;
-        put(out, match t.dtype() {
-            DType::F32 => t.storage().slice::<f32>()[off] as f64,
-            DType::I64 => t.storage().slice::<i64>()[off] as f64,
-        })
+        put(
+            out,
+            match t.dtype() {
+                DType::F32 => t.storage().slice::<f32>()[off] as f64,
+                DType::I64 => t.storage().slice::<i64>()[off] as f64,
+            },
+        )
     })
 }
 

@@ -140,7 +140,9 @@ pub fn to_i64(dtype: FileDtype, bytes: &[u8], tensor: &str) -> Result<Vec<i64>> 
                 let x = u64::from_le_bytes(c.try_into().unwrap());
                 match i64::try_from(x) {
                     Ok(x) => v.push(x),
-                    Err(_) => bail!(Unsupported, "tensor \"{tensor}\" is U64 and element {i} is {x}, beyond the I64 range it would load as"),
+                    Err(_) => {
+                        bail!(Unsupported, "tensor \"{tensor}\" is U64 and element {i} is {x}, beyond the I64 range it would load as")
+                    }
                 }
             }
         }

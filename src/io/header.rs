@@ -44,7 +44,10 @@ pub fn parse(file: &[u8]) -> Result<Header> {
     let n = u64::from_le_bytes(file[..8].try_into().unwrap());
     let available = (file.len() - 8) as u64;
     if n > available {
-        bail!(Format, "the header length is {n} bytes but only {available} bytes follow it; the file is truncated or not a safetensors file");
+        bail!(
+            Format,
+            "the header length is {n} bytes but only {available} bytes follow it; the file is truncated or not a safetensors file"
+        );
     }
     if n > MAX_HEADER_BYTES {
         bail!(Format, "the header length is {n} bytes, more than the {MAX_HEADER_BYTES}-byte limit of the format");
@@ -132,7 +135,8 @@ fn entry(name: String, v: &Value, data_len: usize) -> Result<Entry> {
     };
     let field = |key: &str| obj.get(key).ok_or_else(|| err!(Format, "tensor \"{name}\" has no \"{key}\" field"));
     let dtype = match field("dtype")? {
-        Value::String(s) => FileDtype::from_name(s).ok_or_else(|| err!(Format, "tensor \"{name}\" has unknown dtype \"{s}\"; the format defines {}", FileDtype::all_names()))?,
+        Value::String(s) => FileDtype::from_name(s)
+            .ok_or_else(|| err!(Format, "tensor \"{name}\" has unknown dtype \"{s}\"; the format defines {}", FileDtype::all_names()))?,
         other => bail!(Format, "tensor \"{name}\" has a dtype that is {} instead of a string", kind(other)),
     };
     let Value::Array(dims) = field("shape")? else {
@@ -171,7 +175,13 @@ fn entry(name: String, v: &Value, data_len: usize) -> Result<Entry> {
         bail!(Format, "tensor \"{name}\" has data_offsets [{begin}, {end}] but the data section is only {data_len} bytes; the file is truncated or the offsets are wrong");
     }
     if end - begin != nbytes {
-        bail!(Format, "tensor \"{name}\" has data_offsets [{begin}, {end}] covering {} bytes, but shape {} of {} needs {nbytes} bytes", end - begin, fmt_shape(&shape), dtype.name());
+        bail!(
+            Format,
+            "tensor \"{name}\" has data_offsets [{begin}, {end}] covering {} bytes, but shape {} of {} needs {nbytes} bytes",
+            end - begin,
+            fmt_shape(&shape),
+            dtype.name()
+        );
     }
     Ok(Entry { name, dtype, shape, begin, end })
 }
@@ -184,10 +194,22 @@ fn check_coverage(entries: &mut [Entry], data_len: usize) -> Result<()> {
     let mut prev: Option<&str> = None;
     for e in entries.iter() {
         if e.begin < pos {
-            bail!(Format, "tensor \"{}\" (bytes {}..{}) overlaps tensor \"{}\" (which ends at byte {pos})", e.name, e.begin, e.end, prev.unwrap_or(""));
+            bail!(
+                Format,
+                "tensor \"{}\" (bytes {}..{}) overlaps tensor \"{}\" (which ends at byte {pos})",
+                e.name,
+                e.begin,
+                e.end,
+                prev.unwrap_or("")
+            );
         }
         if e.begin > pos {
-            bail!(Format, "tensor \"{}\" starts at byte {} but the bytes before it end at {pos}; the format does not allow gaps in the data section", e.name, e.begin);
+            bail!(
+                Format,
+                "tensor \"{}\" starts at byte {} but the bytes before it end at {pos}; the format does not allow gaps in the data section",
+                e.name,
+                e.begin
+            );
         }
         pos = e.end;
         prev = Some(&e.name);
@@ -310,7 +332,10 @@ mod tests {
 
     #[test]
     fn shape_byte_mismatch() {
-        format_error(&file(r#"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8), "covering 8 bytes, but shape [3] of F32 needs 12 bytes");
+        format_error(
+            &file(r#"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8),
+            "covering 8 bytes, but shape [3] of F32 needs 12 bytes",
+        );
         format_error(&file(r#"{"t":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#, 2), "whole number of bytes");
     }
 

@@ -41,14 +41,25 @@ pub fn load(m: &dyn Module, path: &Path, strict: bool) -> Result<()> {
             if !unexpected.is_empty() {
                 problems.push(format!("unexpected key(s) {}", list(&unexpected)));
             }
-            bail!(InvalidArgument, "strict load of \"{}\": {}; pass strict = false to load only the keys both have", path.display(), problems.join("; "));
+            bail!(
+                InvalidArgument,
+                "strict load of \"{}\": {}; pass strict = false to load only the keys both have",
+                path.display(),
+                problems.join("; ")
+            );
         }
     }
     let pairs: Vec<_> = sd.iter().filter_map(|(k, t)| file.entry(k).map(|e| (k, t, e))).collect();
     for (k, t, e) in &pairs {
         let loaded = e.dtype.loads_as().map_err(|err| Error::new(err.code, format!("key \"{k}\": {}", err.message)))?;
         if loaded != t.dtype() {
-            bail!(Dtype, "key \"{k}\" is {} in the file, which loads as {}, but the module's tensor is {}", e.dtype.name(), loaded.name(), t.dtype().name());
+            bail!(
+                Dtype,
+                "key \"{k}\" is {} in the file, which loads as {}, but the module's tensor is {}",
+                e.dtype.name(),
+                loaded.name(),
+                t.dtype().name()
+            );
         }
     }
     for (k, t, e) in &pairs {

@@ -41,12 +41,14 @@ impl SafeTensors {
         let mut f = File::open(path).map_err(|e| io_error("open", path, e))?;
         let len = f.metadata().map_err(|e| io_error("read", path, e))?.len();
         let mut bytes = Vec::new();
-        usize::try_from(len).ok().and_then(|n| bytes.try_reserve_exact(n).ok()).ok_or_else(|| {
-            err!(OutOfMemory, "cannot allocate {len} bytes to read \"{}\"", path.display())
-        })?;
+        usize::try_from(len)
+            .ok()
+            .and_then(|n| bytes.try_reserve_exact(n).ok())
+            .ok_or_else(|| err!(OutOfMemory, "cannot allocate {len} bytes to read \"{}\"", path.display()))?;
         // Bounded by the size seen at open: a file growing meanwhile cannot make us reallocate.
         (&mut f).take(len).read_to_end(&mut bytes).map_err(|e| io_error("read", path, e))?;
-        Self::from_bytes(bytes).map_err(|e| Error::new(e.code, format!("\"{}\" is not a valid safetensors file: {}", path.display(), e.message)))
+        Self::from_bytes(bytes)
+            .map_err(|e| Error::new(e.code, format!("\"{}\" is not a valid safetensors file: {}", path.display(), e.message)))
     }
 
     /// Validates a whole file's bytes.
@@ -76,7 +78,13 @@ impl SafeTensors {
     pub fn values(&self, e: &Entry) -> Result<Values> {
         let bytes = &self.bytes[self.data_start + e.begin..self.data_start + e.end];
         if e.shape.len() > crate::ffi::RT_MAX_DIMS {
-            bail!(Unsupported, "tensor \"{}\" has {} dimensions, more than the {} supported", e.name, e.shape.len(), crate::ffi::RT_MAX_DIMS);
+            bail!(
+                Unsupported,
+                "tensor \"{}\" has {} dimensions, more than the {} supported",
+                e.name,
+                e.shape.len(),
+                crate::ffi::RT_MAX_DIMS
+            );
         }
         Ok(match e.dtype.loads_as().map_err(|err| Error::new(err.code, format!("tensor \"{}\": {}", e.name, err.message)))? {
             DType::F32 => Values::F32(dtype::to_f32(e.dtype, bytes)?),
@@ -119,7 +127,11 @@ pub fn save(path: &Path, tensors: &[(&str, &Tensor)]) -> Result<()> {
     let mut header = serde_json::Map::new();
     let mut pos = 0usize;
     for (name, t) in &order {
-        let end = t.numel().checked_mul(t.dtype().size()).and_then(|n| n.checked_add(pos)).ok_or_else(|| err!(OutOfMemory, "the tensors are too large to save"))?;
+        let end = t
+            .numel()
+            .checked_mul(t.dtype().size())
+            .and_then(|n| n.checked_add(pos))
+            .ok_or_else(|| err!(OutOfMemory, "the tensors are too large to save"))?;
         header.insert(
             name.to_string(),
             serde_json::json!({ "dtype": FileDtype::from(t.dtype()).name(), "shape": t.shape(), "data_offsets": [pos, end] }),

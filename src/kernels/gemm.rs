@@ -35,14 +35,7 @@ unsafe fn gemm(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, accum
     let run = move || {
         let (dst, lhs_ptr, rhs_ptr) = ptrs.get();
         gemm::gemm(
-            m, n, k,
-            dst, 1, dst_rs,
-            accumulate,
-            lhs_ptr, lhs.cs, lhs.rs,
-            rhs_ptr, rhs.cs, rhs.rs,
-            1.0f32, 1.0f32,
-            false, false, false,
-            par,
+            m, n, k, dst, 1, dst_rs, accumulate, lhs_ptr, lhs.cs, lhs.rs, rhs_ptr, rhs.cs, rhs.rs, 1.0f32, 1.0f32, false, false, false, par,
         )
     };
     match par {

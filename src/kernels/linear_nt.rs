@@ -92,8 +92,22 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
     }
     x.check(m, k, "x");
     w.check(n, k, "w");
-    assert!(isa_ == Isa::Portable || isa_ == isa() || (isa_ == Isa::Avx2Fma && isa() == Isa::Avx512), "linear_nt: {} kernels are not supported on this CPU", isa_.name());
-    let job = Job { x: x.data.as_ptr(), ldx: x.stride, w: w.data.as_ptr(), ldw: w.stride, k, bias: bias.map(<[f32]>::as_ptr), relu: epilogue.relu, out: out.as_mut_ptr(), ldo: n };
+    assert!(
+        isa_ == Isa::Portable || isa_ == isa() || (isa_ == Isa::Avx2Fma && isa() == Isa::Avx512),
+        "linear_nt: {} kernels are not supported on this CPU",
+        isa_.name()
+    );
+    let job = Job {
+        x: x.data.as_ptr(),
+        ldx: x.stride,
+        w: w.data.as_ptr(),
+        ldw: w.stride,
+        k,
+        bias: bias.map(<[f32]>::as_ptr),
+        relu: epilogue.relu,
+        out: out.as_mut_ptr(),
+        ldo: n,
+    };
     let threads = threads_for(m, n, k);
     if threads == 1 {
         // SAFETY: the extents were checked above and `out` is a unique borrow.

@@ -52,7 +52,17 @@ pub fn layer_forward(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut 
 /// Gradients of layer norm per row, with xhat = (x - mean) rstd and dxhat = g w:
 /// dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)); dw += g xhat; db += g.
 #[allow(clippy::too_many_arguments)]
-pub fn layer_backward(x: &[f32], g: &[f32], n: usize, mean: &[f32], rstd: &[f32], weight: Option<&[f32]>, mut dx: Option<&mut [f32]>, mut dw: Option<&mut [f64]>, mut db: Option<&mut [f64]>) {
+pub fn layer_backward(
+    x: &[f32],
+    g: &[f32],
+    n: usize,
+    mean: &[f32],
+    rstd: &[f32],
+    weight: Option<&[f32]>,
+    mut dx: Option<&mut [f32]>,
+    mut dw: Option<&mut [f64]>,
+    mut db: Option<&mut [f64]>,
+) {
     if n == 0 {
         return;
     }
@@ -128,7 +138,18 @@ impl Channels {
     /// and dx = w invstd (g - mean(g) - xhat mean(g xhat)) when the statistics came from the
     /// batch (training), dx = w invstd g when they were constants (running statistics).
     #[allow(clippy::too_many_arguments)]
-    pub fn backward(&self, x: &[f32], g: &[f32], mean: &[f32], invstd: &[f32], weight: Option<&[f32]>, batch_stats: bool, dx: Option<&mut [f32]>, dw: Option<&mut [f32]>, db: Option<&mut [f32]>) {
+    pub fn backward(
+        &self,
+        x: &[f32],
+        g: &[f32],
+        mean: &[f32],
+        invstd: &[f32],
+        weight: Option<&[f32]>,
+        batch_stats: bool,
+        dx: Option<&mut [f32]>,
+        dw: Option<&mut [f32]>,
+        db: Option<&mut [f32]>,
+    ) {
         let count = self.count() as f64;
         let affine = Affine { weight, bias: None };
         let mut sums = Vec::with_capacity(self.channels);

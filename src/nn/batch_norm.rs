@@ -55,7 +55,16 @@ impl Module for BatchNorm {
             bail!(Shape, "batch norm expects a {want} input, got shape {}", fmt_shape(x.shape()));
         }
         let training = self.training.get();
-        let y = ops::batch_norm(x, Some(&self.running_mean), Some(&self.running_var), Some(&self.weight), Some(&self.bias), training, self.momentum, self.eps)?;
+        let y = ops::batch_norm(
+            x,
+            Some(&self.running_mean),
+            Some(&self.running_var),
+            Some(&self.weight),
+            Some(&self.bias),
+            training,
+            self.momentum,
+            self.eps,
+        )?;
         if training {
             // Counted after the op succeeded, so a refused forward changes nothing.
             let _no_grad = mode::GradModeGuard::new(false);

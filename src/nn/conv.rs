@@ -25,7 +25,12 @@ impl Conv2d {
             .checked_mul(kernel_size)
             .and_then(|v| v.checked_mul(kernel_size))
             .filter(|&f| f.checked_mul(out_channels).is_some_and(|n| n <= isize::MAX as usize / 4))
-            .ok_or_else(|| crate::error::err!(OutOfMemory, "a {out_channels} x {in_channels} x {kernel_size} x {kernel_size} weight is too large to allocate"))?;
+            .ok_or_else(|| {
+                crate::error::err!(
+                    OutOfMemory,
+                    "a {out_channels} x {in_channels} x {kernel_size} x {kernel_size} weight is too large to allocate"
+                )
+            })?;
         let bound = 1.0 / (fan_in as f32).sqrt();
         let weight = uniform(&[out_channels, in_channels, kernel_size, kernel_size], bound)?;
         weight.mark_requires_grad(true);

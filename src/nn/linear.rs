@@ -19,9 +19,10 @@ impl Linear {
         if in_features == 0 || out_features == 0 {
             bail!(InvalidArgument, "in_features ({in_features}) and out_features ({out_features}) must be positive");
         }
-        in_features.checked_mul(out_features).filter(|n| n.checked_mul(4).is_some_and(|b| b <= isize::MAX as usize)).ok_or_else(|| {
-            crate::error::err!(OutOfMemory, "a {out_features} x {in_features} weight is too large to allocate")
-        })?;
+        in_features
+            .checked_mul(out_features)
+            .filter(|n| n.checked_mul(4).is_some_and(|b| b <= isize::MAX as usize))
+            .ok_or_else(|| crate::error::err!(OutOfMemory, "a {out_features} x {in_features} weight is too large to allocate"))?;
         let bound = 1.0 / (in_features as f32).sqrt();
         let weight = uniform(&[out_features, in_features], bound)?;
         weight.mark_requires_grad(true);

@@ -24,10 +24,7 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinOp) -> Result<Tensor> {
         BinOp::Div => (needs[1], needs[0] || needs[1]),
     };
     let name = op.backward_name();
-    let saved = vec![
-        if save_a { rec.save(a, name)? } else { None },
-        if save_b { rec.save(b, name)? } else { None },
-    ];
+    let saved = vec![if save_a { rec.save(a, name)? } else { None }, if save_b { rec.save(b, name)? } else { None }];
     let out = raw::binary(a, b, op, rec.inference())?;
     let (a_shape, b_shape) = (a.shape().into(), b.shape().into());
     Ok(rec.finish(out, || Box::new(BinaryBackward { op, a_shape, b_shape, needs }), saved))

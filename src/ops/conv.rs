@@ -13,24 +13,45 @@ use crate::tensor::Tensor;
 /// The conv geometry of x (N, C, H, W) and w (O, C, kh, kw), validated.
 fn geometry(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Geometry> {
     if x.ndim() != 4 {
-        bail!(Shape, "conv2d: input must be 4-D (N, C, H, W), got shape {}; unsqueeze a single image to add the batch dim", fmt_shape(x.shape()));
+        bail!(
+            Shape,
+            "conv2d: input must be 4-D (N, C, H, W), got shape {}; unsqueeze a single image to add the batch dim",
+            fmt_shape(x.shape())
+        );
     }
     if w.ndim() != 4 {
         bail!(Shape, "conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got shape {}", fmt_shape(w.shape()));
     }
     let (xs, ws) = (x.shape(), w.shape());
     if xs[1] != ws[1] {
-        bail!(Shape, "conv2d: input has {} channels (shape {}) but weight expects {} (shape {})", xs[1], fmt_shape(xs), ws[1], fmt_shape(ws));
+        bail!(
+            Shape,
+            "conv2d: input has {} channels (shape {}) but weight expects {} (shape {})",
+            xs[1],
+            fmt_shape(xs),
+            ws[1],
+            fmt_shape(ws)
+        );
     }
     let (ho, wo) = match (Geometry::out_size(xs[2], ws[2], stride, pad), Geometry::out_size(xs[3], ws[3], stride, pad)) {
         (Some(ho), Some(wo)) => (ho, wo),
-        _ => bail!(Shape, "conv2d: the {}x{} kernel does not fit the {}x{} input with padding {pad}; use a smaller kernel or more padding", ws[2], ws[3], xs[2], xs[3]),
+        _ => bail!(
+            Shape,
+            "conv2d: the {}x{} kernel does not fit the {}x{} input with padding {pad}; use a smaller kernel or more padding",
+            ws[2],
+            ws[3],
+            xs[2],
+            xs[3]
+        ),
     };
     let g = Geometry { c: xs[1], h: xs[2], w: xs[3], kh: ws[2], kw: ws[3], stride, pad, ho, wo };
     // Every buffer the forward and backward allocate: cols, the output, the input gradient.
     let npos = ho.checked_mul(wo);
     let col_rows = g.c.checked_mul(g.kh).and_then(|v| v.checked_mul(g.kw));
-    let sizes = [col_rows.zip(npos).and_then(|(r, p)| r.checked_mul(p)), npos.and_then(|p| p.checked_mul(xs[0])).and_then(|v| v.checked_mul(ws[0]))];
+    let sizes = [
+        col_rows.zip(npos).and_then(|(r, p)| r.checked_mul(p)),
+        npos.and_then(|p| p.checked_mul(xs[0])).and_then(|v| v.checked_mul(ws[0])),
+    ];
     if sizes.iter().any(|s| s.is_none_or(|s| s > isize::MAX as usize / 8)) {
         bail!(OutOfMemory, "conv2d: input {} with weight {} needs buffers larger than can be allocated", fmt_shape(xs), fmt_shape(ws));
     }
@@ -50,7 +71,12 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i64, padding: 
     let (n, o) = (x.shape()[0], w.shape()[0]);
     if let Some(b) = b {
         if b.shape() != [o] {
-            bail!(Shape, "conv2d: bias must have shape [{o}] (one per output channel of weight {}), got {}", fmt_shape(w.shape()), fmt_shape(b.shape()));
+            bail!(
+                Shape,
+                "conv2d: bias must have shape [{o}] (one per output channel of weight {}), got {}",
+                fmt_shape(w.shape()),
+                fmt_shape(b.shape())
+            );
         }
     }
     let inputs: Vec<&Tensor> = [x, w].into_iter().chain(b).collect();

@@ -63,7 +63,12 @@ pub fn cat(ts: &[&Tensor], dim: i64) -> Result<Tensor> {
     for (i, t) in ts.iter().enumerate() {
         let same_rank = t.ndim() == first.ndim();
         if !same_rank || t.shape().iter().zip(first.shape()).enumerate().any(|(j, (a, b))| j != d && a != b) {
-            bail!(Shape, "cat: tensor {i} has shape {} but tensor 0 has {}; all sizes must match except in dim {dim}", fmt_shape(t.shape()), fmt_shape(first.shape()));
+            bail!(
+                Shape,
+                "cat: tensor {i} has shape {} but tensor 0 has {}; all sizes must match except in dim {dim}",
+                fmt_shape(t.shape()),
+                fmt_shape(first.shape())
+            );
         }
         total = total.checked_add(t.shape()[d]).ok_or_else(|| crate::error::err!(OutOfMemory, "cat: the result is too large"))?;
     }

@@ -18,7 +18,10 @@ pub fn embedding(indices: &Tensor, weight: &Tensor) -> Result<Tensor> {
     let (v, d) = (weight.shape()[0], weight.shape()[1]);
     let idx = indices.try_data::<i64>()?;
     if let Some((i, &bad)) = idx.iter().enumerate().find(|(_, &k)| k < 0 || k as u64 >= v as u64) {
-        bail!(InvalidArgument, "embedding: index {bad} (element {i} of indices) is out of range for a weight with {v} rows; indices must be in [0, {v})");
+        bail!(
+            InvalidArgument,
+            "embedding: index {bad} (element {i} of indices) is out of range for a weight with {v} rows; indices must be in [0, {v})"
+        );
     }
     let mut shape: Dims = indices.shape().into();
     shape.push(d);

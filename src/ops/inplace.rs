@@ -77,7 +77,12 @@ pub fn apply(t: &Tensor, src: Option<&Tensor>, op: Inplace) -> Result<()> {
         }
         let ok = crate::shape::broadcast_shapes(t.shape(), s.shape()).is_some_and(|b| b.as_slice() == t.shape());
         if !ok {
-            bail!(Shape, "{name}: the source of shape {} does not broadcast to the target's shape {}", fmt_shape(s.shape()), fmt_shape(t.shape()));
+            bail!(
+                Shape,
+                "{name}: the source of shape {} does not broadcast to the target's shape {}",
+                fmt_shape(s.shape()),
+                fmt_shape(t.shape())
+            );
         }
     }
     if let Inplace::Fill(v) = op {
@@ -86,7 +91,10 @@ pub fn apply(t: &Tensor, src: Option<&Tensor>, op: Inplace) -> Result<()> {
         }
     }
     if t.layout().has_internal_overlap() {
-        bail!(InvalidArgument, "{name}: the target is an expanded tensor whose elements share memory; call rt_tensor_contiguous (or clone) first");
+        bail!(
+            InvalidArgument,
+            "{name}: the target is an expanded tensor whose elements share memory; call rt_tensor_contiguous (or clone) first"
+        );
     }
     let state = mode::state();
     check_target(t, state, name)?;

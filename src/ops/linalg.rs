@@ -2,6 +2,7 @@
 
 use super::raw;
 use super::record::Recorder;
+use super::unary::UnaryOp;
 use crate::autograd::functions::linalg::{LinearBackward, MatmulBackward};
 use crate::error::{bail, Result};
 use crate::kernels::gemm::{gemm_slices, Mat};
@@ -10,7 +11,6 @@ use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, fmt_shape, Dims};
 use crate::storage::{from_offset, try_filled, DType};
 use crate::tensor::Tensor;
-use super::unary::UnaryOp;
 
 /// The matrix in the last two dims of `l` starting at storage offset `offset`.
 fn mat<'a>(t: &'a Tensor, l: &Layout, offset: usize) -> Mat<'a> {
@@ -49,7 +49,14 @@ fn promoted(a: &Tensor, b: &Tensor) -> Result<(Layout, Layout, Dims)> {
     let lb = if b.ndim() == 1 { b.layout().unsqueeze(1) } else { b.layout().clone() };
     let (na, nb) = (la.ndim(), lb.ndim());
     if la.shape[na - 1] != lb.shape[nb - 2] {
-        bail!(Shape, "matmul: shapes {} and {} cannot be multiplied ({} columns against {} rows)", fmt_shape(a.shape()), fmt_shape(b.shape()), la.shape[na - 1], lb.shape[nb - 2]);
+        bail!(
+            Shape,
+            "matmul: shapes {} and {} cannot be multiplied ({} columns against {} rows)",
+            fmt_shape(a.shape()),
+            fmt_shape(b.shape()),
+            la.shape[na - 1],
+            lb.shape[nb - 2]
+        );
     }
     let Some(batch) = broadcast_shapes(&la.shape[..na - 2], &lb.shape[..nb - 2]) else {
         bail!(Shape, "matmul: batch dimensions of {} and {} cannot broadcast", fmt_shape(a.shape()), fmt_shape(b.shape()));
@@ -116,7 +123,13 @@ fn linear_fused(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool) -> Resul
     }
     let (out_f, in_f) = (w.shape()[0], w.shape()[1]);
     if x.ndim() == 0 || x.shape()[x.ndim() - 1] != in_f {
-        bail!(Shape, "linear: input of shape {} does not end in in_features = {} (weight shape {})", fmt_shape(x.shape()), in_f, fmt_shape(w.shape()));
+        bail!(
+            Shape,
+            "linear: input of shape {} does not end in in_features = {} (weight shape {})",
+            fmt_shape(x.shape()),
+            in_f,
+            fmt_shape(w.shape())
+        );
     }
     if let Some(b) = b {
         if b.shape() != [out_f] {

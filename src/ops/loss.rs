@@ -18,11 +18,19 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     }
     let (n, c) = (logits.shape()[0], logits.shape()[1]);
     if targets.shape() != [n] {
-        bail!(Shape, "cross_entropy: targets must have shape [{n}] (one class index per row of logits {}), got {}", fmt_shape(logits.shape()), fmt_shape(targets.shape()));
+        bail!(
+            Shape,
+            "cross_entropy: targets must have shape [{n}] (one class index per row of logits {}), got {}",
+            fmt_shape(logits.shape()),
+            fmt_shape(targets.shape())
+        );
     }
     let t = targets.try_data::<i64>()?;
     if let Some((i, &bad)) = t.iter().enumerate().find(|(_, &v)| v < 0 || v as u64 >= c as u64) {
-        bail!(InvalidArgument, "cross_entropy: targets[{i}] = {bad} is not a class index in [0, {c}); pass class indices below the number of logits per row");
+        bail!(
+            InvalidArgument,
+            "cross_entropy: targets[{i}] = {bad} is not a class index in [0, {c}); pass class indices below the number of logits per row"
+        );
     }
     let rec = Recorder::new(&[logits])?;
     let saved_targets = rec.save(targets, "NllLossBackward")?;
@@ -55,7 +63,12 @@ pub fn mse_loss(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "a")?;
     b.expect_dtype(DType::F32, "b")?;
     if a.shape() != b.shape() {
-        bail!(Shape, "mse_loss: a has shape {} but b has shape {}; both must have the same shape (reshape one of them; no broadcasting here)", fmt_shape(a.shape()), fmt_shape(b.shape()));
+        bail!(
+            Shape,
+            "mse_loss: a has shape {} but b has shape {}; both must have the same shape (reshape one of them; no broadcasting here)",
+            fmt_shape(a.shape()),
+            fmt_shape(b.shape())
+        );
     }
     let rec = Recorder::new(&[a, b])?;
     let saved = vec![rec.save(a, "MseLossBackward")?, rec.save(b, "MseLossBackward")?];

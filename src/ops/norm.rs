@@ -44,14 +44,20 @@ pub fn layer_norm(x: &Tensor, normalized_shape: &[usize], w: Option<&Tensor>, b:
     check_eps(eps, "layer_norm")?;
     let k = normalized_shape.len();
     if x.ndim() < k || x.shape()[x.ndim() - k..] != *normalized_shape {
-        bail!(Shape, "layer_norm: input of shape {} does not end in normalized_shape {}", fmt_shape(x.shape()), fmt_shape(normalized_shape));
+        bail!(
+            Shape,
+            "layer_norm: input of shape {} does not end in normalized_shape {}",
+            fmt_shape(x.shape()),
+            fmt_shape(normalized_shape)
+        );
     }
     check_param(w, normalized_shape, "weight", "layer_norm")?;
     check_param(b, normalized_shape, "bias", "layer_norm")?;
     let n = numel(normalized_shape);
     let rows = numel(&x.shape()[..x.ndim() - k]);
     let rec = Recorder::new(&inputs(x, w, b))?;
-    let needs = [rec.needs_grad(0), w.is_some_and(|w| w.requires_grad()) && rec.active(), b.is_some_and(|b| b.requires_grad()) && rec.active()];
+    let needs =
+        [rec.needs_grad(0), w.is_some_and(|w| w.requires_grad()) && rec.active(), b.is_some_and(|b| b.requires_grad()) && rec.active()];
     let saved_x = rec.save(x, "NativeLayerNormBackward")?;
     let saved_w = match w {
         Some(w) if needs[0] => rec.save(w, "NativeLayerNormBackward")?,
@@ -89,9 +95,21 @@ fn check_running(t: &Tensor, what: &str) -> Result<()> {
 /// `momentum` (the variance with the unbiased batch variance), bumping their versions; eval
 /// normalises with the running statistics, which are then required.
 #[allow(clippy::too_many_arguments)]
-pub fn batch_norm(x: &Tensor, running_mean: Option<&Tensor>, running_var: Option<&Tensor>, w: Option<&Tensor>, b: Option<&Tensor>, training: bool, momentum: f64, eps: f64) -> Result<Tensor> {
+pub fn batch_norm(
+    x: &Tensor,
+    running_mean: Option<&Tensor>,
+    running_var: Option<&Tensor>,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> Result<Tensor> {
     if !training && (running_mean.is_none() || running_var.is_none()) {
-        bail!(NullArgument, "batch_norm: running_mean and running_var are required in evaluation mode (training = false); pass both or set training");
+        bail!(
+            NullArgument,
+            "batch_norm: running_mean and running_var are required in evaluation mode (training = false); pass both or set training"
+        );
     }
     let params = [(Some(x), "input"), (running_mean, "running_mean"), (running_var, "running_var"), (w, "weight"), (b, "bias")];
     for (p, what) in params {
@@ -113,14 +131,16 @@ pub fn batch_norm(x: &Tensor, running_mean: Option<&Tensor>, running_var: Option
     if training && ch.count() <= 1 {
         bail!(Shape, "batch_norm: training needs more than 1 value per channel to compute batch statistics, but the input has shape {}; use a larger batch or evaluation mode", fmt_shape(x.shape()));
     }
-    let running: Vec<(&Tensor, &str)> = [(running_mean, "running_mean"), (running_var, "running_var")].into_iter().filter_map(|(t, n)| t.map(|t| (t, n))).collect();
+    let running: Vec<(&Tensor, &str)> =
+        [(running_mean, "running_mean"), (running_var, "running_var")].into_iter().filter_map(|(t, n)| t.map(|t| (t, n))).collect();
     if training {
         for (t, what) in &running {
             check_running(t, what)?;
         }
     }
     let rec = Recorder::new(&inputs(x, w, b))?;
-    let needs = [rec.needs_grad(0), w.is_some_and(|w| w.requires_grad()) && rec.active(), b.is_some_and(|b| b.requires_grad()) && rec.active()];
+    let needs =
+        [rec.needs_grad(0), w.is_some_and(|w| w.requires_grad()) && rec.active(), b.is_some_and(|b| b.requires_grad()) && rec.active()];
     let saved_x = rec.save(x, "NativeBatchNormBackward")?;
     let saved_w = match w {
         Some(w) if needs[0] => rec.save(w, "NativeBatchNormBackward")?,

@@ -22,7 +22,11 @@ pub fn max_pool2d(x: &Tensor, kernel_size: i64, stride: i64) -> Result<Tensor> {
     }
     let (h, w) = (x.shape()[2], x.shape()[3]);
     if h < k || w < k {
-        bail!(Shape, "max_pool2d: the {k}x{k} window does not fit the {h}x{w} input of shape {}; use a smaller kernel_size", fmt_shape(x.shape()));
+        bail!(
+            Shape,
+            "max_pool2d: the {k}x{k} window does not fit the {h}x{w} input of shape {}; use a smaller kernel_size",
+            fmt_shape(x.shape())
+        );
     }
     let p = Pool { h, w, k, stride, ho: (h - k) / stride + 1, wo: (w - k) / stride + 1 };
     let planes = x.shape()[0] * x.shape()[1];

@@ -3,8 +3,8 @@
 
 use crate::error::{bail, Result};
 use crate::kernels::{elementwise, reduce};
-use crate::layout::Layout;
 use crate::layout::contiguous_strides;
+use crate::layout::Layout;
 use crate::recycle;
 use crate::shape::{broadcast_shapes, fmt_shape, numel, Dims};
 use crate::storage::{try_filled, try_with_capacity, try_zeroed, window, DType, Element, Storage};
@@ -59,7 +59,9 @@ impl BinOp {
 pub fn broadcast_shape(a: &[usize], b: &[usize], op: &str) -> Result<Dims> {
     match broadcast_shapes(a, b) {
         Some(s) => crate::shape::check_bounded(&s, op).map(|_| s),
-        None => bail!(Shape, "{op}: shapes {} and {} cannot broadcast (trailing dimensions must be equal or 1)", fmt_shape(a), fmt_shape(b)),
+        None => {
+            bail!(Shape, "{op}: shapes {} and {} cannot broadcast (trailing dimensions must be equal or 1)", fmt_shape(a), fmt_shape(b))
+        }
     }
 }
 

@@ -156,7 +156,10 @@ pub fn narrow(t: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     let size = t.shape()[d] as i64;
     let s = if start < 0 { start + size } else { start };
     if s < 0 || s > size || length < 0 || length > size - s {
-        bail!(InvalidArgument, "narrow: start {start} and length {length} do not fit dim {dim} of size {size}; need 0 <= start and start + length <= {size}");
+        bail!(
+            InvalidArgument,
+            "narrow: start {start} and length {length} do not fit dim {dim} of size {size}; need 0 <= start and start + length <= {size}"
+        );
     }
     let in_shape: Dims = t.shape().into();
     let (s, len) = (s as usize, length as usize);
@@ -192,7 +195,13 @@ pub fn squeeze(t: &Tensor, dim: i64) -> Result<Tensor> {
 
 pub fn expand(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     if shape.len() < t.ndim() {
-        bail!(Shape, "expand: the target has {} dims but the tensor has {} ({}); the target needs at least as many", shape.len(), t.ndim(), fmt_shape(t.shape()));
+        bail!(
+            Shape,
+            "expand: the target has {} dims but the tensor has {} ({}); the target needs at least as many",
+            shape.len(),
+            t.ndim(),
+            fmt_shape(t.shape())
+        );
     }
     let lead = shape.len() - t.ndim();
     let mut new = Dims::with_capacity(shape.len());
@@ -203,7 +212,11 @@ pub fn expand(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
             (-1, None) => bail!(InvalidArgument, "expand: -1 is not allowed for the new leading dim {i}"),
             (s, _) if s < 0 => bail!(InvalidArgument, "expand: size {s} at dim {i} is invalid"),
             (s, Some(c)) if c != 1 && c as i64 != s => {
-                bail!(Shape, "expand: dim {i} of size {c} cannot expand to {s} (only size-1 dims expand); tensor shape {}", fmt_shape(t.shape()))
+                bail!(
+                    Shape,
+                    "expand: dim {i} of size {c} cannot expand to {s} (only size-1 dims expand); tensor shape {}",
+                    fmt_shape(t.shape())
+                )
             }
             (s, _) => s as usize,
         };

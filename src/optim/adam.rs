@@ -21,7 +21,15 @@ impl Adam {
         check_range("beta2", beta2, 0.0, 1.0, false)?;
         check_range("eps", eps, 0.0, f64::MAX, true)?;
         check_range("weight_decay", weight_decay, 0.0, f64::MAX, true)?;
-        Ok(Adam { beta1, beta2, eps, weight_decay: weight_decay as f32, steps: Vec::new(), exp_avg: StateBuffers::new(), exp_avg_sq: StateBuffers::new() })
+        Ok(Adam {
+            beta1,
+            beta2,
+            eps,
+            weight_decay: weight_decay as f32,
+            steps: Vec::new(),
+            exp_avg: StateBuffers::new(),
+            exp_avg_sq: StateBuffers::new(),
+        })
     }
 }
 

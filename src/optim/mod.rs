@@ -54,7 +54,10 @@ impl Optimizer {
         let inference = mode::is_inference_enabled();
         for (i, p) in self.params.iter().enumerate() {
             if p.is_inference() && !inference {
-                bail!(InferenceMode, "parameter {i} is an inference tensor, which cannot be updated in place outside inference mode (rule I6)");
+                bail!(
+                    InferenceMode,
+                    "parameter {i} is an inference tensor, which cannot be updated in place outside inference mode (rule I6)"
+                );
             }
             if p.layout().has_internal_overlap() {
                 bail!(InvalidArgument, "parameter {i} is an expanded tensor whose elements share memory; pass a contiguous tensor");

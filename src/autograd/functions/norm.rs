@@ -49,7 +49,17 @@ impl Backward for LayerNormBackward {
         let mut dx = if self.needs[0] { Some(try_filled(x.numel(), 0f32)?) } else { None };
         let mut dw = if self.needs[1] { Some(try_filled(self.n, 0f64)?) } else { None };
         let mut db = if self.needs[2] { Some(try_filled(self.n, 0f64)?) } else { None };
-        layer_backward(&x.try_data::<f32>()?, &g.try_data::<f32>()?, self.n, &mean, &rstd, weight.as_deref(), dx.as_deref_mut(), dw.as_deref_mut(), db.as_deref_mut());
+        layer_backward(
+            &x.try_data::<f32>()?,
+            &g.try_data::<f32>()?,
+            self.n,
+            &mean,
+            &rstd,
+            weight.as_deref(),
+            dx.as_deref_mut(),
+            dw.as_deref_mut(),
+            db.as_deref_mut(),
+        );
         let param = |v: Option<Vec<f64>>| v.map(|v| raw::from_vec(v.into_iter().map(|d| d as f32).collect(), &self.shape, false));
         let gx = dx.map(|d| raw::from_vec(d, x.shape(), false));
         Ok(outputs(gx, param(dw), param(db), self.has_weight, self.has_bias))
@@ -80,7 +90,17 @@ impl Backward for BatchNormBackward {
         let mut dx = if self.needs[0] { Some(try_filled(x.numel(), 0f32)?) } else { None };
         let mut dw = if self.needs[1] { Some(try_filled(c, 0f32)?) } else { None };
         let mut db = if self.needs[2] { Some(try_filled(c, 0f32)?) } else { None };
-        self.ch.backward(&x.try_data::<f32>()?, &g.try_data::<f32>()?, &mean, &invstd, weight.as_deref(), self.training, dx.as_deref_mut(), dw.as_deref_mut(), db.as_deref_mut());
+        self.ch.backward(
+            &x.try_data::<f32>()?,
+            &g.try_data::<f32>()?,
+            &mean,
+            &invstd,
+            weight.as_deref(),
+            self.training,
+            dx.as_deref_mut(),
+            dw.as_deref_mut(),
+            db.as_deref_mut(),
+        );
         let param = |v: Option<Vec<f32>>| v.map(|v| raw::from_vec(v, &[c], false));
         let gx = dx.map(|d| raw::from_vec(d, x.shape(), false));
         Ok(outputs(gx, param(dw), param(db), self.has_weight, self.has_bias))
