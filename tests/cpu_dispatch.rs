@@ -42,16 +42,9 @@ fn dispatch_reports_the_cpu_features_it_sees() {
     }
 }
 
-/// Deterministic values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+#[path = "support/values.rs"]
+mod support_values;
+use support_values::values;
 
 #[test]
 fn matmul_matches_a_naive_product_across_kernel_edges() {
@@ -166,5 +159,20 @@ fn results_do_not_depend_on_the_thread_count() {
         let three = run(3);
         infer::parallel::set_num_threads(0);
         assert!(one.iter().zip(&three).all(|(a, b)| a.to_bits() == b.to_bits()), "{m}x{n}x{k}: 1 and 3 threads differ");
+    }
+}
+
+#[test]
+fn linear_reads_broadcast_rows() {
+    // An expanded input repeats one row with row stride 0; the kernels read it in place.
+    let (n, k) = (9, 40);
+    let row = values(k, 11);
+    let w = values(n * k, 12);
+    let x = ops::expand(&creation::from_slice(&row, &[1, k]).unwrap(), &[5, k as i64]).unwrap();
+    let w = creation::from_slice(&w, &[n, k]).unwrap();
+    let got = ops::linear(&x, &w, None).unwrap().to_vec_f32();
+    let want = ops::linear(&creation::from_slice(&row, &[1, k]).unwrap(), &w, None).unwrap().to_vec_f32();
+    for r in 0..5 {
+        assert_eq!(&got[r * n..(r + 1) * n], &want[..], "row {r} of a broadcast input");
     }
 }

@@ -6,16 +6,9 @@ use infer::ops::{self, UnaryOp};
 use infer::{creation, rng, Result, Tensor};
 use std::slice::from_ref;
 
-/// Deterministic values in [-1, 1) (a 64-bit LCG), so the test needs no global generator.
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+#[path = "support/values.rs"]
+mod support_values;
+use support_values::values;
 
 fn leaf(data: Vec<f32>, shape: &[usize]) -> Tensor {
     let t = creation::from_slice(&data, shape).unwrap();

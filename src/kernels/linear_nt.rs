@@ -15,7 +15,8 @@
 use crate::parallel;
 use std::sync::OnceLock;
 
-/// Row i of an operand is `data[i * stride..][..k]`.
+/// Row i of an operand is `data[i * stride..][..k]`. Rows may overlap (an expanded input repeats
+/// one row with stride 0): operands are only read.
 #[derive(Clone, Copy)]
 pub struct Rows<'a> {
     pub data: &'a [f32],
@@ -25,7 +26,6 @@ pub struct Rows<'a> {
 impl Rows<'_> {
     fn check(&self, rows: usize, k: usize, what: &str) {
         if rows > 0 && k > 0 {
-            assert!(k <= self.stride || rows == 1, "linear_nt: {what} rows overlap (k {k} > stride {})", self.stride);
             assert!((rows - 1) * self.stride + k <= self.data.len(), "linear_nt: {what} ({rows} x {k}) does not fit its slice");
         }
     }
@@ -128,17 +128,15 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
     parallel::for_each_chunk(threads - 1, len.div_ceil(chunk), &task);
 }
 
-/// Threads worth using: the pool for products of 2M multiply-adds and more (as the GEMM wrapper),
-/// and for a few rows against a weight of 512 KiB or more, where reading the weight dominates and
-/// two cores read their halves at once (batch 1 of the 784-256 layer: 6.4-7.0 us on two threads,
-/// 8.8-10.3 us on one, measured side by side here).
+/// Threads worth using: the pool where the GEMM wrapper would use it (2M multiply-adds and more),
+/// and also for a few rows against a weight of 512 KiB or more, where reading the weight dominates
+/// and two cores read their halves at once (batch 1 of the 784-256 layer: 6.4-7.0 us on two
+/// threads, 8.8-10.3 us on one, measured side by side here).
 fn threads_for(m: usize, n: usize, k: usize) -> usize {
-    let threads = parallel::num_threads();
-    let macs = m.saturating_mul(n).saturating_mul(k);
-    if threads > 1 && (macs >= 1 << 21 || (m <= 4 && n.saturating_mul(k) >= 1 << 17)) {
-        threads
-    } else {
-        1
+    match parallel::gemm_parallelism(m, n, k) {
+        gemm::Parallelism::Rayon(threads) => threads,
+        _ if m <= 4 && n.saturating_mul(k) >= 1 << 17 => parallel::num_threads(),
+        _ => 1,
     }
 }
 
@@ -211,21 +209,7 @@ unsafe fn blocks<S: Simd, const MR: usize, const NR: usize>(job: &Job, rows: std
                     let w = job.w.add(j * job.ldw + pc);
                     let mut sums = [[0f32; NR]; MR];
                     edge_tile::<S, MR, NR>(mr, nr, x, job.ldx, w, job.ldw, kc, &mut sums);
-                    for (di, row) in sums.iter().enumerate().take(mr) {
-                        let o = job.out.add((i + di) * job.ldo + j);
-                        for (dj, &s) in row.iter().enumerate().take(nr) {
-                            let mut v = if first { s } else { *o.add(dj) + s };
-                            if last {
-                                if let Some(b) = job.bias {
-                                    v += *b.add(j + dj);
-                                }
-                                if job.relu && v < 0.0 {
-                                    v = 0.0; // NaN stays NaN, as torch.relu keeps it
-                                }
-                            }
-                            *o.add(dj) = v;
-                        }
-                    }
+                    store_tile(job, i, j, mr, nr, &sums, first, last);
                     j += nr;
                 }
                 i += mr;
@@ -235,6 +219,37 @@ unsafe fn blocks<S: Simd, const MR: usize, const NR: usize>(job: &Job, rows: std
         pc += kc;
         if pc >= k {
             break;
+        }
+    }
+}
+
+/// Writes a tile's sums to `out` at (i, j): the first k block stores, later ones add; the last
+/// adds the bias and applies ReLU.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn store_tile<const MR: usize, const NR: usize>(
+    job: &Job,
+    i: usize,
+    j: usize,
+    mr: usize,
+    nr: usize,
+    sums: &[[f32; NR]; MR],
+    first: bool,
+    last: bool,
+) {
+    for (di, row) in sums.iter().enumerate().take(mr) {
+        let o = job.out.add((i + di) * job.ldo + j);
+        for (dj, &s) in row.iter().enumerate().take(nr) {
+            let mut v = if first { s } else { *o.add(dj) + s };
+            if last {
+                if let Some(b) = job.bias {
+                    v += *b.add(j + dj);
+                }
+                if job.relu && v < 0.0 {
+                    v = 0.0; // NaN stays NaN, as torch.relu keeps it
+                }
+            }
+            *o.add(dj) = v;
         }
     }
 }

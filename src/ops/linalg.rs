@@ -146,7 +146,7 @@ fn linear_fused(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool) -> Resul
         if rec.needs_grad(0) { rec.save(w, "AddmmBackward")? } else { None },
     ];
     let relu = relu && !rec.active();
-    let out = linear_raw(x, w, b, relu, rec.inference())?;
+    let out = linear_raw(x, w, b, relu, &out_shape, rec.inference())?;
     let needs = [rec.needs_grad(0), rec.needs_grad(1), b.is_some() && rec.needs_grad(2)];
     let x_shape = x.shape().into();
     Ok((rec.finish(out, || Box::new(LinearBackward { x_shape, needs }), saved), relu))
@@ -163,24 +163,21 @@ pub(crate) fn rows_of(x: &Tensor) -> Result<Tensor> {
     }
 }
 
-fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, inference: bool) -> Result<Tensor> {
+fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, out_shape: &[usize], inference: bool) -> Result<Tensor> {
     let x2 = rows_of(x)?;
     let (rows, in_f) = (x2.shape()[0], x2.shape()[1]);
     let out_f = w.shape()[0];
     let (lx, lw) = (x2.layout(), w.layout());
-    let mut shape: Dims = x.shape()[..x.ndim() - 1].into();
-    shape.push(out_f);
+    let mut out = try_filled(rows * out_f, 0f32)?;
     // nn.Linear's own layout (rows contiguous in in_features) goes to the dot-product kernel,
     // which reads both operands in place; anything else (transposed views) to the strided GEMM.
     if in_f <= 1 || (lx.strides[1] == 1 && lw.strides[1] == 1) {
-        let mut out = try_filled(rows * out_f, 0f32)?;
         let bias = b.map(|b| b.data::<f32>());
         let xs = Rows { data: from_offset(x2.storage().slice::<f32>(), lx.offset), stride: lx.strides[0] };
         let ws = Rows { data: from_offset(w.storage().slice::<f32>(), lw.offset), stride: lw.strides[0] };
         linear_nt(rows, out_f, in_f, xs, ws, Epilogue { bias: bias.as_deref(), relu }, &mut out);
-        return Ok(raw::from_vec(out, &shape, inference));
+        return Ok(raw::from_vec(out, out_shape, inference));
     }
-    let mut out = try_filled(rows * out_f, 0f32)?;
     if let Some(b) = b {
         let bias = b.data::<f32>();
         for row in out.chunks_exact_mut(out_f.max(1)).take(rows) {
@@ -192,5 +189,5 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, inference:
     if relu {
         UnaryOp::Relu.apply_in_place(&mut out);
     }
-    Ok(raw::from_vec(out, &shape, inference))
+    Ok(raw::from_vec(out, out_shape, inference))
 }
