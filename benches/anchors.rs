@@ -6,6 +6,7 @@
 
 use infer::ffi::mode::*;
 use infer::ffi::module::*;
+use infer::ffi::nn_ops::*;
 use infer::ffi::ops::*;
 use infer::ffi::runtime::*;
 use infer::ffi::tensor::*;
@@ -115,6 +116,25 @@ unsafe fn time_forward(m: *mut rt_module, x: *mut rt_tensor, mode: Mode, budget:
     )
 }
 
+/// Shape of the elementwise and row-kernel workloads: a batch of 256 rows of 1024 features.
+const ROWS: i64 = 256;
+const COLS: i64 = 1024;
+
+/// Median seconds of one op in inference mode, the result freed each time.
+unsafe fn time_inference(op: impl Fn(*mut *mut rt_tensor) -> rt_status, budget: Duration) -> f64 {
+    Mode::Inference.enter();
+    let s = median_time(
+        || {
+            let mut out = std::ptr::null_mut();
+            ok(op(&mut out));
+            ok(rt_tensor_free(out));
+        },
+        budget,
+    );
+    Mode::Inference.exit();
+    s
+}
+
 struct Row {
     workload: String,
     mode: &'static str,
@@ -155,19 +175,29 @@ fn main() {
         let a = randn(&[512, 1024]);
         let b = randn(&[1024, 1024]);
         let flops = 2.0 * 512.0 * 1024.0 * 1024.0;
-        Mode::Inference.enter();
-        let s = median_time(
-            || {
-                let mut out = std::ptr::null_mut();
-                ok(rt_tensor_matmul(a, b, &mut out));
-                ok(rt_tensor_free(out));
-            },
-            budget,
-        );
-        Mode::Inference.exit();
+        let s = time_inference(|out| rt_tensor_matmul(a, b, out), budget);
         rows.push(Row { workload: "matmul_512x1024x1024".into(), mode: "inference", seconds: s, flops });
         ok(rt_tensor_free(a));
         ok(rt_tensor_free(b));
+
+        // Elementwise and row kernels (issue #5 item 3), inference mode; "flops" counts elements.
+        let x = randn(&[ROWS, COLS]);
+        let elems = (ROWS * COLS) as f64;
+        type Unary = unsafe extern "C" fn(*const rt_tensor, *mut *mut rt_tensor) -> rt_status;
+        let unary: [(&str, Unary); 4] =
+            [("exp", rt_tensor_exp), ("gelu", rt_tensor_gelu), ("tanh", rt_tensor_tanh), ("sigmoid", rt_tensor_sigmoid)];
+        for (name, op) in unary {
+            let s = time_inference(|out| op(x, out), budget);
+            rows.push(Row { workload: format!("{name}_{ROWS}x{COLS}"), mode: "inference", seconds: s, flops: elems });
+        }
+        let s = time_inference(|out| rt_tensor_softmax(x, -1, out), budget);
+        rows.push(Row { workload: format!("softmax_{ROWS}x{COLS}"), mode: "inference", seconds: s, flops: elems });
+        let (w, b) = (randn(&[COLS]), randn(&[COLS]));
+        let s = time_inference(|out| rt_tensor_layer_norm(x, [COLS].as_ptr(), 1, w, b, 1e-5, out), budget);
+        rows.push(Row { workload: format!("layer_norm_{ROWS}x{COLS}"), mode: "inference", seconds: s, flops: elems });
+        for t in [x, w, b] {
+            ok(rt_tensor_free(t));
+        }
 
         let a = randn(&[4]);
         let b = randn(&[4]);
@@ -196,7 +226,7 @@ fn main() {
         }
     } else {
         println!("libinfer anchors, {threads} threads (median per call)");
-        println!("{:<22} {:>10} {:>14} {:>10}", "workload", "mode", "time", "GFLOP/s");
+        println!("{:<22} {:>10} {:>14} {:>10}", "workload", "mode", "time", "GFLOP/s (elementwise: Gelem/s)");
         for r in &rows {
             let t = if r.seconds < 1e-3 { format!("{:.2} us", r.seconds * 1e6) } else { format!("{:.3} ms", r.seconds * 1e3) };
             println!("{:<22} {:>10} {:>14} {:>10.1}", r.workload, r.mode, t, r.flops / r.seconds / 1e9);

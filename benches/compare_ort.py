@@ -65,6 +65,39 @@ def mlp_graph(dims):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+# Elementwise and row-kernel workloads: one op on a [ROWS, COLS] input (see anchors.rs).
+ROWS, COLS = 256, 1024
+OPS = ["exp", "gelu", "tanh", "sigmoid", "softmax", "layer_norm"]
+
+
+def op_graph(op):
+    """One ONNX node: Gelu needs opset 20, LayerNormalization opset 17."""
+    rng = np.random.default_rng(2)
+    inputs, inits, attrs = ["x"], [], {}
+    if op == "softmax":
+        attrs = {"axis": -1}
+    if op == "layer_norm":
+        inits = [numpy_helper.from_array(rng.standard_normal(COLS).astype(np.float32), n) for n in ("w", "b")]
+        inputs += ["w", "b"]
+        attrs = {"axis": -1, "epsilon": 1e-5}
+    kind = {"exp": "Exp", "gelu": "Gelu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax": "Softmax",
+            "layer_norm": "LayerNormalization"}[op]
+    node = helper.make_node(kind, inputs, ["y"], **attrs)
+    graph = helper.make_graph(
+        [node], op,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [ROWS, COLS])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [ROWS, COLS])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+
+
+def torch_op(op):
+    w, b = torch.randn(COLS), torch.randn(COLS)
+    return {"exp": torch.exp, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+            "softmax": lambda x: torch.softmax(x, -1),
+            "layer_norm": lambda x: torch.nn.functional.layer_norm(x, (COLS,), w, b, 1e-5)}[op]
+
+
 def ort_session(model):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = THREADS
@@ -95,6 +128,15 @@ def baselines():
             xt = torch.from_numpy(x)
             with torch.inference_mode():
                 out[(key, "torch")] = median_time(lambda: model(xt))
+    x = np.random.default_rng(1).standard_normal((ROWS, COLS), dtype=np.float32)
+    xt = torch.from_numpy(x)
+    for op in OPS:
+        key = f"{op}_{ROWS}x{COLS}"
+        sess = ort_session(op_graph(op))
+        out[(key, "ort")] = median_time(lambda: sess.run(None, {"x": x}))
+        f = torch_op(op)
+        with torch.inference_mode():
+            out[(key, "torch")] = median_time(lambda: f(xt))
     a, b = torch.randn(4), torch.randn(4)
     with torch.inference_mode():
         out[("tiny_add_4", "torch")] = median_time(lambda: torch.add(a, b))
@@ -120,13 +162,15 @@ def main():
     base = baselines()
     print("| workload | libinfer inference | no_grad | grad | ONNX Runtime | PyTorch eager | libinfer / ORT | libinfer / PyTorch |")
     print("|---|---|---|---|---|---|---|---|")
-    for key in ["mlp_784_256_10_b1", "mlp_784_256_10_b64", "mlp_784_256_10_b1024", "deep_8x1024_b256", "tiny_add_4"]:
+    keys = ["mlp_784_256_10_b1", "mlp_784_256_10_b64", "mlp_784_256_10_b1024", "deep_8x1024_b256"]
+    keys += [f"{op}_{ROWS}x{COLS}" for op in OPS] + ["tiny_add_4"]
+    for key in keys:
         inf = ours[(key, "inference")]["seconds"]
-        ng = ours[(key, "no_grad")]["seconds"]
-        gr = ours[(key, "grad")]["seconds"]
+        ng = ours.get((key, "no_grad"), {}).get("seconds")
+        gr = ours.get((key, "grad"), {}).get("seconds")
         o = base.get((key, "ort"))
         t = base.get((key, "torch"))
-        print(f"| {key} | {fmt(inf)} | {fmt(ng)} | {fmt(gr)} | {fmt(o) if o else '-'} | {fmt(t) if t else '-'} | "
+        print(f"| {key} | {fmt(inf)} | {fmt(ng) if ng else '-'} | {fmt(gr) if gr else '-'} | {fmt(o) if o else '-'} | {fmt(t) if t else '-'} | "
               f"{f'{inf / o:.2f}x' if o else '-'} | {f'{inf / t:.2f}x' if t else '-'} |")
 
 

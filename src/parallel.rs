@@ -148,6 +148,56 @@ impl Drop for CloseOnDrop<'_> {
     }
 }
 
+/// A mutable slice that pool tasks write in disjoint ranges (each task takes its own).
+pub struct Disjoint<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: tasks only reach the data through `range`, whose contract keeps their ranges disjoint,
+// so sharing the wrapper is sharing &mut access to separate parts of a Send slice.
+unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
+
+impl<'a, T> Disjoint<'a, T> {
+    pub fn new(data: &'a mut [T]) -> Self {
+        Disjoint { ptr: data.as_mut_ptr(), len: data.len(), _borrow: std::marker::PhantomData }
+    }
+
+    /// The elements in `range`.
+    ///
+    /// # Safety
+    /// No other live reference from this wrapper may overlap `range`.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn range(&self, range: std::ops::Range<usize>) -> &mut [T] {
+        assert!(range.start <= range.end && range.end <= self.len, "Disjoint::range out of bounds");
+        // SAFETY: in bounds (checked), and exclusive by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(range.start), range.end - range.start) }
+    }
+}
+
+/// How to split `items` units of work costing about `unit_cost` elements each: the number of
+/// pieces and units per piece. One piece (the calling thread alone) below `min_elements` of work
+/// or with a one-thread pool; else about four pieces per thread, so a late thread costs little.
+pub fn pieces(items: usize, unit_cost: usize, min_elements: usize) -> (usize, usize) {
+    let threads = num_threads();
+    if threads <= 1 || items < 2 || items.saturating_mul(unit_cost) < min_elements {
+        return (1, items.max(1));
+    }
+    let per_piece = items.div_ceil(4 * threads).max(min_elements.div_ceil(4 * threads * unit_cost.max(1))).max(1);
+    (items.div_ceil(per_piece), per_piece)
+}
+
+/// Runs `task(range)` for consecutive ranges of `per_piece` units covering 0..items (see
+/// `pieces`), across the calling thread and the pool. Each unit is in exactly one range.
+pub fn for_each_range(items: usize, (count, per_piece): (usize, usize), task: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+    if count <= 1 {
+        task(0..items);
+        return;
+    }
+    for_each_chunk(num_threads() - 1, count, &|c| task(c * per_piece..((c + 1) * per_piece).min(items)));
+}
+
 /// Below ~2M multiply-adds (tens of microseconds on one core) a GEMM is faster on the calling
 /// thread than with the pool: measured on the batch-1 MLP, where 200k multiply-adds took 12 us on
 /// one thread and 28 us split across two.

@@ -176,3 +176,42 @@ fn linear_reads_broadcast_rows() {
         assert_eq!(&got[r * n..(r + 1) * n], &want[..], "row {r} of a broadcast input");
     }
 }
+
+#[test]
+fn elementwise_and_row_kernels_do_not_depend_on_threads_or_layout() {
+    // 300 x 1024 is above the size at which they split across the pool (elementwise::PARALLEL_MIN);
+    // log_softmax over dim 0 takes the column path.
+    let (rows, cols) = (300, 1024);
+    let data: Vec<f32> = values(rows * cols, 21).iter().map(|v| v * 12.0).collect();
+    let x = creation::from_slice(&data, &[rows, cols]).unwrap();
+    let (w, b) = (creation::from_slice(&values(cols, 22), &[cols]).unwrap(), creation::from_slice(&values(cols, 23), &[cols]).unwrap());
+    let unary = [ops::UnaryOp::Exp, ops::UnaryOp::Sigmoid, ops::UnaryOp::Tanh, ops::UnaryOp::Gelu];
+    let run = |threads| {
+        infer::parallel::set_num_threads(threads);
+        let mut outs: Vec<Vec<f32>> = unary.iter().map(|&op| ops::unary(&x, op).unwrap().to_vec_f32()).collect();
+        outs.push(ops::softmax(&x, -1).unwrap().to_vec_f32());
+        outs.push(ops::log_softmax(&x, 0).unwrap().to_vec_f32());
+        outs.push(ops::layer_norm(&x, &[cols], Some(&w), Some(&b), 1e-5).unwrap().to_vec_f32());
+        outs
+    };
+    let one = run(1);
+    let three = run(3);
+    infer::parallel::set_num_threads(0);
+    let same = |a: &[f32], b: &[f32]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+    for (i, (a, b)) in one.iter().zip(&three).enumerate() {
+        assert!(same(a, b), "result {i}: 1 and 3 threads differ");
+    }
+    // A transposed (strided) input takes the scalar path of the same functions: the same bits.
+    let xt = ops::transpose(&ops::contiguous(&ops::transpose(&x, 0, 1).unwrap()).unwrap(), 0, 1).unwrap();
+    assert!(!xt.is_contiguous());
+    for (i, &op) in unary.iter().enumerate() {
+        let strided = ops::contiguous(&ops::unary(&xt, op).unwrap()).unwrap().to_vec_f32();
+        assert!(same(&strided, &one[i]), "{op:?}: strided and contiguous inputs differ");
+    }
+    // and the values are the functions': spot checks against f64
+    let exp = &one[0];
+    for i in (0..data.len()).step_by(997) {
+        let want = (data[i] as f64).exp();
+        assert!((exp[i] as f64 - want).abs() <= 2.5e-7 * want, "exp({})", data[i]);
+    }
+}

@@ -133,7 +133,7 @@ mod tests {
 
     fn neg_with_derivative(x: &Tensor, factor: f32) -> crate::Result<Tensor> {
         let rec = Recorder::new(&[x])?;
-        let out = raw::map(x, rec.inference(), |v| -v)?;
+        let out = raw::map(x, rec.inference(), |v: f32| -v)?;
         Ok(rec.finish(out, || Box::new(WrongNeg { factor }), vec![]))
     }
 

@@ -1,5 +1,8 @@
 //! Elementwise loops over strided operands, with a contiguous fast path.
 
+use super::simd::{self, LaneFn, LaneFn2};
+use crate::parallel::{self, Disjoint};
+
 /// Calls `row(out_start, a_start, b_start, len)` for each innermost row of `shape`, where a and b
 /// are addressed through their own strides (0 for broadcast dims) and the output is contiguous.
 /// Returns the innermost strides of a and b for the caller's row loop.
@@ -108,46 +111,38 @@ pub fn unary<T: Copy, U: Copy>(out: &mut [U], shape: &[usize], a: &[T], la: (usi
 pub const PARALLEL_MIN: usize = 1 << 16;
 
 /// out[i] = f(a[i], b[i]) on the calling thread (for the small outputs recycle.rs hands out).
-pub fn zip_write(out: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
-    for ((y, &x0), &x1) in out.iter_mut().zip(a).zip(b) {
-        *y = f(x0, x1);
-    }
+pub fn zip_write(out: &mut [f32], a: &[f32], b: &[f32], f: &impl LaneFn2) {
+    simd::zip_init(out, a, b, f)
 }
 
 /// out[i] = f(a[i]) on the calling thread.
-pub fn map_write(out: &mut [f32], a: &[f32], f: impl Fn(f32) -> f32) {
-    for (y, &x) in out.iter_mut().zip(a) {
-        *y = f(x);
-    }
+pub fn map_write(out: &mut [f32], a: &[f32], f: &impl LaneFn) {
+    simd::map_init(out, a, f)
 }
 
-/// Appends `f(a[i], b[i])` for every i to `out` (empty, with room for `a.len()`), across the
-/// library's pool when large. Writing into spare capacity skips the zero fill a zeroed buffer costs;
-/// both paths are safe code, so no element can be left uninitialised. Each element is computed the
+/// Sets `f(a[i], b[i])` for every i as `out` (empty, with room for `a.len()`), across the
+/// library's pool when large. Writing into spare capacity skips the zero fill a zeroed buffer
+/// costs; `simd::zip` writes every element before the length is set. Each element is computed the
 /// same way whatever the split, so results do not depend on the thread count.
-pub fn zip_into(out: &mut Vec<f32>, a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) {
-    debug_assert!(a.len() == b.len() && out.is_empty() && out.capacity() >= a.len());
-    if a.len() < PARALLEL_MIN || crate::parallel::num_threads() <= 1 {
-        out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
-        return;
-    }
-    let f = &f;
-    crate::parallel::install(|| {
-        use rayon::prelude::*;
-        a.par_iter().zip(b).with_min_len(PARALLEL_MIN / 4).map(|(&x, &y)| f(x, y)).collect_into_vec(out);
+pub fn zip_into(out: &mut Vec<f32>, a: &[f32], b: &[f32], f: impl LaneFn2 + Sync) {
+    assert!(a.len() == b.len() && out.is_empty() && out.capacity() >= a.len(), "zip_into: bad output");
+    let room = Disjoint::new(&mut out.spare_capacity_mut()[..a.len()]);
+    parallel::for_each_range(a.len(), parallel::pieces(a.len(), 1, PARALLEL_MIN), &|r| {
+        // SAFETY: for_each_range's ranges are disjoint.
+        simd::zip(unsafe { room.range(r.clone()) }, &a[r.clone()], &b[r], &f)
     });
+    // SAFETY: the ranges cover 0..a.len(), and simd::zip wrote every element of each.
+    unsafe { out.set_len(a.len()) }
 }
 
-/// Appends `f(a[i])` for every i to `out`, as `zip_into`.
-pub fn map_into(out: &mut Vec<f32>, a: &[f32], f: impl Fn(f32) -> f32 + Sync) {
-    debug_assert!(out.is_empty() && out.capacity() >= a.len());
-    if a.len() < PARALLEL_MIN || crate::parallel::num_threads() <= 1 {
-        out.extend(a.iter().map(|&x| f(x)));
-        return;
-    }
-    let f = &f;
-    crate::parallel::install(|| {
-        use rayon::prelude::*;
-        a.par_iter().with_min_len(PARALLEL_MIN / 4).map(|&x| f(x)).collect_into_vec(out);
+/// Sets `f(a[i])` for every i as `out`, as `zip_into`.
+pub fn map_into(out: &mut Vec<f32>, a: &[f32], f: impl LaneFn + Sync) {
+    assert!(out.is_empty() && out.capacity() >= a.len(), "map_into: bad output");
+    let room = Disjoint::new(&mut out.spare_capacity_mut()[..a.len()]);
+    parallel::for_each_range(a.len(), parallel::pieces(a.len(), 1, PARALLEL_MIN), &|r| {
+        // SAFETY: for_each_range's ranges are disjoint.
+        simd::map(unsafe { room.range(r.clone()) }, &a[r], &f)
     });
+    // SAFETY: the ranges cover 0..a.len(), and simd::map wrote every element of each.
+    unsafe { out.set_len(a.len()) }
 }

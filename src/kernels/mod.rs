@@ -7,4 +7,6 @@ pub mod linear_nt;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod simd;
 pub mod softmax;
+pub mod vmath;

@@ -3,11 +3,16 @@
 //! is taken around the mean (two passes), so a large mean does not swamp it. Variances are
 //! biased (divided by the count), as PyTorch normalises.
 
+use super::elementwise::PARALLEL_MIN;
+use super::simd::{lane_sum, multiversion};
+use crate::parallel::{self, Disjoint};
+
 /// Mean and biased variance of the values `chunks` yields.
+#[inline(always)]
 fn mean_var<'a>(chunks: impl Iterator<Item = &'a [f32]> + Clone, count: usize) -> (f64, f64) {
-    let sum: f64 = chunks.clone().flatten().map(|&v| v as f64).sum();
+    let sum: f64 = chunks.clone().map(|c| lane_sum(c, |v| v as f64)).sum();
     let mean = sum / count as f64;
-    let sq: f64 = chunks.flatten().map(|&v| (v as f64 - mean).powi(2)).sum();
+    let sq: f64 = chunks.map(|c| lane_sum(c, |v| (v as f64 - mean) * (v as f64 - mean))).sum();
     (mean, sq / count as f64)
 }
 
@@ -31,21 +36,61 @@ impl Affine<'_> {
     fn weight(&self, i: usize) -> f32 {
         self.weight.map_or(1.0, |w| w[i])
     }
+
+    /// y = (x - m) * s, then apply: one loop per combination of parameters, so each is a plain
+    /// vector loop.
+    #[inline(always)]
+    fn normalize_row(&self, y: &mut [f32], x: &[f32], m: f32, s: f32) {
+        match (self.weight, self.bias) {
+            (Some(w), Some(b)) => {
+                for (((yv, &xv), &wv), &bv) in y.iter_mut().zip(x).zip(w).zip(b) {
+                    *yv = (xv - m) * s * wv + bv;
+                }
+            }
+            (Some(w), None) => {
+                for ((yv, &xv), &wv) in y.iter_mut().zip(x).zip(w) {
+                    *yv = (xv - m) * s * wv;
+                }
+            }
+            (None, Some(b)) => {
+                for ((yv, &xv), &bv) in y.iter_mut().zip(x).zip(b) {
+                    *yv = (xv - m) * s + bv;
+                }
+            }
+            (None, None) => {
+                for (yv, &xv) in y.iter_mut().zip(x) {
+                    *yv = (xv - m) * s;
+                }
+            }
+        }
+    }
 }
 
-/// y = (x - mean) * rstd * w + b for each row of n; writes each row's mean and rstd.
+/// y = (x - mean) * rstd * w + b for each row of n; writes each row's mean and rstd. Blocks of
+/// rows are spread across the pool when large.
 pub fn layer_forward(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut [f32], mean: &mut [f32], rstd: &mut [f32]) {
     if n == 0 {
         return;
     }
-    for (r, (xr, yr)) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)).enumerate() {
-        let (m, var) = mean_var(std::iter::once(xr), n);
-        let (m, s) = (m as f32, inv_std(var, eps));
-        for (i, (yv, &xv)) in yr.iter_mut().zip(xr).enumerate() {
-            *yv = affine.apply(i, (xv - m) * s);
+    let rows = x.len() / n;
+    let (y, mean, rstd) = (Disjoint::new(y), Disjoint::new(mean), Disjoint::new(rstd));
+    parallel::for_each_range(rows, parallel::pieces(rows, n, PARALLEL_MIN), &|r| {
+        let span = r.start * n..r.end * n;
+        // SAFETY: for_each_range's ranges are disjoint, and so are the spans of their rows.
+        let (y, mean, rstd) = unsafe { (y.range(span.clone()), mean.range(r.clone()), rstd.range(r)) };
+        layer_rows(&x[span], n, eps, affine, y, mean, rstd)
+    });
+}
+
+multiversion! {
+    fn layer_rows(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut [f32], mean: &mut [f32], rstd: &mut [f32]) {
+        for (r, (xr, yr)) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)).enumerate() {
+            let (m, var) = mean_var(std::iter::once(xr), n);
+            let (m, s) = (m as f32, inv_std(var, eps));
+            affine.normalize_row(yr, xr, m, s);
+            mean[r] = m;
+            rstd[r] = s;
         }
-        mean[r] = m;
-        rstd[r] = s;
     }
 }
 

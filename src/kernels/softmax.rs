@@ -2,17 +2,103 @@
 //! reduced dim has n entries `inner` apart. Max-subtracted, so large logits do not overflow; a NaN
 //! (ignored by the max) still reaches the sum, so its whole slice becomes NaN, as in PyTorch.
 
-/// out = softmax (or log_softmax when `log`) of x along the middle dim.
+use super::elementwise::PARALLEL_MIN;
+use super::simd::{lane_sum, multiversion};
+use super::vmath::exp;
+use crate::parallel::{self, Disjoint};
+
+/// Lanes of the reductions below: independent accumulators LLVM keeps in one vector register.
+const LANES: usize = 16;
+
+/// out = softmax (or log_softmax when `log`) of x along the middle dim, blocks of the outer dim
+/// spread across the pool when large.
 pub fn forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usize), log: bool) {
-    if x.is_empty() {
+    let block = n * inner;
+    if x.is_empty() || block == 0 {
         return;
     }
-    if inner == 1 {
-        for (o, xr) in out.chunks_exact_mut(n.max(1)).zip(x.chunks_exact(n.max(1))).take(outer) {
-            row_forward(o, xr, log);
+    let out = Disjoint::new(out);
+    parallel::for_each_range(outer, parallel::pieces(outer, block, PARALLEL_MIN), &|r| {
+        let span = r.start * block..r.end * block;
+        // SAFETY: for_each_range's ranges are disjoint.
+        forward_blocks(unsafe { out.range(span.clone()) }, &x[span], (r.len(), n, inner), log)
+    });
+}
+
+multiversion! {
+    fn forward_blocks(out: &mut [f32], x: &[f32], split: (usize, usize, usize), log: bool) {
+        let (outer, n, inner) = split;
+        if inner == 1 {
+            for (o, xr) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)).take(outer) {
+                row_forward(o, xr, log);
+            }
+        } else {
+            columns_forward(out, x, split, log);
         }
-        return;
     }
+}
+
+/// The largest value of a row, ignoring NaN (-inf if there is none).
+#[inline(always)]
+pub fn row_max(x: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (m, &v) in lanes.iter_mut().zip(c) {
+            *m = m.max(v);
+        }
+    }
+    rest.iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+}
+
+/// Σ e^(x - m), accumulated in f64.
+#[inline(always)]
+pub fn row_sum_exp(x: &[f32], m: f32) -> f64 {
+    lane_sum(x, |v| exp(v - m) as f64)
+}
+
+/// out = e^(x - m); returns Σ out accumulated in f64.
+#[inline(always)]
+fn row_exp_sum(out: &mut [f32], x: &[f32], m: f32) -> f64 {
+    let mut lanes = [0f64; LANES];
+    let mut outs = out.chunks_exact_mut(LANES);
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for (o, c) in (&mut outs).zip(chunks) {
+        for ((s, y), &v) in lanes.iter_mut().zip(o).zip(c) {
+            *y = exp(v - m);
+            *s += *y as f64;
+        }
+    }
+    for ((s, y), &v) in lanes.iter_mut().zip(outs.into_remainder()).zip(rest) {
+        *y = exp(v - m);
+        *s += *y as f64;
+    }
+    lanes.iter().sum()
+}
+
+/// One contiguous row: the common case of softmax over the last dim.
+#[inline(always)]
+fn row_forward(out: &mut [f32], x: &[f32], log: bool) {
+    let m = row_max(x);
+    if log {
+        let lse = m + row_sum_exp(x, m).ln() as f32;
+        for (y, &v) in out.iter_mut().zip(x) {
+            *y = v - lse;
+        }
+    } else {
+        let inv = (1.0 / row_exp_sum(out, x, m)) as f32;
+        for y in out.iter_mut() {
+            *y *= inv;
+        }
+    }
+}
+
+/// A dim that is not the last: vectors run along the `inner` contiguous columns, each column
+/// reduced over the n rows `inner` apart.
+#[inline(always)]
+fn columns_forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usize), log: bool) {
     let mut max = vec![f32::NEG_INFINITY; inner];
     let mut sum = vec![0f64; inner];
     for b in 0..outer {
@@ -26,37 +112,28 @@ pub fn forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usi
                 *m = m.max(v);
             }
         }
-        for xr in xb.chunks_exact(inner) {
-            for ((s, &m), &v) in sum.iter_mut().zip(&max).zip(xr) {
-                *s += ((v - m).exp()) as f64;
-            }
-        }
+        // e^(x - max) goes to the output first, then is scaled by 1 / sum (softmax) or replaced by
+        // x - max - ln(sum) (log_softmax).
         for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
-            for (((y, &v), &m), &s) in or.iter_mut().zip(xr).zip(&max).zip(&sum) {
-                *y = if log { v - m - (s.ln() as f32) } else { (v - m).exp() / s as f32 };
+            for (((y, s), &m), &v) in or.iter_mut().zip(sum.iter_mut()).zip(&max).zip(xr) {
+                *y = exp(v - m);
+                *s += *y as f64;
             }
         }
-    }
-}
-
-/// One contiguous row: the common case of softmax over the last dim.
-fn row_forward(out: &mut [f32], x: &[f32], log: bool) {
-    let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    if log {
-        let s: f64 = x.iter().map(|&v| (v - m).exp() as f64).sum();
-        let lse = m + s.ln() as f32;
-        for (y, &v) in out.iter_mut().zip(x) {
-            *y = v - lse;
-        }
-    } else {
-        let mut s = 0f64;
-        for (y, &v) in out.iter_mut().zip(x) {
-            *y = (v - m).exp();
-            s += *y as f64;
-        }
-        let inv = (1.0 / s) as f32;
-        for y in out.iter_mut() {
-            *y *= inv;
+        if log {
+            let lse: Vec<f32> = max.iter().zip(&sum).map(|(&m, &s)| m + s.ln() as f32).collect();
+            for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
+                for ((y, &v), &l) in or.iter_mut().zip(xr).zip(&lse) {
+                    *y = v - l;
+                }
+            }
+        } else {
+            let inv: Vec<f32> = sum.iter().map(|&s| (1.0 / s) as f32).collect();
+            for or in ob.chunks_exact_mut(inner) {
+                for (y, &i) in or.iter_mut().zip(&inv) {
+                    *y *= i;
+                }
+            }
         }
     }
 }

@@ -67,6 +67,6 @@ pub fn pow_scalar(a: &Tensor, p: f64) -> Result<Tensor> {
     let rec = Recorder::new(&[a])?;
     let saved = vec![rec.save(a, "PowBackward")?];
     let p = p as f32;
-    let out = raw::map(a, rec.inference(), |x| x.powf(p))?;
+    let out = raw::map(a, rec.inference(), |x: f32| x.powf(p))?;
     Ok(rec.finish(out, || Box::new(PowBackward { exponent: p }), saved))
 }

@@ -5,6 +5,7 @@ use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::loss::{CrossEntropyBackward, MseBackward};
 use crate::error::{bail, Result};
+use crate::kernels::{simd, softmax, vmath};
 use crate::shape::fmt_shape;
 use crate::storage::{try_filled, DType};
 use crate::tensor::Tensor;
@@ -40,14 +41,11 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let mut total = 0f64;
     for (r, &target) in t.iter().enumerate() {
         let row = &x[r * c..(r + 1) * c];
-        let m = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let sum: f64 = row.iter().map(|&v| (v - m).exp() as f64).sum();
-        let lse = m + sum.ln() as f32;
+        let m = softmax::row_max(row);
+        let lse = m + softmax::row_sum_exp(row, m).ln() as f32;
         total += (lse - row[target as usize]) as f64;
         if let Some(p) = probs.as_mut() {
-            for (pv, &v) in p[r * c..(r + 1) * c].iter_mut().zip(row) {
-                *pv = (v - lse).exp();
-            }
+            simd::map_init(&mut p[r * c..(r + 1) * c], row, &|v| vmath::exp(v - lse));
         }
     }
     let out = raw::from_vec(vec![(total / n as f64) as f32], &[], rec.inference());

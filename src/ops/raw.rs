@@ -2,6 +2,7 @@
 //! building blocks of derivatives. Outputs are fresh contiguous tensors of the given kind.
 
 use crate::error::{bail, Result};
+use crate::kernels::simd::{LaneFn, LaneFn2};
 use crate::kernels::{elementwise, reduce};
 use crate::layout::contiguous_strides;
 use crate::layout::Layout;
@@ -75,7 +76,7 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinOp, inference: bool) -> Result<Tens
     }
 }
 
-fn binary_with(a: &Tensor, b: &Tensor, inference: bool, name: &str, f: impl Fn(f32, f32) -> f32 + Sync) -> Result<Tensor> {
+fn binary_with(a: &Tensor, b: &Tensor, inference: bool, name: &str, f: impl LaneFn2 + Sync) -> Result<Tensor> {
     let (sa, sb) = (a.storage().slice::<f32>(), b.storage().slice::<f32>());
     if crate::shape::same(a.shape(), b.shape()) && a.is_contiguous() && b.is_contiguous() {
         let (oa, ob) = (a.layout().offset, b.layout().offset);
@@ -92,7 +93,7 @@ fn binary_with(a: &Tensor, b: &Tensor, inference: bool, name: &str, f: impl Fn(f
     let la = a.layout().expand(&shape);
     let lb = b.layout().expand(&shape);
     let mut out = try_zeroed(numel(&shape))?;
-    elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), f);
+    elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| f.apply(x, y));
     Ok(from_vec(out, &shape, inference))
 }
 
@@ -105,7 +106,7 @@ pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 /// f applied to every element of an F32 tensor.
-pub fn map(a: &Tensor, inference: bool, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
+pub fn map(a: &Tensor, inference: bool, f: impl LaneFn + Sync) -> Result<Tensor> {
     let l = a.layout();
     let src = a.storage().slice::<f32>();
     if l.is_contiguous() {
@@ -118,12 +119,12 @@ pub fn map(a: &Tensor, inference: bool, f: impl Fn(f32) -> f32 + Sync) -> Result
         return Ok(from_vec(out, &l.shape, inference));
     }
     let mut out = try_zeroed(l.numel())?;
-    elementwise::unary(&mut out, &l.shape, src, (l.offset, &l.strides), f);
+    elementwise::unary(&mut out, &l.shape, src, (l.offset, &l.strides), |x| f.apply(x));
     Ok(from_vec(out, &l.shape, inference))
 }
 
 /// f applied pairwise to two F32 tensors of the same shape.
-pub fn zip_map(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) -> Result<Tensor> {
+pub fn zip_map(a: &Tensor, b: &Tensor, f: impl LaneFn2 + Sync) -> Result<Tensor> {
     binary_with(a, b, false, "zip_map", f)
 }
 

@@ -4,9 +4,9 @@ use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::unary::UnaryBackward;
 use crate::error::Result;
+use crate::kernels::{simd, vmath};
 use crate::storage::DType;
 use crate::tensor::Tensor;
-use std::f32::consts::SQRT_2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnaryOp {
@@ -67,30 +67,27 @@ impl UnaryOp {
     fn run(self, a: &Tensor, inference: bool) -> Result<Tensor> {
         match self {
             UnaryOp::Relu => raw::map(a, inference, relu),
-            UnaryOp::Neg => raw::map(a, inference, |x| -x),
-            UnaryOp::Exp => raw::map(a, inference, f32::exp),
+            UnaryOp::Neg => raw::map(a, inference, |x: f32| -x),
+            UnaryOp::Exp => raw::map(a, inference, vmath::Exp),
             UnaryOp::Log => raw::map(a, inference, f32::ln),
             UnaryOp::Sqrt => raw::map(a, inference, f32::sqrt),
-            UnaryOp::Sigmoid => raw::map(a, inference, sigmoid),
-            UnaryOp::Tanh => raw::map(a, inference, f32::tanh),
-            UnaryOp::Gelu => raw::map(a, inference, gelu),
+            UnaryOp::Sigmoid => raw::map(a, inference, vmath::Sigmoid),
+            UnaryOp::Tanh => raw::map(a, inference, vmath::Tanh),
+            UnaryOp::Gelu => raw::map(a, inference, vmath::Gelu),
         }
     }
 
     /// Applies the function in place to a buffer nobody else holds (a fused layer's fresh output).
     pub fn apply_in_place(self, xs: &mut [f32]) {
-        fn each(xs: &mut [f32], f: impl Fn(f32) -> f32) {
-            xs.iter_mut().for_each(|x| *x = f(*x));
-        }
         match self {
-            UnaryOp::Relu => each(xs, relu),
-            UnaryOp::Neg => each(xs, |x| -x),
-            UnaryOp::Exp => each(xs, f32::exp),
-            UnaryOp::Log => each(xs, f32::ln),
-            UnaryOp::Sqrt => each(xs, f32::sqrt),
-            UnaryOp::Sigmoid => each(xs, sigmoid),
-            UnaryOp::Tanh => each(xs, f32::tanh),
-            UnaryOp::Gelu => each(xs, gelu),
+            UnaryOp::Relu => simd::update(xs, &relu),
+            UnaryOp::Neg => simd::update(xs, &|x: f32| -x),
+            UnaryOp::Exp => simd::update(xs, &vmath::Exp),
+            UnaryOp::Log => simd::update(xs, &f32::ln),
+            UnaryOp::Sqrt => simd::update(xs, &f32::sqrt),
+            UnaryOp::Sigmoid => simd::update(xs, &vmath::Sigmoid),
+            UnaryOp::Tanh => simd::update(xs, &vmath::Tanh),
+            UnaryOp::Gelu => simd::update(xs, &vmath::Gelu),
         }
     }
 }
@@ -102,14 +99,6 @@ fn relu(x: f32) -> f32 {
     } else {
         0.0
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + libm::erff(x / SQRT_2))
 }
 
 pub fn unary(a: &Tensor, op: UnaryOp) -> Result<Tensor> {

@@ -25,7 +25,7 @@ impl Backward for BinaryBackward {
             // d(a+b) = da + db
             BinOp::Add => (na.then(|| g.clone()), nb.then(|| g.clone())),
             // d(a-b) = da - db
-            BinOp::Sub => (na.then(|| g.clone()), if nb { Some(raw::map(g, false, |x| -x)?) } else { None }),
+            BinOp::Sub => (na.then(|| g.clone()), if nb { Some(raw::map(g, false, |x: f32| -x)?) } else { None }),
             // d(ab) = b da + a db
             BinOp::Mul => (
                 if na { Some(raw::mul(g, saved_at(saved, 1))?) } else { None },
@@ -38,7 +38,7 @@ impl Backward for BinaryBackward {
                 let gb = if nb {
                     let q = raw::binary(saved_at(saved, 0), b, BinOp::Div, false)?;
                     let q = raw::binary(&q, b, BinOp::Div, false)?;
-                    Some(raw::map(&raw::mul(g, &q)?, false, |x| -x)?)
+                    Some(raw::map(&raw::mul(g, &q)?, false, |x: f32| -x)?)
                 } else {
                     None
                 };
@@ -78,7 +78,7 @@ impl Backward for PowBackward {
 
     fn apply(&self, g: &Tensor, saved: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
         let p = self.exponent;
-        let d = raw::map(saved_at(saved, 0), false, |x| if p == 0.0 { 0.0 } else { p * x.powf(p - 1.0) })?;
+        let d = raw::map(saved_at(saved, 0), false, |x: f32| if p == 0.0 { 0.0 } else { p * x.powf(p - 1.0) })?;
         Ok(vec![Some(raw::mul(g, &d)?)])
     }
 }

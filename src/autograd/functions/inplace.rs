@@ -31,7 +31,7 @@ impl Backward for InplaceBackward {
         let (gs, go) = match self.op {
             // self + other, self - other
             Inplace::Binary(BinOp::Add) => (ns.then(|| g.clone()), no.then(|| g.clone())),
-            Inplace::Binary(BinOp::Sub) => (ns.then(|| g.clone()), if no { Some(raw::map(g, false, |x| -x)?) } else { None }),
+            Inplace::Binary(BinOp::Sub) => (ns.then(|| g.clone()), if no { Some(raw::map(g, false, |x: f32| -x)?) } else { None }),
             // self * other: d self = g other, d other = g self_old
             Inplace::Binary(BinOp::Mul) => (
                 if ns { Some(raw::mul(g, saved_at(saved, 0))?) } else { None },
@@ -43,7 +43,7 @@ impl Backward for InplaceBackward {
                 let gs = if ns { Some(raw::binary(g, other, BinOp::Div, false)?) } else { None };
                 let go = if no {
                     let q = raw::binary(&raw::binary(saved_at(saved, 1), other, BinOp::Div, false)?, other, BinOp::Div, false)?;
-                    Some(raw::map(&raw::mul(g, &q)?, false, |x| -x)?)
+                    Some(raw::map(&raw::mul(g, &q)?, false, |x: f32| -x)?)
                 } else {
                     None
                 };

@@ -47,7 +47,7 @@ impl Backward for MseBackward {
         let (a, b) = (saved_at(saved, 0), saved_at(saved, 1));
         let scale = 2.0 * scalar(g) / a.numel() as f32;
         let da = raw::zip_map(a, b, |x, y| (x - y) * scale)?;
-        let db = if self.needs[1] { Some(raw::map(&da, false, |v| -v)?) } else { None };
+        let db = if self.needs[1] { Some(raw::map(&da, false, |v: f32| -v)?) } else { None };
         Ok(vec![self.needs[0].then_some(da), db])
     }
 }

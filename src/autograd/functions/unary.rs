@@ -3,10 +3,10 @@
 
 use crate::autograd::node::{saved_at, Backward};
 use crate::error::Result;
+use crate::kernels::vmath;
 use crate::ops::raw;
 use crate::ops::unary::UnaryOp;
 use crate::tensor::Tensor;
-use std::f32::consts::{FRAC_2_SQRT_PI, SQRT_2};
 
 /// Saved: what `UnaryOp::saves` says (relu saves its output: y > 0 iff x > 0).
 pub struct UnaryBackward {
@@ -21,7 +21,7 @@ impl Backward for UnaryBackward {
     fn apply(&self, g: &Tensor, saved: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
         let grad = match self.op {
             // d(-x) = -dx
-            UnaryOp::Neg => raw::map(g, false, |v| -v)?,
+            UnaryOp::Neg => raw::map(g, false, |v: f32| -v)?,
             // relu' = [y > 0]
             UnaryOp::Relu => raw::zip_map(g, saved_at(saved, 0), |g, y| if y > 0.0 { g } else { 0.0 })?,
             // exp' = y
@@ -35,11 +35,7 @@ impl Backward for UnaryBackward {
             // tanh' = 1 - y^2
             UnaryOp::Tanh => raw::zip_map(g, saved_at(saved, 0), |g, y| g * (1.0 - y * y))?,
             // gelu(x) = x Phi(x); gelu' = Phi(x) + x phi(x)
-            UnaryOp::Gelu => raw::zip_map(g, saved_at(saved, 0), |g, x| {
-                let cdf = 0.5 * (1.0 + libm::erff(x / SQRT_2));
-                let pdf = 0.5 * FRAC_2_SQRT_PI / SQRT_2 * (-0.5 * x * x).exp();
-                g * (cdf + x * pdf)
-            })?,
+            UnaryOp::Gelu => raw::zip_map(g, saved_at(saved, 0), vmath::GeluBackward)?,
         };
         Ok(vec![Some(grad)])
     }

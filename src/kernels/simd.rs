@@ -1,0 +1,138 @@
+//! Loops compiled for the best instruction set of the CPU at hand. The library is built for
+//! baseline x86-64 (SSE2, 4 lanes; never target-cpu=native), so a plain loop cannot use AVX2 or
+//! AVX-512. `multiversion!` instantiates a function's body inside copies with
+//! `#[target_feature(enable = "avx512f")]`, `"avx2,fma"` and none, and runs the copy for this CPU
+//! (the same pick as linear_nt's kernels); LLVM vectorises each copy at its width.
+//!
+//! The body is an `#[inline(always)]` function, and so must be whatever it calls in its loops
+//! (vmath's functions are): a closure or plain function called from the three copies is compiled
+//! once, for the baseline, and merely called from each.
+//!
+//! Rust never fuses a * b + c into an FMA, so the copies round identically: the choice changes
+//! speed, never results.
+
+use std::mem::MaybeUninit;
+
+/// `multiversion! { fn name<T: Bound>(args) -> ret { body } }` defines `name`, running `body` in
+/// the copy compiled for this CPU.
+macro_rules! multiversion {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident $(<$($g:ident: $bound:path),*>)? ($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$attr])*
+        $vis fn $name $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                use $crate::kernels::linear_nt::{isa, Isa};
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512 $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2 $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                // SAFETY: isa() reports these features only when the CPU has them.
+                match isa() {
+                    Isa::Avx512 => return unsafe { avx512($($arg),*) },
+                    Isa::Avx2Fma => return unsafe { avx2($($arg),*) },
+                    Isa::Portable => {}
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
+/// A function of one f32 applied lane by lane. Closures are ones; the heavy functions of vmath are
+/// zero-sized types whose `apply` is inline(always), because a closure or fn item as large as
+/// GELU is compiled once for the baseline and called from every copy instead of being inlined.
+pub trait LaneFn {
+    fn apply(&self, x: f32) -> f32;
+}
+
+impl<F: Fn(f32) -> f32> LaneFn for F {
+    #[inline(always)]
+    fn apply(&self, x: f32) -> f32 {
+        self(x)
+    }
+}
+
+/// A function of two f32s applied lane by lane, as `LaneFn`.
+pub trait LaneFn2 {
+    fn apply(&self, a: f32, b: f32) -> f32;
+}
+
+impl<F: Fn(f32, f32) -> f32> LaneFn2 for F {
+    #[inline(always)]
+    fn apply(&self, a: f32, b: f32) -> f32 {
+        self(a, b)
+    }
+}
+
+multiversion! {
+    /// out[i] = f(x[i]) for equal-length slices, into room that need not be initialised (a fresh
+    /// Vec's spare capacity: no zero fill first). Every element is written.
+    pub fn map<F: LaneFn>(out: &mut [MaybeUninit<f32>], x: &[f32], f: &F) {
+        assert_eq!(out.len(), x.len(), "simd::map: lengths differ");
+        for (y, &v) in out.iter_mut().zip(x) {
+            y.write(f.apply(v));
+        }
+    }
+}
+
+multiversion! {
+    /// out[i] = f(a[i], b[i]), as `map`.
+    pub fn zip<F: LaneFn2>(out: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32], f: &F) {
+        assert!(out.len() == a.len() && a.len() == b.len(), "simd::zip: lengths differ");
+        for ((y, &u), &v) in out.iter_mut().zip(a).zip(b) {
+            y.write(f.apply(u, v));
+        }
+    }
+}
+
+multiversion! {
+    /// xs[i] = f(xs[i]).
+    pub fn update<F: LaneFn>(xs: &mut [f32], f: &F) {
+        for x in xs.iter_mut() {
+            *x = f.apply(*x);
+        }
+    }
+}
+
+/// Σ f(x[i]) in f64, over 8 lanes LLVM keeps in vector registers (a single running sum would be a
+/// chain of dependent adds). Inline(always), for the loops of multiversioned bodies.
+#[inline(always)]
+pub fn lane_sum(x: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    const LANES: usize = 8;
+    let mut lanes = [0f64; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (s, &v) in lanes.iter_mut().zip(c) {
+            *s += f(v);
+        }
+    }
+    for (s, &v) in lanes.iter_mut().zip(rest) {
+        *s += f(v);
+    }
+    lanes.iter().sum()
+}
+
+/// out[i] = f(x[i]) over an initialised output.
+pub fn map_init(out: &mut [f32], x: &[f32], f: &impl LaneFn) {
+    map(as_uninit(out), x, f)
+}
+
+/// out[i] = f(a[i], b[i]) over an initialised output.
+pub fn zip_init(out: &mut [f32], a: &[f32], b: &[f32], f: &impl LaneFn2) {
+    zip(as_uninit(out), a, b, f)
+}
+
+/// An initialised slice seen as room to write into: private, because writing an uninitialised
+/// value through it would be unsound; `map` and `zip` write only f32s.
+fn as_uninit(xs: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: MaybeUninit<f32> has f32's layout, and every write through the result is an f32.
+    unsafe { &mut *(xs as *mut [f32] as *mut [MaybeUninit<f32>]) }
+}

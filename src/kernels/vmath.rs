@@ -1,0 +1,240 @@
+//! exp, sigmoid, tanh and the exact (erf) GELU of f32, written branch-free so that a loop over a
+//! slice compiles to vector code (see `simd::each` and `simd::multiversion!`); libm's versions are
+//! calls LLVM cannot vectorise.
+//!
+//! Each function is the same sequence of IEEE operations in every lane, with no fused
+//! multiply-add (Rust never contracts a * b + c), so a scalar call, a 4-lane SSE loop and a
+//! 16-lane AVX-512 loop give bit-identical results: the strided paths, the contiguous paths and
+//! every thread count agree. Accuracy (tests below, against f64): exp within 2 ulp, sigmoid and tanh
+//! within 3 ulp, gelu within 8 ulp (PyTorch's own vectorised erf is
+//! accurate to 1e-7 absolute only, thousands of ulp in the negative tail); NaN propagates, ±inf give the limits.
+
+use super::simd::{LaneFn, LaneFn2};
+
+/// Adding then subtracting 1.5 * 2^23 rounds an f32 below 2^22 in magnitude to the nearest
+/// integer, and leaves that integer in the low mantissa bits of the sum.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+
+/// 2^n for n in [-126, 127], built from its exponent bits.
+#[inline(always)]
+fn pow2i(n: i32) -> f32 {
+    f32::from_bits(((n + 127) << 23) as u32)
+}
+
+/// e^x (Cephes expf: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial for e^r). The scale
+/// 2^n is applied as two factors, so results that are subnormal, and the overflow to infinity,
+/// come out right without branches.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4; // ln 2 split so that n * LN2_HI is exact
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Beyond these bounds e^x is 0 or infinity in f32 anyway; clamp keeps NaN.
+    let x = x.clamp(-104.0, 89.0);
+    let t = x * LOG2E + ROUND_MAGIC;
+    let n = t - ROUND_MAGIC;
+    let ni = (t.to_bits() as i32) - (ROUND_MAGIC.to_bits() as i32);
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let p = 1.987_569_1e-4;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5e-1;
+    let er = p * (r * r) + r + 1.0;
+    let half = ni >> 1;
+    er * pow2i(half) * pow2i(ni - half)
+}
+
+/// 1 / (1 + e^-x).
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// tanh: an odd polynomial near 0 (Cephes tanhf, where 1 - 2 / (e^2x + 1) would cancel), that
+/// formula elsewhere.
+#[inline(always)]
+pub fn tanh(x: f32) -> f32 {
+    let a = x.abs();
+    let z = x * x;
+    let p = -5.704_988_7e-3;
+    let p = p * z + 2.063_909e-2;
+    let p = p * z - 5.373_971_6e-2;
+    let p = p * z + 1.333_144_2e-1;
+    let p = p * z - 3.333_328e-1;
+    // copysign: x + x z p would turn -0 into +0
+    let near0 = (p * z * x + x).copysign(x);
+    let far = (1.0 - 2.0 / (exp(2.0 * a) + 1.0)).copysign(x);
+    if a < 0.625 {
+        near0
+    } else {
+        far
+    }
+}
+
+/// erfc(|x| / √2), Φ(-|x|) times 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
+/// every argument, so the far negative tail of GELU keeps its relative accuracy). Its e^(-x²/2) is
+/// taken as e^(-h²/2) e^(-(x - h)(x + h)/2) with h = |x| cut to 12 significant bits, whose square
+/// is exact in f32: a rounded x / √2 or x² would cost up to x² * 2^-24 of relative error (1e-5 at
+/// x = -13).
+#[inline(always)]
+fn erfc_of_abs_over_sqrt2(x: f32) -> f32 {
+    // erfc(16 / √2) is far below f32's range; the bound keeps inf - inf out of (a - h)
+    let a = x.abs().min(16.0);
+    let u = 1.0 / (1.0 + 0.5 * std::f32::consts::FRAC_1_SQRT_2 * a);
+    let p = 0.170_872_77;
+    let p = p * u - 0.822_152_23;
+    let p = p * u + 1.488_515_9;
+    let p = p * u - 1.135_204;
+    let p = p * u + 0.278_868_07;
+    let p = p * u - 0.186_288_06;
+    let p = p * u + 0.096_784_18;
+    let p = p * u + 0.374_091_96;
+    let p = p * u + 1.000_023_7;
+    let p = p * u - 1.265_512_2;
+    let h = f32::from_bits(a.to_bits() & 0xffff_f000);
+    u * exp(-0.5 * (h * h)) * exp(-0.5 * ((a - h) * (a + h)) + p)
+}
+
+/// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 taken on whichever side keeps it
+/// accurate.
+#[inline(always)]
+pub fn normal_cdf(x: f32) -> f32 {
+    let tail = 0.5 * erfc_of_abs_over_sqrt2(x);
+    if x >= 0.0 {
+        1.0 - tail
+    } else {
+        tail
+    }
+}
+
+/// GELU in PyTorch's default exact form, x Φ(x).
+#[inline(always)]
+pub fn gelu(x: f32) -> f32 {
+    x * normal_cdf(x)
+}
+
+/// d gelu / dx = Φ(x) + x φ(x).
+#[inline(always)]
+pub fn gelu_derivative(x: f32) -> f32 {
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    normal_cdf(x) + x * INV_SQRT_2PI * exp(-0.5 * x * x)
+}
+
+/// Zero-sized handles on the functions above for `simd`'s loops (see `simd::LaneFn`).
+macro_rules! lane_fns {
+    ($($(#[$doc:meta])* $ty:ident => $f:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug)]
+        pub struct $ty;
+
+        impl LaneFn for $ty {
+            #[inline(always)]
+            fn apply(&self, x: f32) -> f32 {
+                $f(x)
+            }
+        }
+    )*};
+}
+
+lane_fns! {
+    /// e^x
+    Exp => exp,
+    /// 1 / (1 + e^-x)
+    Sigmoid => sigmoid,
+    /// tanh x
+    Tanh => tanh,
+    /// x Φ(x)
+    Gelu => gelu,
+}
+
+/// (g, x) -> g gelu'(x): GELU's backward.
+#[derive(Clone, Copy, Debug)]
+pub struct GeluBackward;
+
+impl LaneFn2 for GeluBackward {
+    #[inline(always)]
+    fn apply(&self, g: f32, x: f32) -> f32 {
+        g * gelu_derivative(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distance in units in the last place between an f32 and the f64 truth.
+    fn ulps(got: f32, want: f64) -> f64 {
+        let w = want as f32;
+        if got == w {
+            return 0.0;
+        }
+        let ulp = (f32::from_bits(w.abs().to_bits() + 1) - w.abs()) as f64;
+        (got as f64 - want).abs() / ulp
+    }
+
+    /// Every 997th f32 bit pattern in [lo, hi], both signs as the range says.
+    fn sweep(lo: f32, hi: f32) -> impl Iterator<Item = f32> {
+        (0..u32::MAX / 997)
+            .map(|i| f32::from_bits(i * 997))
+            .chain((0..u32::MAX / 997).map(|i| -f32::from_bits(i * 997)))
+            .filter(move |x| (lo..=hi).contains(x))
+    }
+
+    fn erfc64(x: f64) -> f64 {
+        libm::erfc(x)
+    }
+
+    #[test]
+    fn exp_is_within_2_ulp_and_handles_the_edges() {
+        let worst = sweep(-103.0, 88.7).map(|x| ulps(exp(x), (x as f64).exp())).fold(0.0, f64::max);
+        assert!(worst <= 2.0, "exp: {worst} ulp");
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp(89.0), f32::INFINITY);
+        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+        assert!(exp(f32::NAN).is_nan());
+        // subnormal results keep their value
+        let sub = exp(-100.0);
+        assert!(sub > 0.0 && ((sub as f64) - (-100f64).exp()).abs() <= 1.5e-45);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_are_within_3_ulp() {
+        let worst = sweep(-80.0, 80.0).map(|x| ulps(sigmoid(x), 1.0 / (1.0 + (-(x as f64)).exp()))).fold(0.0, f64::max);
+        assert!(worst <= 3.0, "sigmoid: {worst} ulp");
+        let worst = sweep(-20.0, 20.0).map(|x| ulps(tanh(x), (x as f64).tanh())).fold(0.0, f64::max);
+        assert!(worst <= 3.0, "tanh: {worst} ulp");
+        assert_eq!((tanh(f32::INFINITY), tanh(f32::NEG_INFINITY), sigmoid(f32::NEG_INFINITY)), (1.0, -1.0, 0.0));
+        assert!(tanh(f32::NAN).is_nan() && sigmoid(f32::NAN).is_nan());
+        assert_eq!(tanh(-0.0).to_bits(), (-0.0f32).to_bits());
+    }
+
+    #[test]
+    fn gelu_is_within_8_ulp_including_the_negative_tail() {
+        let truth = |x: f64| if x >= 0.0 { x * (1.0 - 0.5 * erfc64(x / 2f64.sqrt())) } else { x * 0.5 * erfc64(-x / 2f64.sqrt()) };
+        let worst =
+            sweep(-13.0, 50.0).filter(|&x| truth(x as f64).abs() > 1e-38).map(|x| ulps(gelu(x), truth(x as f64))).fold(0.0, f64::max);
+        assert!(worst <= 8.0, "gelu: {worst} ulp");
+        assert_eq!(gelu(f32::INFINITY), f32::INFINITY);
+        assert_eq!(gelu(-0.0).to_bits(), (-0.0f32).to_bits());
+        // x Φ(x) at -inf is -inf * 0: NaN, as in PyTorch
+        assert!(gelu(f32::NEG_INFINITY).is_nan());
+        assert!(gelu(f32::NAN).is_nan());
+        assert_eq!(gelu(0.0), 0.0);
+    }
+
+    #[test]
+    fn gelu_derivative_is_close_to_the_f64_formula() {
+        let d = |x: f64| 0.5 * libm::erfc(-x / 2f64.sqrt()) + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        for i in -600..=600 {
+            let x = i as f32 / 50.0;
+            let want = d(x as f64);
+            // its two terms are up to ~0.5 and cancel near x = -0.75: an f32 sum of them is good
+            // to about 2^-24 of 0.5 in absolute terms there
+            let err = (gelu_derivative(x) as f64 - want).abs();
+            assert!(err <= 2e-7 * (want.abs() + 0.5), "gelu'({x}): {err:e} off {want}");
+        }
+    }
+}
