@@ -163,6 +163,28 @@ fn results_do_not_depend_on_the_thread_count() {
 }
 
 #[test]
+fn an_output_does_not_depend_on_the_tile_that_computes_it() {
+    // A row alone takes the 1 x 8 tiles, in a batch of 7 the 4 x 4 (3 x 4) tiles and their edges;
+    // 13 columns leave edge tiles of 1 column, k = 1100 two k blocks with a vector tail. The
+    // transposed horizontal sums of full tiles must add in the same order as single sums.
+    let (m, n, k) = (7, 13, 1100);
+    let x = values(m * k, 21);
+    let w = values(n * k, 22);
+    let bias = values(n, 23);
+    for isa_ in isas() {
+        let epilogue = Epilogue { bias: Some(&bias), relu: true };
+        let mut batch = vec![0f32; m * n];
+        linear_nt_with(isa_, m, n, k, Rows { data: &x, stride: k }, Rows { data: &w, stride: k }, epilogue, &mut batch);
+        for r in 0..m {
+            let mut alone = vec![0f32; n];
+            linear_nt_with(isa_, 1, n, k, Rows { data: &x[r * k..], stride: k }, Rows { data: &w, stride: k }, epilogue, &mut alone);
+            let same = alone.iter().zip(&batch[r * n..(r + 1) * n]).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{isa_:?}: row {r} alone differs from row {r} of the batch");
+        }
+    }
+}
+
+#[test]
 fn linear_reads_broadcast_rows() {
     // An expanded input repeats one row with row stride 0; the kernels read it in place.
     let (n, k) = (9, 40);

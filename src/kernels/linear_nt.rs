@@ -185,7 +185,11 @@ trait Simd {
     /// The first `n` (< LANES) values at p, zeros after them.
     unsafe fn load_tail(p: *const f32, n: usize) -> Self::V;
     unsafe fn fma(a: Self::V, b: Self::V, acc: Self::V) -> Self::V;
+    /// The lanes of v added in one fixed order (the tree in `Portable::sum`, whatever the width).
     unsafe fn sum(v: Self::V) -> f32;
+    /// The sums of four vectors at once, each added in the order of `sum`: an output comes out
+    /// bit-identical whichever of the two computes it (a full tile or an edge tile).
+    unsafe fn sum4(v: [Self::V; 4]) -> [f32; 4];
 }
 
 /// Walks the blocks of `rows` x `cols` and runs MR x NR tiles (smaller at the edges).
@@ -223,8 +227,7 @@ unsafe fn blocks<S: Simd, const MR: usize, const NR: usize>(job: &Job, rows: std
     }
 }
 
-/// Writes a tile's sums to `out` at (i, j): the first k block stores, later ones add; the last
-/// adds the bias and applies ReLU.
+/// Writes a tile's sums to `out` at (i, j), four outputs at a time where the tile is that wide.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn store_tile<const MR: usize, const NR: usize>(
@@ -238,20 +241,40 @@ unsafe fn store_tile<const MR: usize, const NR: usize>(
     last: bool,
 ) {
     for (di, row) in sums.iter().enumerate().take(mr) {
-        let o = job.out.add((i + di) * job.ldo + j);
-        for (dj, &s) in row.iter().enumerate().take(nr) {
-            let mut v = if first { s } else { *o.add(dj) + s };
-            if last {
-                if let Some(b) = job.bias {
-                    v += *b.add(j + dj);
-                }
-                if job.relu && v < 0.0 {
-                    v = 0.0; // NaN stays NaN, as torch.relu keeps it
-                }
-            }
-            *o.add(dj) = v;
+        // Index loops: a chunks_exact form measured 4-5% slower on whole layers.
+        let mut dj = 0;
+        while dj + 4 <= nr {
+            store::<4>(job, i + di, j + dj, [row[dj], row[dj + 1], row[dj + 2], row[dj + 3]], first, last);
+            dj += 4;
+        }
+        while dj < nr {
+            store::<1>(job, i + di, j + dj, [row[dj]], first, last);
+            dj += 1;
         }
     }
+}
+
+/// Writes L sums to out[i][j..j + L]: the first k block stores, later ones add; the last adds the
+/// bias and applies ReLU. The same code for L = 4 (vectorised) and L = 1 (tile edges) keeps edge
+/// outputs bit-identical to the others.
+#[inline(always)]
+unsafe fn store<const L: usize>(job: &Job, i: usize, j: usize, sums: [f32; L], first: bool, last: bool) {
+    let o = job.out.add(i * job.ldo + j) as *mut [f32; L];
+    let mut v = sums;
+    if !first {
+        let old = o.read_unaligned();
+        v = std::array::from_fn(|l| old[l] + v[l]);
+    }
+    if last {
+        if let Some(b) = job.bias {
+            let b = (b.add(j) as *const [f32; L]).read_unaligned();
+            v = std::array::from_fn(|l| v[l] + b[l]);
+        }
+        if job.relu {
+            v = v.map(|x| if x < 0.0 { 0.0 } else { x }); // NaN stays NaN, as torch.relu keeps it
+        }
+    }
+    o.write_unaligned(v);
 }
 
 /// A tile of mr <= MR x-rows by nr <= NR w-rows, through the matching fixed-size kernel.
@@ -327,7 +350,13 @@ unsafe fn tile<S: Simd, const R: usize, const C: usize, const MR: usize, const N
         }
     }
     for i in 0..R {
-        for j in 0..C {
+        let mut j = 0;
+        while j + 4 <= C {
+            let quad = [acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]];
+            sums[i][j..j + 4].copy_from_slice(&S::sum4(quad));
+            j += 4;
+        }
+        for j in j..C {
             sums[i][j] = S::sum(acc[i][j]);
         }
     }
@@ -356,6 +385,9 @@ impl Simd for Portable {
     unsafe fn sum(v: [f32; 8]) -> f32 {
         let q = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
         (q[0] + q[2]) + (q[1] + q[3])
+    }
+    unsafe fn sum4(v: [[f32; 8]; 4]) -> [f32; 4] {
+        v.map(|v| Self::sum(v))
     }
 }
 
@@ -388,9 +420,18 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn sum(v: __m512) -> f32 {
-            let h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
-            Avx2Fma::sum(h)
+            Avx2Fma::sum(half(v))
         }
+        #[inline(always)]
+        unsafe fn sum4([a, b, c, d]: [__m512; 4]) -> [f32; 4] {
+            Avx2Fma::sum4([half(a), half(b), half(c), half(d)])
+        }
+    }
+
+    /// Lanes l and l + 8 added: the first step of every 16-lane sum, leaving an 8-lane one.
+    #[inline(always)]
+    unsafe fn half(v: __m512) -> __m256 {
+        _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))))
     }
 
     pub struct Avx2Fma;
@@ -421,6 +462,20 @@ mod x86 {
             let q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
             let d = _mm_add_ps(q, _mm_movehl_ps(q, q));
             _mm_cvtss_f32(_mm_add_ss(d, _mm_shuffle_ps::<1>(d, d)))
+        }
+        /// `sum`'s tree for four vectors side by side: lanes l + l+4, then pairs (0, 2) and (1, 3),
+        /// then those two, with shuffles moving each vector's partial sums next to the others'.
+        #[inline(always)]
+        unsafe fn sum4([a, b, c, d]: [__m256; 4]) -> [f32; 4] {
+            // [qa | qb] and [qc | qd], q = low half + high half.
+            let qab = _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(a, b), _mm256_permute2f128_ps::<0x31>(a, b));
+            let qcd = _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(c, d), _mm256_permute2f128_ps::<0x31>(c, d));
+            // [a0+a2, c0+c2, a1+a3, c1+c3 | the same for b and d].
+            let e = _mm256_add_ps(_mm256_unpacklo_ps(qab, qcd), _mm256_unpackhi_ps(qab, qcd));
+            // Lanes 0, 1 (and 4, 5) now hold the sums of a, c (b, d).
+            let s = _mm256_add_ps(e, _mm256_permute_ps::<0b01_00_11_10>(e));
+            let out = _mm_unpacklo_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
+            std::mem::transmute::<__m128, [f32; 4]>(out)
         }
     }
 
