@@ -358,7 +358,7 @@ TEST(allocations_beyond_rlimit_as_are_out_of_memory) {
 
 /* ---- NaN and infinities ---- */
 
-/* Values: IEEE 754 through every op, as in PyTorch (numbers from torch 2.x: relu(nan) = nan,
+/* Values: IEEE 754 through every op, as in PyTorch (numbers from torch 2.x: relu(nan) = nan, relu(-0.0) = -0.0,
  * exp(-inf) = 0, inf + -inf = nan, argmax takes the first NaN). Never an error. */
 TEST(nan_and_infinity_flow_through_ops) {
     float v[] = {NAN, INFINITY, -INFINITY, 2.0f};
@@ -369,6 +369,15 @@ TEST(nan_and_infinity_flow_through_ops) {
     read_f32(out, got, 4);
     CHECK(isnan(got[0]) && got[1] == INFINITY && got[2] == 0 && got[3] == 2);
     CHECK_OK(rt_tensor_free(out));
+    /* relu(-0.0) = -0.0 in torch 2.x too (a negative zero is not below zero), fused or not. */
+    float negzero = -0.0f;
+    int64_t one_elem[] = {1};
+    rt_tensor *z = tensor_f32(&negzero, one_elem, 1);
+    CHECK_OK(rt_tensor_relu(z, &out));
+    read_f32(out, got, 1);
+    CHECK(got[0] == 0 && signbit(got[0]));
+    CHECK_OK(rt_tensor_free(out));
+    CHECK_OK(rt_tensor_free(z));
     CHECK_OK(rt_tensor_exp(t, &out));
     read_f32(out, got, 4);
     CHECK(isnan(got[0]) && got[1] == INFINITY && got[2] == 0);

@@ -92,12 +92,13 @@ impl UnaryOp {
     }
 }
 
-/// max(x, 0), keeping NaN as PyTorch does.
+/// max(x, 0) as PyTorch computes it: negative values become 0, NaN and -0.0 pass through (the
+/// fused Linear+ReLU epilogue of linear_nt agrees).
 fn relu(x: f32) -> f32 {
-    if x > 0.0 || x.is_nan() {
-        x
-    } else {
+    if x < 0.0 {
         0.0
+    } else {
+        x
     }
 }
 
