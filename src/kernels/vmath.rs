@@ -26,15 +26,21 @@ fn pow2i(n: i32) -> f32 {
 /// come out right without branches.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
+    // Beyond these bounds e^x is 0 or infinity in f32 anyway; clamp keeps NaN.
+    exp_of_sum(x.clamp(-104.0, 89.0), 0.0)
+}
+
+/// e^(hi + lo) for hi + lo in [-250, 89], with lo entering only the reduced argument, so a sum
+/// that would round in f32 keeps its low part (GELU's exponent is -x²/2 split that way).
+#[inline(always)]
+fn exp_of_sum(hi: f32, lo: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4; // ln 2 split so that n * LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
-    // Beyond these bounds e^x is 0 or infinity in f32 anyway; clamp keeps NaN.
-    let x = x.clamp(-104.0, 89.0);
-    let t = x * LOG2E + ROUND_MAGIC;
+    let t = (hi + lo) * LOG2E + ROUND_MAGIC;
     let n = t - ROUND_MAGIC;
     let ni = (t.to_bits() as i32) - (ROUND_MAGIC.to_bits() as i32);
-    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let r = ((hi - n * LN2_HI) + lo) - n * LN2_LO;
     let p = 1.987_569_1e-4;
     let p = p * r + 1.398_199_9e-3;
     let p = p * r + 8.333_452e-3;
@@ -74,10 +80,10 @@ pub fn tanh(x: f32) -> f32 {
 }
 
 /// erfc(|x| / √2), Φ(-|x|) times 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
-/// every argument, so the far negative tail of GELU keeps its relative accuracy). Its e^(-x²/2) is
-/// taken as e^(-h²/2) e^(-(x - h)(x + h)/2) with h = |x| cut to 12 significant bits, whose square
-/// is exact in f32: a rounded x / √2 or x² would cost up to x² * 2^-24 of relative error (1e-5 at
-/// x = -13).
+/// every argument, so the far negative tail of GELU keeps its relative accuracy). Its exponent
+/// -x²/2 + p is passed as -h²/2 plus -(x - h)(x + h)/2 + p, with h = |x| cut to 12 significant bits
+/// so that h² is exact in f32: a rounded x / √2 or x² would cost up to x² * 2^-24 of relative
+/// error (1e-5 at x = -13).
 #[inline(always)]
 fn erfc_of_abs_over_sqrt2(x: f32) -> f32 {
     // erfc(16 / √2) is far below f32's range; the bound keeps inf - inf out of (a - h)
@@ -94,7 +100,8 @@ fn erfc_of_abs_over_sqrt2(x: f32) -> f32 {
     let p = p * u + 1.000_023_7;
     let p = p * u - 1.265_512_2;
     let h = f32::from_bits(a.to_bits() & 0xffff_f000);
-    u * exp(-0.5 * (h * h)) * exp(-0.5 * ((a - h) * (a + h)) + p)
+    // the exponent is in [-130, 0] here, inside exp_of_sum's range
+    u * exp_of_sum(-0.5 * (h * h), -0.5 * ((a - h) * (a + h)) + p)
 }
 
 /// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 taken on whichever side keeps it
