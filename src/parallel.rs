@@ -176,26 +176,18 @@ impl<'a, T> Disjoint<'a, T> {
     }
 }
 
-/// How to split `items` units of work costing about `unit_cost` elements each: the number of
-/// pieces and units per piece. One piece (the calling thread alone) below `min_elements` of work
-/// or with a one-thread pool; else about four pieces per thread, so a late thread costs little.
-pub fn pieces(items: usize, unit_cost: usize, min_elements: usize) -> (usize, usize) {
+/// Runs `task(range)` for consecutive ranges covering 0..items, each unit of work costing about
+/// `unit_cost` elements, across the calling thread and the pool; each unit is in exactly one
+/// range. The calling thread takes it all below `min_elements` of work or with a one-thread pool;
+/// otherwise there are about four ranges per thread, so a thread that wakes late costs little.
+pub fn for_each_range(items: usize, unit_cost: usize, min_elements: usize, task: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
     let threads = num_threads();
     if threads <= 1 || items < 2 || items.saturating_mul(unit_cost) < min_elements {
-        return (1, items.max(1));
-    }
-    let per_piece = items.div_ceil(4 * threads).max(min_elements.div_ceil(4 * threads * unit_cost.max(1))).max(1);
-    (items.div_ceil(per_piece), per_piece)
-}
-
-/// Runs `task(range)` for consecutive ranges of `per_piece` units covering 0..items (see
-/// `pieces`), across the calling thread and the pool. Each unit is in exactly one range.
-pub fn for_each_range(items: usize, (count, per_piece): (usize, usize), task: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
-    if count <= 1 {
         task(0..items);
         return;
     }
-    for_each_chunk(num_threads() - 1, count, &|c| task(c * per_piece..((c + 1) * per_piece).min(items)));
+    let per_range = items.div_ceil(4 * threads).max(min_elements.div_ceil(4 * threads * unit_cost.max(1)));
+    for_each_chunk(threads - 1, items.div_ceil(per_range), &|c| task(c * per_range..((c + 1) * per_range).min(items)));
 }
 
 /// Below ~2M multiply-adds (tens of microseconds on one core) a GEMM is faster on the calling

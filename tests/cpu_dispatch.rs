@@ -9,7 +9,8 @@
 //! src/kernels/linear_nt.rs, chose AVX2+FMA), the others that the kernels picked (also on the
 //! thread pool) give the right numbers; an AVX-512 instruction would stop valgrind with SIGILL.
 
-use infer::kernels::linear_nt::{isa, linear_nt, linear_nt_with, Epilogue, Isa, Rows};
+use infer::kernels::linear_nt::{linear_nt, linear_nt_with, Epilogue, Rows};
+use infer::kernels::simd::{isa, Isa};
 use infer::{creation, ops, DType};
 
 #[test]
@@ -26,7 +27,7 @@ fn dispatch_reports_the_cpu_features_it_sees() {
         } else {
             "scalar"
         };
-        let linear = infer::kernels::linear_nt::isa();
+        let linear = isa();
         println!("avx512f: {avx512f}, avx2: {avx2}, fma: {fma}; gemm picks its {kernels} kernels, linear its {} kernels", linear.name());
         let want = if avx512f {
             "AVX-512"

@@ -127,7 +127,7 @@ pub fn map_write(out: &mut [f32], a: &[f32], f: &impl LaneFn) {
 pub fn zip_into(out: &mut Vec<f32>, a: &[f32], b: &[f32], f: impl LaneFn2 + Sync) {
     assert!(a.len() == b.len() && out.is_empty() && out.capacity() >= a.len(), "zip_into: bad output");
     let room = Disjoint::new(&mut out.spare_capacity_mut()[..a.len()]);
-    parallel::for_each_range(a.len(), parallel::pieces(a.len(), 1, PARALLEL_MIN), &|r| {
+    parallel::for_each_range(a.len(), 1, PARALLEL_MIN, &|r| {
         // SAFETY: for_each_range's ranges are disjoint.
         simd::zip(unsafe { room.range(r.clone()) }, &a[r.clone()], &b[r], &f)
     });
@@ -139,7 +139,7 @@ pub fn zip_into(out: &mut Vec<f32>, a: &[f32], b: &[f32], f: impl LaneFn2 + Sync
 pub fn map_into(out: &mut Vec<f32>, a: &[f32], f: impl LaneFn + Sync) {
     assert!(out.is_empty() && out.capacity() >= a.len(), "map_into: bad output");
     let room = Disjoint::new(&mut out.spare_capacity_mut()[..a.len()]);
-    parallel::for_each_range(a.len(), parallel::pieces(a.len(), 1, PARALLEL_MIN), &|r| {
+    parallel::for_each_range(a.len(), 1, PARALLEL_MIN, &|r| {
         // SAFETY: for_each_range's ranges are disjoint.
         simd::map(unsafe { room.range(r.clone()) }, &a[r], &f)
     });

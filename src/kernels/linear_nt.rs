@@ -12,8 +12,8 @@
 //! results do not depend on the thread count. Kernels: AVX-512F, AVX2+FMA or portable code,
 //! picked once at run time (valgrind reports no AVX-512, so it runs the AVX2 kernel).
 
+use super::simd::{isa, Isa};
 use crate::parallel;
-use std::sync::OnceLock;
 
 /// Row i of an operand is `data[i * stride..][..k]`. Rows may overlap (an expanded input repeats
 /// one row with stride 0): operands are only read.
@@ -29,41 +29,6 @@ impl Rows<'_> {
             assert!((rows - 1) * self.stride + k <= self.data.len(), "linear_nt: {what} ({rows} x {k}) does not fit its slice");
         }
     }
-}
-
-/// The instruction set the kernels use on this CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    Avx512,
-    Avx2Fma,
-    Portable,
-}
-
-impl Isa {
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Avx512 => "AVX-512",
-            Isa::Avx2Fma => "AVX2+FMA",
-            Isa::Portable => "portable",
-        }
-    }
-}
-
-/// The kernel set picked for this CPU (detected once).
-pub fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Isa::Avx2Fma;
-            }
-        }
-        Isa::Portable
-    })
 }
 
 /// What is applied to each finished output: `bias` (length n) added on every row, then ReLU if

@@ -74,7 +74,7 @@ pub fn layer_forward(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut 
     }
     let rows = x.len() / n;
     let (y, mean, rstd) = (Disjoint::new(y), Disjoint::new(mean), Disjoint::new(rstd));
-    parallel::for_each_range(rows, parallel::pieces(rows, n, PARALLEL_MIN), &|r| {
+    parallel::for_each_range(rows, n, PARALLEL_MIN, &|r| {
         let span = r.start * n..r.end * n;
         // SAFETY: for_each_range's ranges are disjoint, and so are the spans of their rows.
         let (y, mean, rstd) = unsafe { (y.range(span.clone()), mean.range(r.clone()), rstd.range(r)) };

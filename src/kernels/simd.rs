@@ -2,7 +2,7 @@
 //! baseline x86-64 (SSE2, 4 lanes; never target-cpu=native), so a plain loop cannot use AVX2 or
 //! AVX-512. `multiversion!` instantiates a function's body inside copies with
 //! `#[target_feature(enable = "avx512f")]`, `"avx2,fma"` and none, and runs the copy for this CPU
-//! (the same pick as linear_nt's kernels); LLVM vectorises each copy at its width.
+//! (`isa()`, which linear_nt's kernels also follow); LLVM vectorises each copy at its width.
 //!
 //! The body is an `#[inline(always)]` function, and so must be whatever it calls in its loops
 //! (vmath's functions are): a closure or plain function called from the three copies is compiled
@@ -12,6 +12,42 @@
 //! speed, never results.
 
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+/// The instruction set the kernels use on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2Fma,
+    Portable,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "AVX-512",
+            Isa::Avx2Fma => "AVX2+FMA",
+            Isa::Portable => "portable",
+        }
+    }
+}
+
+/// The kernel set picked for this CPU (detected once).
+pub fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Isa::Avx2Fma;
+            }
+        }
+        Isa::Portable
+    })
+}
 
 /// `multiversion! { fn name<T: Bound>(args) -> ret { body } }` defines `name`, running `body` in
 /// the copy compiled for this CPU.
@@ -23,7 +59,7 @@ macro_rules! multiversion {
             fn body $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
-                use $crate::kernels::linear_nt::{isa, Isa};
+                use $crate::kernels::simd::{isa, Isa};
                 #[target_feature(enable = "avx512f")]
                 unsafe fn avx512 $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)

@@ -18,7 +18,7 @@ pub fn forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usi
         return;
     }
     let out = Disjoint::new(out);
-    parallel::for_each_range(outer, parallel::pieces(outer, block, PARALLEL_MIN), &|r| {
+    parallel::for_each_range(outer, block, PARALLEL_MIN, &|r| {
         let span = r.start * block..r.end * block;
         // SAFETY: for_each_range's ranges are disjoint.
         forward_blocks(unsafe { out.range(span.clone()) }, &x[span], (r.len(), n, inner), log)
@@ -131,18 +131,23 @@ fn columns_forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize,
                 *s += *y as f64;
             }
         }
+        // `max` is done with: it takes each column's log-sum-exp or 1 / sum
         if log {
-            let lse: Vec<f32> = max.iter().zip(&sum).map(|(&m, &s)| m + s.ln() as f32).collect();
+            for (m, &s) in max.iter_mut().zip(&sum) {
+                *m += s.ln() as f32;
+            }
             for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
-                for ((y, &v), &l) in or.iter_mut().zip(xr).zip(&lse) {
-                    *y = v - l;
+                for ((y, &v), &lse) in or.iter_mut().zip(xr).zip(&max) {
+                    *y = v - lse;
                 }
             }
         } else {
-            let inv: Vec<f32> = sum.iter().map(|&s| (1.0 / s) as f32).collect();
+            for (m, &s) in max.iter_mut().zip(&sum) {
+                *m = (1.0 / s) as f32;
+            }
             for or in ob.chunks_exact_mut(inner) {
-                for (y, &i) in or.iter_mut().zip(&inv) {
-                    *y *= i;
+                for (y, &inv) in or.iter_mut().zip(&max) {
+                    *y *= inv;
                 }
             }
         }
