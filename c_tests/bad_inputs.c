@@ -356,6 +356,109 @@ TEST(allocations_beyond_rlimit_as_are_out_of_memory) {
     for (int i = 0; i < 4; i++) CHECK_OK(rt_tensor_free(all[i]));
 }
 
+/* Lowers RLIMIT_AS to what the process maps now plus `bytes` (or keeps a lower limit). */
+static void limit_headroom(size_t bytes, struct rlimit *old) {
+    CHECK(getrlimit(RLIMIT_AS, old) == 0);
+    struct rlimit lower = {address_space_in_use() + bytes, old->rlim_max};
+    if (old->rlim_cur != RLIM_INFINITY && old->rlim_cur < lower.rlim_cur) lower.rlim_cur = old->rlim_cur;
+    CHECK(setrlimit(RLIMIT_AS, &lower) == 0);
+}
+
+/* `call`'s status with room for `quarters` / 4 more tensors of `unit` bytes of address space,
+ * measured afresh (a memory checker may keep freed blocks mapped for a while). */
+#define WITH_HEADROOM(unit, quarters, call)                                              \
+    ({                                                                                   \
+        struct rlimit old_;                                                              \
+        limit_headroom((unit) / 4 * (quarters), &old_);                                  \
+        rt_status status_ = (call);                                                      \
+        CHECK(setrlimit(RLIMIT_AS, &old_) == 0);                                         \
+        status_;                                                                         \
+    })
+
+/* First element, middle and last of an F32 tensor of n elements, read through `all` (room for n,
+ * allocated before any limit). */
+static void sample3(const rt_tensor *t, size_t n, float *all, float got[3]) {
+    read_f32(t, all, n);
+    got[0] = all[0], got[1] = all[n / 2], got[2] = all[n - 1];
+}
+
+/* Not only the result: an op's working memory is user-sized too. Each op here had room for its
+ * result but aborted the process in an earlier build, because a scratch buffer or a temporary
+ * copy of that size was allocated infallibly (a sum's f64 accumulators, softmax's per-column
+ * statistics, clone's copy, from_data's byte conversion, an optimizer's update vectors). Now
+ * what fits works (softmax keeps its per-column statistics on the stack; from_data and the
+ * optimizers make one copy, or none) and what does not fit is RT_ERR_OUT_OF_MEMORY with nothing
+ * changed. S = 2^23 elements, 32 MiB of F32; the room given is counted in what holding one such
+ * tensor adds to this process's address space (more than 32 MiB under valgrind). */
+TEST(working_memory_beyond_rlimit_as_is_out_of_memory_and_changes_nothing) {
+    const int64_t S = (int64_t)1 << 23;
+    const size_t n = (size_t)S;
+    int64_t shape_1s[] = {1, S}, shape_s[] = {S}, shape_2s[] = {2, S};
+    rt_tensor *x = NULL, *one = NULL, *pair = NULL, *p = NULL, *g = NULL, *out = NULL;
+    CHECK_OK(rt_tensor_ones(NULL, 0, RT_DTYPE_F32, &one));
+    CHECK_OK(rt_tensor_expand(one, shape_2s, 2, &pair)); /* a view: nothing allocated */
+    size_t before = address_space_in_use();
+    CHECK_OK(rt_tensor_ones(shape_1s, 2, RT_DTYPE_F32, &x));
+    size_t unit = address_space_in_use() - before;
+    CHECK(unit >= n * sizeof(float));
+    CHECK_OK(rt_tensor_full(shape_s, 1, 2.0, RT_DTYPE_F32, &p));
+    CHECK_OK(rt_tensor_set_requires_grad(p, true));
+    CHECK_OK(rt_tensor_ones(shape_s, 1, RT_DTYPE_F32, &g));
+    CHECK_OK(rt_tensor_set_grad(p, g));
+    rt_optimizer *sgd = NULL, *adam = NULL;
+    CHECK_OK(rt_optimizer_sgd_tensors(&p, 1, 0.5, 0.9, 0.0, &sgd));
+    CHECK_OK(rt_optimizer_adam_tensors(&p, 1, 0.5, 0.9, 0.999, 1e-8, 0.0, &adam));
+    float *host = malloc(n * sizeof(float)), *all = malloc(n * sizeof(float));
+    CHECK(host != NULL && all != NULL);
+    for (size_t i = 0; i < n; i++) host[i] = (float)(i % 7);
+    CHECK(rt_get_num_threads() >= 1);
+    float got[3];
+
+    /* Room for one result of S elements, and three quarters of another. */
+    CHECK_OK(WITH_HEADROOM(unit, 7, rt_tensor_from_data(host, n * sizeof(float), RT_DTYPE_F32, shape_s, 1, &out)));
+    sample3(out, n, all, got);
+    CHECK(got[0] == 0 && got[1] == (float)((n / 2) % 7) && got[2] == (float)((n - 1) % 7));
+    CHECK_OK(rt_tensor_free(out));
+    CHECK_OK(WITH_HEADROOM(unit, 7, rt_tensor_softmax(x, 0, &out))); /* over a dim of size 1: all ones */
+    sample3(out, n, all, got);
+    CHECK(got[0] == 1 && got[1] == 1 && got[2] == 1);
+    CHECK_OK(rt_tensor_free(out));
+    int64_t dim0[] = {0};
+    out = NULL;
+    /* the result, then twice its size in f64 accumulators */
+    CHECK_STATUS(WITH_HEADROOM(unit, 7, rt_tensor_sum(pair, dim0, 1, false, &out)), RT_ERR_OUT_OF_MEMORY);
+    CHECK_ERROR_MENTIONS("rt_tensor_sum");
+    CHECK(out == NULL);
+    CHECK_OK(WITH_HEADROOM(unit, 7, rt_optimizer_step(sgd))); /* its momentum buffer, then in place */
+    sample3(p, n, all, got);
+    CHECK(got[0] == 1.5f && got[1] == 1.5f && got[2] == 1.5f);
+
+    /* Room for no copy of S elements. */
+    CHECK_STATUS(WITH_HEADROOM(unit, 2, rt_tensor_clone(x, &out)), RT_ERR_OUT_OF_MEMORY);
+    CHECK(out == NULL);
+    uint64_t version_before = 0, version_after = 0;
+    CHECK_OK(rt_tensor_version(p, &version_before));
+    CHECK_STATUS(WITH_HEADROOM(unit, 2, rt_optimizer_step(adam)), RT_ERR_OUT_OF_MEMORY); /* its two buffers */
+    CHECK_ERROR_MENTIONS("rt_optimizer_step");
+    CHECK_OK(rt_tensor_version(p, &version_after));
+    CHECK(version_after == version_before);
+    sample3(p, n, all, got);
+    CHECK(got[0] == 1.5f && got[1] == 1.5f && got[2] == 1.5f); /* the failed step changed nothing */
+    /* and works once there is room: p -= (lr / (1 - b1)) m / (sqrt(v) / sqrt(1 - b2)) = 0.5 */
+    CHECK_OK(rt_optimizer_step(adam));
+    CHECK_OK(rt_tensor_version(p, &version_after));
+    CHECK(version_after == version_before + 1);
+    sample3(p, n, all, got);
+    CHECK(fabsf(got[0] - 1.0f) < 1e-5f && fabsf(got[2] - 1.0f) < 1e-5f);
+
+    free(host);
+    free(all);
+    CHECK_OK(rt_optimizer_free(sgd));
+    CHECK_OK(rt_optimizer_free(adam));
+    rt_tensor *handles[] = {x, one, pair, p, g};
+    for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(handles[i]));
+}
+
 /* ---- NaN and infinities ---- */
 
 /* Values: IEEE 754 through every op, as in PyTorch (numbers from torch 2.x: relu(nan) = nan, relu(-0.0) = -0.0,

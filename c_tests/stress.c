@@ -290,6 +290,101 @@ TEST(mixed_mode_threads_match_a_single_threaded_reference) {
     for (int i = 0; i < 4; i++) CHECK_OK(rt_module_free(ms[i]));
 }
 
+/* ---- large ops split across the pool, from many threads at once ---- */
+
+/* ROWS x COLS = 2^17 elements: above the size from which elementwise and row kernels split their
+ * work across the pool, so every op below runs on several pool threads while other caller
+ * threads' ops do too. */
+enum { ROWS = 256, COLS = 512, BIG_N = ROWS * COLS, BIG_OPS = 7, BIG_THREADS = 3, BIG_ITERS = 3, W_ROWS = 128 };
+
+/* Op k of input x (and weight w): a new tensor, or NULL on failure. */
+static rt_tensor *big_op(int k, const rt_tensor *x, const rt_tensor *w) {
+    rt_tensor *out = NULL;
+    int64_t last[] = {COLS};
+    int64_t dim0[] = {0};
+    switch (k) {
+    case 0: rt_tensor_gelu(x, &out); break;
+    case 1: rt_tensor_tanh(x, &out); break;
+    case 2: rt_tensor_softmax(x, 1, &out); break;
+    case 3: rt_tensor_log_softmax(x, 0, &out); break; /* the column path */
+    case 4: rt_tensor_layer_norm(x, last, 1, NULL, NULL, 1e-5, &out); break;
+    case 5: rt_tensor_linear(x, w, NULL, &out); break;
+    default: rt_tensor_sum(x, dim0, 1, false, &out); break;
+    }
+    return out;
+}
+
+static size_t big_numel(int k) {
+    return k == 5 ? ROWS * W_ROWS : k == 6 ? COLS : BIG_N;
+}
+
+struct big_worker {
+    int id;
+    const rt_tensor *x, *w;
+    float *const *expected;
+    float *got;
+    int failed_line;
+    char error[256];
+};
+
+static void *big_worker_run(void *arg) {
+    struct big_worker *w = arg;
+    for (int it = 0; it < BIG_ITERS; it++) {
+        bool inference = (w->id + it) % 2 == 0;
+        if (inference) WCHECK(w, rt_inference_mode_enter(true) == RT_OK);
+        for (int j = 0; j < BIG_OPS; j++) {
+            int k = (w->id + j) % BIG_OPS;
+            rt_tensor *out = big_op(k, w->x, w->w);
+            WCHECK(w, out != NULL);
+            size_t n = big_numel(k);
+            WCHECK(w, rt_tensor_copy_to(out, w->got, n * sizeof(float)) == RT_OK);
+            WCHECK(w, rt_tensor_free(out) == RT_OK);
+            WCHECK(w, memcmp(w->got, w->expected[k], n * sizeof(float)) == 0);
+        }
+        if (inference) WCHECK(w, rt_inference_mode_exit() == RT_OK);
+        /* The pool may be resized meanwhile (API.md); results must not depend on it. */
+        if (w->id == 0) WCHECK(w, rt_set_num_threads(1 + (size_t)it % 3) == RT_OK);
+    }
+done:
+    return NULL;
+}
+
+/* BIG_THREADS caller threads each run every large op BIG_ITERS times, half of the iterations in
+ * inference mode, while one of them resizes the pool: each result has the same bits as the op run
+ * alone beforehand (results do not depend on the thread count or on which thread runs a part). */
+TEST(large_ops_split_across_the_pool_from_many_threads_match_single_runs) {
+    rt_manual_seed(5);
+    int64_t xs[] = {ROWS, COLS}, ws[] = {W_ROWS, COLS};
+    rt_tensor *x = NULL, *w = NULL;
+    CHECK_OK(rt_tensor_randn(xs, 2, &x));
+    CHECK_OK(rt_tensor_randn(ws, 2, &w));
+    CHECK_OK(rt_set_num_threads(2));
+    float *expected[BIG_OPS];
+    for (int k = 0; k < BIG_OPS; k++) {
+        expected[k] = malloc(big_numel(k) * sizeof(float));
+        CHECK(expected[k] != NULL);
+        rt_tensor *out = big_op(k, x, w);
+        CHECK(out != NULL);
+        read_f32(out, expected[k], big_numel(k));
+        CHECK_OK(rt_tensor_free(out));
+    }
+    struct big_worker bw[BIG_THREADS];
+    pthread_t th[BIG_THREADS];
+    for (int i = 0; i < BIG_THREADS; i++) {
+        bw[i] = (struct big_worker){.id = i, .x = x, .w = w, .expected = expected, .got = malloc(BIG_N * sizeof(float))};
+        CHECK(bw[i].got != NULL);
+        CHECK(pthread_create(&th[i], NULL, big_worker_run, &bw[i]) == 0);
+    }
+    for (int i = 0; i < BIG_THREADS; i++) CHECK(pthread_join(th[i], NULL) == 0);
+    for (int i = 0; i < BIG_THREADS; i++) {
+        CHECK_WORKER(&bw[i]);
+        free(bw[i].got);
+    }
+    for (int k = 0; k < BIG_OPS; k++) free(expected[k]);
+    CHECK_OK(rt_tensor_free(x));
+    CHECK_OK(rt_tensor_free(w));
+}
+
 /* ---- a blob shared across threads is deleted once, by the last free ---- */
 
 static atomic_int blob_deletions;

@@ -30,9 +30,12 @@ pub fn ones(shape: &[usize], dtype: DType) -> Result<Tensor> {
 
 /// Copies `data` (row-major elements).
 pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Result<Tensor> {
-    let mut v = try_with_capacity(data.len())?;
-    v.extend_from_slice(data);
-    Ok(raw::from_vec(v, shape, mode::is_inference_enabled()))
+    Ok(from_vec(crate::storage::try_copy(data)?, shape))
+}
+
+/// Takes `data` (row-major elements, as many as `shape` holds) as the tensor's storage.
+pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Tensor {
+    raw::from_vec(data, shape, mode::is_inference_enabled())
 }
 
 fn sample(shape: &[usize], draw: impl Fn(&mut rand::rngs::SmallRng) -> f32) -> Result<Tensor> {

@@ -300,6 +300,21 @@ pub fn try_with_capacity<T>(n: usize) -> Result<Vec<T>> {
     }
 }
 
+/// A copy of `values`, or RT_ERR_OUT_OF_MEMORY (`to_vec` would abort).
+pub fn try_copy<T: Copy>(values: &[T]) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(values.len())?;
+    v.extend_from_slice(values);
+    Ok(v)
+}
+
+/// The first `n` items of `items` in a vector allocated for exactly `n`, or RT_ERR_OUT_OF_MEMORY
+/// (`collect` would abort when the allocation fails).
+pub fn try_collect<T>(n: usize, items: impl Iterator<Item = T>) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(n)?;
+    v.extend(items.take(n));
+    Ok(v)
+}
+
 #[cold]
 fn too_large(n: usize, size: usize) -> Error {
     err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(size))

@@ -168,10 +168,20 @@ impl Tensor {
 
     /// Same as `data` but fails with RT_ERR_OUT_OF_MEMORY rather than aborting on a gather.
     pub fn try_data<T: Element>(&self) -> Result<Cow<'_, [T]>> {
-        if !self.is_contiguous() {
-            crate::storage::try_with_capacity::<T>(self.numel())?;
+        let l = &self.0.layout;
+        if l.is_contiguous() || l.numel() == 0 {
+            return Ok(self.data());
         }
-        Ok(self.data())
+        let all = self.0.storage.slice::<T>();
+        Ok(Cow::Owned(crate::storage::try_collect(l.numel(), l.offsets().map(|o| all[o]))?))
+    }
+
+    /// The elements in row-major order in a vector of their own, or RT_ERR_OUT_OF_MEMORY.
+    pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        Ok(match self.try_data::<T>()? {
+            Cow::Borrowed(s) => crate::storage::try_copy(s)?,
+            Cow::Owned(v) => v,
+        })
     }
 
     pub fn to_vec_f32(&self) -> Vec<f32> {

@@ -21,15 +21,18 @@ mod common;
 use infer::ffi::autograd::*;
 use infer::ffi::error::*;
 use infer::ffi::inplace::*;
+use infer::ffi::layers::*;
 use infer::ffi::mode::*;
 use infer::ffi::module::*;
+use infer::ffi::nn_ops::*;
 use infer::ffi::ops::*;
 use infer::ffi::optim::*;
 use infer::ffi::runtime::*;
+use infer::ffi::safetensors::*;
 use infer::ffi::tensor::*;
 use infer::ffi::types::*;
 use libfuzzer_sys::fuzz_target;
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_void, CString};
 use std::ptr::null_mut;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
@@ -105,7 +108,24 @@ impl Input<'_> {
     }
 
     fn scalar(&mut self) -> f64 {
-        const VALUES: [f64; 16] = [0.0, 1.0, -1.0, 0.5, 2.0, 3.0, -0.0, 1e-30, 1e30, 1e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX, f64::MIN_POSITIVE, 0.9];
+        const VALUES: [f64; 16] = [
+            0.0,
+            1.0,
+            -1.0,
+            0.5,
+            2.0,
+            3.0,
+            -0.0,
+            1e-30,
+            1e30,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            0.9,
+        ];
         match self.byte() {
             b @ 0..=239 => VALUES[b as usize % VALUES.len()],
             _ => f64::from_bits(self.u64()),
@@ -354,11 +374,16 @@ fn from_data(s: &mut State, inp: &mut Input, blob: bool) {
             .collect(),
     );
     let misaligned = inp.below(8) == 0;
-    let data = if nbytes == 0 && inp.flag() { null_mut() } else { (buffer.as_mut_ptr() as *mut u8).wrapping_add(misaligned as usize) as *mut c_void };
+    let data = if nbytes == 0 && inp.flag() {
+        null_mut()
+    } else {
+        (buffer.as_mut_ptr() as *mut u8).wrapping_add(misaligned as usize) as *mut c_void
+    };
     let mut out = null_mut();
     let status = if blob {
         let ctx = Box::into_raw(buffer);
-        let status = call!(rt_tensor_from_blob(data, nbytes, dtype, shape.as_ptr(), shape.len(), Some(blob_deleter), ctx as *mut c_void, &mut out));
+        let status =
+            call!(rt_tensor_from_blob(data, nbytes, dtype, shape.as_ptr(), shape.len(), Some(blob_deleter), ctx as *mut c_void, &mut out));
         if status == RT_OK {
             BLOBS.fetch_add(1, Ordering::SeqCst);
         } else {
@@ -535,7 +560,10 @@ fn inspect(s: &mut State, inp: &mut Input) {
             let cap = inp.below(9);
             let mut ndim = usize::MAX;
             let status = call!(rt_tensor_shape(h, if cap == 0 && inp.flag() { null_mut() } else { dims.as_mut_ptr() }, cap, &mut ndim));
-            assert!(status == RT_OK || status == RT_ERR_BUFFER_TOO_SMALL || ndim == usize::MAX, "*ndim written on a failure other than RT_ERR_BUFFER_TOO_SMALL");
+            assert!(
+                status == RT_OK || status == RT_ERR_BUFFER_TOO_SMALL || ndim == usize::MAX,
+                "*ndim written on a failure other than RT_ERR_BUFFER_TOO_SMALL"
+            );
         }
         2 => {
             let mut v = 0u32;
@@ -706,7 +734,16 @@ fn optimizer(s: &mut State, inp: &mut Input) {
             if inp.flag() {
                 call!(rt_optimizer_sgd_tensors(p, params.len(), inp.scalar(), inp.scalar(), inp.scalar(), &mut out))
             } else {
-                call!(rt_optimizer_adam_tensors(p, params.len(), inp.scalar(), inp.scalar(), inp.scalar(), inp.scalar(), inp.scalar(), &mut out))
+                call!(rt_optimizer_adam_tensors(
+                    p,
+                    params.len(),
+                    inp.scalar(),
+                    inp.scalar(),
+                    inp.scalar(),
+                    inp.scalar(),
+                    inp.scalar(),
+                    &mut out
+                ))
             }
         }
         4 => {
@@ -739,6 +776,167 @@ fn optimizer(s: &mut State, inp: &mut Input) {
     } else {
         assert!(out.is_null(), "an out-parameter was written by a failed call");
     }
+}
+
+/// The nn ops (API.md section 4). Their shapes, dims, strides and paddings come from the same
+/// generators as the core ops', so most calls are refused, and the ones that run cover the row
+/// kernels (softmax, layer norm), im2col and pooling, and the index checks of the loss and
+/// embedding. Conv work is bounded by all_small over input and weight: a fuzzed padding widens
+/// the output (a huge one is refused at once), a fuzzed stride narrows it.
+fn nn_op(s: &mut State, inp: &mut Input) {
+    let x = s.tensor(inp);
+    let mut out = null_mut();
+    let status = match inp.below(10) {
+        0 | 1 => {
+            let (dim, log) = (inp.dim(), inp.flag());
+            if !all_small(&[x]) {
+                return;
+            }
+            if log {
+                call!(rt_tensor_log_softmax(x.handle, dim, &mut out))
+            } else {
+                call!(rt_tensor_softmax(x.handle, dim, &mut out))
+            }
+        }
+        2 => {
+            let shape = inp.shape();
+            let w = if inp.flag() { s.tensor(inp) } else { Tensor { handle: null_mut(), numel: 0 } };
+            let b = if inp.flag() { s.tensor(inp) } else { Tensor { handle: null_mut(), numel: 0 } };
+            let eps = inp.scalar();
+            if !all_small(&[x]) || !all_small(&[w]) || !all_small(&[b]) {
+                return;
+            }
+            call!(rt_tensor_layer_norm(x.handle, shape.as_ptr(), shape.len(), w.handle, b.handle, eps, &mut out))
+        }
+        3 => {
+            // Running statistics are updated in place (training): any tensor may be passed,
+            // inference tensors and views of leaves included.
+            let (mean, var) = (s.tensor(inp), s.tensor(inp));
+            let (w, b) = (s.tensor(inp), s.tensor(inp));
+            let (training, momentum, eps) = (inp.flag(), inp.scalar(), inp.scalar());
+            if ![x, mean, var, w, b].iter().all(|t| all_small(&[*t])) {
+                return;
+            }
+            call!(rt_tensor_batch_norm(x.handle, mean.handle, var.handle, w.handle, b.handle, training, momentum, eps, &mut out))
+        }
+        4 => {
+            let w = s.tensor(inp);
+            let b = if inp.flag() { s.tensor(inp) } else { Tensor { handle: null_mut(), numel: 0 } };
+            let (stride, padding) = (inp.dim(), inp.dim());
+            if !all_small(&[x, w]) || !all_small(&[b]) {
+                return;
+            }
+            call!(rt_tensor_conv2d(x.handle, w.handle, b.handle, stride, padding, &mut out))
+        }
+        5 => {
+            let (kernel, stride) = (inp.dim(), inp.dim());
+            if !all_small(&[x]) {
+                return;
+            }
+            call!(rt_tensor_max_pool2d(x.handle, kernel, stride, &mut out))
+        }
+        6 => {
+            let targets = s.tensor(inp);
+            if !all_small(&[x]) || !all_small(&[targets]) {
+                return;
+            }
+            call!(rt_tensor_cross_entropy(x.handle, targets.handle, &mut out))
+        }
+        7 => {
+            let b = s.tensor(inp);
+            if !all_small(&[x]) || !all_small(&[b]) {
+                return;
+            }
+            call!(rt_tensor_mse_loss(x.handle, b.handle, &mut out))
+        }
+        8 => {
+            let (p, training) = (inp.scalar(), inp.flag());
+            if !allocating_op_ok(&[x]) {
+                return;
+            }
+            call!(rt_tensor_dropout(x.handle, p, training, &mut out))
+        }
+        _ => {
+            let weight = s.tensor(inp);
+            if !all_small(&[x, weight]) {
+                return;
+            }
+            call!(rt_tensor_embedding(x.handle, weight.handle, &mut out))
+        }
+    };
+    s.keep(status, out);
+}
+
+/// The nn modules: made with fuzzed sizes (rt_module_forward of the existing arm runs them), and
+/// saved to a file and loaded back, which must succeed and change nothing.
+fn nn_module(s: &mut State, inp: &mut Input) {
+    let mut out = null_mut();
+    let status = match inp.below(10) {
+        0 => call!(rt_module_batch_norm1d(inp.size(), inp.scalar(), inp.scalar(), &mut out)),
+        1 => call!(rt_module_batch_norm2d(inp.size(), inp.scalar(), inp.scalar(), &mut out)),
+        2 => call!(rt_module_conv2d(inp.size(), inp.size(), inp.size(), inp.dim(), inp.dim(), inp.flag(), &mut out)),
+        3 => call!(rt_module_dropout(inp.scalar(), &mut out)),
+        4 => call!(rt_module_embedding(inp.size(), inp.size(), &mut out)),
+        5 => call!(rt_module_flatten(inp.dim(), inp.dim(), &mut out)),
+        6 => {
+            let shape = inp.shape();
+            call!(rt_module_layer_norm(shape.as_ptr(), shape.len(), inp.scalar(), &mut out))
+        }
+        7 => call!(rt_module_max_pool2d(inp.size(), inp.dim(), &mut out)),
+        8 => call!(rt_module_softmax(inp.dim(), &mut out)),
+        _ => {
+            save_and_reload(s.module(inp));
+            return;
+        }
+    };
+    if status == RT_OK {
+        s.modules.push(out);
+    } else {
+        assert!(out.is_null(), "an out-parameter was written by a failed call");
+    }
+}
+
+/// A file of this process's own under the temp folder.
+fn save_path() -> &'static CString {
+    static PATH: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let p = std::env::temp_dir().join(format!("infer-fuzz-api-calls-{}.safetensors", std::process::id()));
+        CString::new(p.into_os_string().into_encoded_bytes()).expect("no NUL in the temp path")
+    })
+}
+
+/// Every tensor of a module, by name, as bytes.
+fn module_contents(m: *mut rt_module) -> Vec<Vec<u8>> {
+    let mut count = 0usize;
+    assert_eq!(call!(rt_module_num_tensors(m, &mut count)), RT_OK);
+    (0..count)
+        .map(|i| {
+            let mut len = 0usize;
+            assert_eq!(call!(rt_module_tensor_name(m, i, null_mut(), 0, &mut len)), RT_ERR_BUFFER_TOO_SMALL);
+            let mut name = vec![0 as c_char; len + 1];
+            assert_eq!(call!(rt_module_tensor_name(m, i, name.as_mut_ptr(), name.len(), &mut len)), RT_OK);
+            let mut t = null_mut();
+            assert_eq!(call!(rt_module_get_tensor(m, name.as_ptr(), &mut t)), RT_OK);
+            let (mut numel, mut dtype) = (0usize, 0u32);
+            assert_eq!(call!(rt_tensor_numel(t, &mut numel)), RT_OK);
+            assert_eq!(call!(rt_tensor_dtype(t, &mut dtype)), RT_OK);
+            let mut bytes = vec![0u8; numel * if dtype == RT_DTYPE_I64 { 8 } else { 4 }];
+            assert_eq!(call!(rt_tensor_copy_to(t, bytes.as_mut_ptr() as *mut c_void, bytes.len())), RT_OK);
+            assert_eq!(call!(rt_tensor_free(t)), RT_OK);
+            bytes
+        })
+        .collect()
+}
+
+/// A module (or a bad handle) saved and loaded back strictly: a live module's file must load into
+/// it and leave every tensor as it was.
+fn save_and_reload(m: *mut rt_module) {
+    if call!(rt_module_save_safetensors(m, save_path().as_ptr())) != RT_OK {
+        return;
+    }
+    let before = module_contents(m);
+    assert_eq!(call!(rt_module_load_safetensors(m, save_path().as_ptr(), true)), RT_OK, "a module's own file must load back into it");
+    assert!(module_contents(m) == before, "loading a module's own file changed it");
 }
 
 fn modes(s: &mut State, inp: &mut Input) {
@@ -823,8 +1021,10 @@ fuzz_target!(|data: &[u8]| {
             12 => module(&mut s, &mut inp),
             13 => optimizer(&mut s, &mut inp),
             14 => modes(&mut s, &mut inp),
-            _ => match inp.below(3) {
+            _ => match inp.below(5) {
                 0 => runtime(&mut inp),
+                1 => nn_op(&mut s, &mut inp),
+                2 => nn_module(&mut s, &mut inp),
                 _ => s.free_tensor(&mut inp),
             },
         }

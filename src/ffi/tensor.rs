@@ -38,19 +38,18 @@ pub unsafe extern "C" fn rt_tensor_from_data(
         let dtype = args::dtype(dtype)?;
         check_nbytes(nbytes, &shape, dtype)?;
         let t = match dtype {
-            DType::F32 => creation::from_slice::<f32>(&bytemuck_f32(bytes), &shape)?,
-            DType::I64 => creation::from_slice::<i64>(&bytemuck_i64(bytes), &shape)?,
+            DType::F32 => creation::from_vec(ne_values(bytes, f32::from_ne_bytes)?, &shape),
+            DType::I64 => creation::from_vec(ne_values(bytes, i64::from_ne_bytes)?, &shape),
         };
         put_tensor(out, t)
     })
 }
 
-fn bytemuck_f32(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4).map(|c| f32::from_ne_bytes(c.try_into().unwrap())).collect()
-}
-
-fn bytemuck_i64(b: &[u8]) -> Vec<i64> {
-    b.chunks_exact(8).map(|c| i64::from_ne_bytes(c.try_into().unwrap())).collect()
+/// Native-endian elements of `N` bytes each, read from a byte buffer of any alignment into the
+/// one vector the tensor will own.
+fn ne_values<T, const N: usize>(b: &[u8], from_bytes: fn([u8; N]) -> T) -> crate::Result<Vec<T>> {
+    let chunks = b.chunks_exact(N);
+    crate::storage::try_collect(chunks.len(), chunks.map(|c| from_bytes(c.try_into().expect("chunks_exact gives N bytes"))))
 }
 
 /// Wraps caller memory without copying; `deleter(data, ctx)` runs once when the last tensor using

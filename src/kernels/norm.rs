@@ -5,7 +5,9 @@
 
 use super::elementwise::PARALLEL_MIN;
 use super::simd::{lane_sum, multiversion};
+use crate::error::Result;
 use crate::parallel::{self, Disjoint};
+use crate::storage::try_collect;
 
 /// Mean and biased variance of the values `chunks` yields.
 #[inline(always)]
@@ -160,8 +162,8 @@ impl Channels {
     }
 
     /// Mean and biased variance of every channel.
-    pub fn stats(&self, x: &[f32]) -> Vec<(f64, f64)> {
-        (0..self.channels).map(|c| mean_var(self.slices(x, c), self.count())).collect()
+    pub fn stats(&self, x: &[f32]) -> Result<Vec<(f64, f64)>> {
+        try_collect(self.channels, (0..self.channels).map(|c| mean_var(self.slices(x, c), self.count())))
     }
 
     /// y = (x - mean[c]) * invstd[c] * w[c] + b[c].
@@ -194,11 +196,10 @@ impl Channels {
         dx: Option<&mut [f32]>,
         dw: Option<&mut [f32]>,
         db: Option<&mut [f32]>,
-    ) {
+    ) -> Result<()> {
         let count = self.count() as f64;
         let affine = Affine { weight, bias: None };
-        let mut sums = Vec::with_capacity(self.channels);
-        for c in 0..self.channels {
+        let per_channel = (0..self.channels).map(|c| {
             let (m, s) = (mean[c], invstd[c]);
             let (mut sum_g, mut sum_gx) = (0f64, 0f64);
             for (xr, gr) in self.slices(x, c).zip(self.slices(g, c)) {
@@ -207,8 +208,9 @@ impl Channels {
                     sum_gx += (gv * (xv - m) * s) as f64;
                 }
             }
-            sums.push((sum_g, sum_gx));
-        }
+            (sum_g, sum_gx)
+        });
+        let sums = try_collect(self.channels, per_channel)?;
         if let Some(dw) = dw {
             for (d, &(_, sgx)) in dw.iter_mut().zip(&sums) {
                 *d = sgx as f32;
@@ -219,10 +221,10 @@ impl Channels {
                 *d = sg as f32;
             }
         }
-        let Some(dx) = dx else { return };
+        let Some(dx) = dx else { return Ok(()) };
         let sp = self.spatial;
         if sp == 0 {
-            return;
+            return Ok(());
         }
         for (i, (dr, (xr, gr))) in dx.chunks_exact_mut(sp).zip(x.chunks_exact(sp).zip(g.chunks_exact(sp))).enumerate() {
             let c = i % self.channels;
@@ -239,5 +241,6 @@ impl Channels {
                 }
             }
         }
+        Ok(())
     }
 }

@@ -3,9 +3,9 @@
 use super::elementwise::for_each_row2;
 
 /// Sums `a` (shape, offset, strides) into `out`, where `out_strides` maps every input dim to the
-/// output (0 for reduced dims). Accumulates in f64, so the result does not depend on the order.
-pub fn sum_into(out: &mut [f32], shape: &[usize], a: &[f32], la: (usize, &[usize]), out_strides: &[usize]) {
-    let mut acc = vec![0f64; out.len()];
+/// output (0 for reduced dims). Accumulates in f64 (in `acc`, zeros of out's length, which the
+/// caller allocates fallibly), so the result does not depend on the order.
+pub fn sum_into(out: &mut [f32], acc: &mut [f64], shape: &[usize], a: &[f32], la: (usize, &[usize]), out_strides: &[usize]) {
     let n = shape.len();
     let (ia, io) = if n == 0 { (1, 1) } else { (la.1[n - 1], out_strides[n - 1]) };
     for_each_row2(shape, la, (0, out_strides), |_, pa, po, len| {
@@ -18,7 +18,7 @@ pub fn sum_into(out: &mut [f32], shape: &[usize], a: &[f32], la: (usize, &[usize
             }
         }
     });
-    for (o, v) in out.iter_mut().zip(acc) {
+    for (o, &v) in out.iter_mut().zip(&*acc) {
         *o = v as f32;
     }
 }

@@ -106,48 +106,59 @@ fn row_forward(out: &mut [f32], x: &[f32], log: bool) {
     }
 }
 
+/// Columns reduced together in one pass over the rows: their running max and sum live on the
+/// stack (nothing allocated, so nothing can fail) and a tile's row slice is 1 KiB of contiguous
+/// floats, which still runs in full vectors.
+const TILE: usize = 256;
+
+/// The column tiles of a row of `inner` values.
+fn tiles(inner: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..inner).step_by(TILE).map(move |c| c..(c + TILE).min(inner))
+}
+
 /// A dim that is not the last: vectors run along the `inner` contiguous columns, each column
-/// reduced over the n rows `inner` apart.
+/// reduced over the n rows `inner` apart, a tile of columns at a time.
 #[inline(always)]
 fn columns_forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usize), log: bool) {
-    let mut max = vec![f32::NEG_INFINITY; inner];
-    let mut sum = vec![0f64; inner];
     for b in 0..outer {
         let base = b * n * inner;
         let xb = &x[base..base + n * inner];
         let ob = &mut out[base..base + n * inner];
-        max.fill(f32::NEG_INFINITY);
-        sum.fill(0.0);
-        for xr in xb.chunks_exact(inner) {
-            for (m, &v) in max.iter_mut().zip(xr) {
-                *m = m.max(v);
-            }
-        }
-        // e^(x - max) goes to the output first, then is scaled by 1 / sum (softmax) or replaced by
-        // x - max - ln(sum) (log_softmax).
-        for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
-            for (((y, s), &m), &v) in or.iter_mut().zip(sum.iter_mut()).zip(&max).zip(xr) {
-                *y = exp(v - m);
-                *s += *y as f64;
-            }
-        }
-        // `max` is done with: it takes each column's log-sum-exp or 1 / sum
-        if log {
-            for (m, &s) in max.iter_mut().zip(&sum) {
-                *m += s.ln() as f32;
-            }
-            for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
-                for ((y, &v), &lse) in or.iter_mut().zip(xr).zip(&max) {
-                    *y = v - lse;
+        for cols in tiles(inner) {
+            let mut max = [f32::NEG_INFINITY; TILE];
+            let mut sum = [0f64; TILE];
+            let (max, sum) = (&mut max[..cols.len()], &mut sum[..cols.len()]);
+            for xr in xb.chunks_exact(inner) {
+                for (m, &v) in max.iter_mut().zip(&xr[cols.clone()]) {
+                    *m = m.max(v);
                 }
             }
-        } else {
-            for (m, &s) in max.iter_mut().zip(&sum) {
-                *m = (1.0 / s) as f32;
+            // e^(x - max) goes to the output first, then is scaled by 1 / sum (softmax) or replaced
+            // by x - max - ln(sum) (log_softmax).
+            for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
+                for (((y, s), &m), &v) in or[cols.clone()].iter_mut().zip(sum.iter_mut()).zip(&*max).zip(&xr[cols.clone()]) {
+                    *y = exp(v - m);
+                    *s += *y as f64;
+                }
             }
-            for or in ob.chunks_exact_mut(inner) {
-                for (y, &inv) in or.iter_mut().zip(&max) {
-                    *y *= inv;
+            // `max` is done with: it takes each column's log-sum-exp or 1 / sum
+            if log {
+                for (m, &s) in max.iter_mut().zip(&*sum) {
+                    *m += s.ln() as f32;
+                }
+                for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
+                    for ((y, &v), &lse) in or[cols.clone()].iter_mut().zip(&xr[cols.clone()]).zip(&*max) {
+                        *y = v - lse;
+                    }
+                }
+            } else {
+                for (m, &s) in max.iter_mut().zip(&*sum) {
+                    *m = (1.0 / s) as f32;
+                }
+                for or in ob.chunks_exact_mut(inner) {
+                    for (y, &inv) in or[cols.clone()].iter_mut().zip(&*max) {
+                        *y *= inv;
+                    }
                 }
             }
         }
@@ -160,21 +171,23 @@ pub fn backward(dx: &mut [f32], y: &[f32], g: &[f32], (outer, n, inner): (usize,
     if y.is_empty() {
         return;
     }
-    let mut acc = vec![0f64; inner];
     for b in 0..outer {
         let base = b * n * inner;
         let range = base..base + n * inner;
         let (yb, gb, db) = (&y[range.clone()], &g[range.clone()], &mut dx[range]);
-        acc.fill(0.0);
-        for (yr, gr) in yb.chunks_exact(inner).zip(gb.chunks_exact(inner)) {
-            for ((a, &yv), &gv) in acc.iter_mut().zip(yr).zip(gr) {
-                *a += if log { gv as f64 } else { (gv * yv) as f64 };
+        for cols in tiles(inner) {
+            let mut acc = [0f64; TILE];
+            let acc = &mut acc[..cols.len()];
+            for (yr, gr) in yb.chunks_exact(inner).zip(gb.chunks_exact(inner)) {
+                for ((a, &yv), &gv) in acc.iter_mut().zip(&yr[cols.clone()]).zip(&gr[cols.clone()]) {
+                    *a += if log { gv as f64 } else { (gv * yv) as f64 };
+                }
             }
-        }
-        for ((dr, yr), gr) in db.chunks_exact_mut(inner).zip(yb.chunks_exact(inner)).zip(gb.chunks_exact(inner)) {
-            for (((d, &yv), &gv), &a) in dr.iter_mut().zip(yr).zip(gr).zip(&acc) {
-                let a = a as f32;
-                *d = if log { gv - yv.exp() * a } else { yv * (gv - a) };
+            for ((dr, yr), gr) in db.chunks_exact_mut(inner).zip(yb.chunks_exact(inner)).zip(gb.chunks_exact(inner)) {
+                for (((d, &yv), &gv), &a) in dr[cols.clone()].iter_mut().zip(&yr[cols.clone()]).zip(&gr[cols.clone()]).zip(&*acc) {
+                    let a = a as f32;
+                    *d = if log { gv - yv.exp() * a } else { yv * (gv - a) };
+                }
             }
         }
     }

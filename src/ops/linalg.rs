@@ -172,14 +172,14 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, out_shape:
     // nn.Linear's own layout (rows contiguous in in_features) goes to the dot-product kernel,
     // which reads both operands in place; anything else (transposed views) to the strided GEMM.
     if in_f <= 1 || (lx.strides[1] == 1 && lw.strides[1] == 1) {
-        let bias = b.map(|b| b.data::<f32>());
+        let bias = b.map(|b| b.try_data::<f32>()).transpose()?;
         let xs = Rows { data: from_offset(x2.storage().slice::<f32>(), lx.offset), stride: lx.strides[0] };
         let ws = Rows { data: from_offset(w.storage().slice::<f32>(), lw.offset), stride: lw.strides[0] };
         linear_nt(rows, out_f, in_f, xs, ws, Epilogue { bias: bias.as_deref(), relu }, &mut out);
         return Ok(raw::from_vec(out, out_shape, inference));
     }
     if let Some(b) = b {
-        let bias = b.data::<f32>();
+        let bias = b.try_data::<f32>()?;
         for row in out.chunks_exact_mut(out_f.max(1)).take(rows) {
             row.copy_from_slice(&bias);
         }

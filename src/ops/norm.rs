@@ -7,7 +7,7 @@ use crate::autograd::mode;
 use crate::error::{bail, Result};
 use crate::kernels::norm::{inv_std, layer_forward, Affine, Channels};
 use crate::shape::{fmt_shape, numel};
-use crate::storage::{try_filled, DType};
+use crate::storage::{try_collect, try_copy, try_filled, DType};
 use crate::tensor::Tensor;
 
 fn check_eps(eps: f64, op: &str) -> Result<()> {
@@ -149,13 +149,14 @@ pub fn batch_norm(
 
     let xd = x.try_data::<f32>()?;
     let (mean, invstd, batch_var) = if training {
-        let stats = ch.stats(&xd);
-        let mean: Vec<f32> = stats.iter().map(|s| s.0 as f32).collect();
-        let invstd: Vec<f32> = stats.iter().map(|s| inv_std(s.1, eps)).collect();
+        let stats = ch.stats(&xd)?;
+        let mean = try_collect(stats.len(), stats.iter().map(|s| s.0 as f32))?;
+        let invstd = try_collect(stats.len(), stats.iter().map(|s| inv_std(s.1, eps)))?;
         (mean, invstd, Some(stats))
     } else {
-        let rm = running_mean.expect("checked above").try_data::<f32>()?.into_owned();
-        let invstd = running_var.expect("checked above").try_data::<f32>()?.iter().map(|&v| inv_std(v as f64, eps)).collect();
+        let rm = running_mean.expect("checked above").try_to_vec::<f32>()?;
+        let rv = running_var.expect("checked above").try_data::<f32>()?;
+        let invstd = try_collect(rv.len(), rv.iter().map(|&v| inv_std(v as f64, eps)))?;
         (rm, invstd, None)
     };
     let (wd, bd) = (w.map(|w| w.try_data::<f32>()).transpose()?, b.map(|b| b.try_data::<f32>()).transpose()?);
@@ -163,7 +164,7 @@ pub fn batch_norm(
     ch.normalize(&xd, &mean, &invstd, Affine { weight: wd.as_deref(), bias: bd.as_deref() }, &mut y);
     let out = raw::from_vec(y, x.shape(), rec.inference());
     let saved = if rec.active() {
-        let stat = |v: &[f32]| rec.save(&raw::from_vec(v.to_vec(), &[ch.channels], false), "NativeBatchNormBackward");
+        let stat = |v: &[f32]| rec.save(&raw::from_vec(try_copy(v)?, &[ch.channels], false), "NativeBatchNormBackward");
         vec![saved_x, saved_w, stat(&mean)?, stat(&invstd)?]
     } else {
         vec![]
@@ -182,15 +183,13 @@ fn update_running(rm: Option<&Tensor>, rv: Option<&Tensor>, stats: &[(f64, f64)]
     let mut updates = Vec::with_capacity(2);
     for (t, variance) in [(rm, false), (rv, true)] {
         let Some(t) = t else { continue };
-        let new: Vec<f32> = t
-            .try_data::<f32>()?
-            .iter()
-            .zip(stats)
-            .map(|(&r, &(m, v))| {
+        let new = try_collect(
+            stats.len(),
+            t.try_data::<f32>()?.iter().zip(stats).map(|(&r, &(m, v))| {
                 let batch = if variance { v * unbias } else { m };
                 ((1.0 - momentum) * r as f64 + momentum * batch) as f32
-            })
-            .collect();
+            }),
+        )?;
         updates.push((t, raw::from_vec(new, &[stats.len()], false)));
     }
     for (t, new) in updates {

@@ -131,8 +131,8 @@ pub fn zip_map(a: &Tensor, b: &Tensor, f: impl LaneFn2 + Sync) -> Result<Tensor>
 /// Row-major copy of any tensor.
 pub fn contiguous_copy(t: &Tensor, inference: bool) -> Result<Tensor> {
     Ok(match t.dtype() {
-        DType::F32 => from_vec(t.try_data::<f32>()?.into_owned(), t.shape(), inference),
-        DType::I64 => from_vec(t.try_data::<i64>()?.into_owned(), t.shape(), inference),
+        DType::F32 => from_vec(t.try_to_vec::<f32>()?, t.shape(), inference),
+        DType::I64 => from_vec(t.try_to_vec::<i64>()?, t.shape(), inference),
     })
 }
 
@@ -145,9 +145,13 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// Writes `src` (broadcast to dst's shape) into `dst`'s elements. The caller has validated shapes
-/// and dtypes and that dst has no internal overlap.
+/// Copies `src`, broadcast to dst's shape, into dst's elements through both layouts, with nothing
+/// allocated: it cannot fail half-way. The caller has validated shapes and dtypes and that dst
+/// has no internal overlap. `src` must be another storage than dst's (every caller
+/// passes a freshly computed tensor); sharing one would make the writes clobber values still to
+/// be read, so it is refused as a bug.
 pub fn copy_into(dst: &Tensor, src: &Tensor) {
+    assert!(!src.shares_storage(dst), "copy_into: the source shares the destination's storage");
     match dst.dtype() {
         DType::F32 => copy_into_typed::<f32>(dst, src),
         DType::I64 => copy_into_typed::<i64>(dst, src),
@@ -155,14 +159,20 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) {
 }
 
 fn copy_into_typed<T: Element>(dst: &Tensor, src: &Tensor) {
-    let values: Vec<T> = if src.shape() == dst.shape() && !src.shares_storage(dst) {
-        src.data::<T>().into_owned()
-    } else {
-        let l = src.layout().expand(dst.shape());
-        let s = src.storage().slice::<T>();
-        l.offsets().map(|o| s[o]).collect()
-    };
-    write_row_major(dst, &values);
+    let s = src.storage().slice::<T>();
+    // SAFETY: src's storage is another one (asserted above), and nothing else borrows dst's here.
+    let d = unsafe { dst.storage().slice_mut::<T>() };
+    let (ld, ls) = (dst.layout(), src.layout());
+    if ld.is_contiguous() && ls.is_contiguous() && src.shape() == dst.shape() {
+        let n = dst.numel();
+        if n > 0 {
+            d[ld.offset..ld.offset + n].copy_from_slice(&s[ls.offset..ls.offset + n]);
+        }
+        return;
+    }
+    for (o, i) in ld.offsets().zip(ls.expand(dst.shape()).offsets()) {
+        d[o] = s[i];
+    }
 }
 
 /// Writes `values` (row-major, one per element of dst) into dst's storage through its layout.
@@ -183,8 +193,9 @@ pub fn sum_mask(t: &Tensor, mask: &[bool], keepdim: bool, inference: bool) -> Re
     let kept_strides = contiguous_strides(&kept);
     let out_strides: Dims = kept_strides.iter().zip(mask).map(|(&s, &m)| if m { 0 } else { s }).collect();
     let mut out = try_filled(numel(&kept), 0f32)?;
+    let mut acc = try_filled(out.len(), 0f64)?;
     let l = t.layout();
-    reduce::sum_into(&mut out, shape, t.storage().slice::<f32>(), (l.offset, &l.strides), &out_strides);
+    reduce::sum_into(&mut out, &mut acc, shape, t.storage().slice::<f32>(), (l.offset, &l.strides), &out_strides);
     let out_shape: Dims = if keepdim { kept } else { shape.iter().zip(mask).filter(|(_, &m)| !m).map(|(&d, _)| d).collect() };
     Ok(from_vec(out, &out_shape, inference))
 }

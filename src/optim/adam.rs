@@ -34,10 +34,15 @@ impl Adam {
 }
 
 impl Rule for Adam {
-    fn update(&mut self, i: usize, lr: f64, p: &[f32], g: &[f32]) -> Result<Vec<f32>> {
+    fn prepare(&mut self, i: usize, len: usize) -> Result<()> {
         if self.steps.len() <= i {
             self.steps.resize(i + 1, 0);
         }
+        self.exp_avg.prepare(i, len)?;
+        self.exp_avg_sq.prepare(i, len)
+    }
+
+    fn update(&mut self, i: usize, lr: f64, p: &mut [f32], g: &[f32]) {
         self.steps[i] += 1;
         let t = self.steps[i] as i32;
         let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
@@ -45,21 +50,13 @@ impl Rule for Adam {
         let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt() as f32;
         let step_size = (lr / bias1) as f32;
         let (eps, wd) = (self.eps as f32, self.weight_decay);
-        let m = self.exp_avg.get(i, p.len())?;
-        let mut out = Vec::with_capacity(p.len());
-        let mut grads = Vec::with_capacity(p.len());
-        for ((m, &p), &g) in m.iter_mut().zip(p).zip(g) {
-            let g = g + wd * p;
+        let (m, v) = (self.exp_avg.get(i), self.exp_avg_sq.get(i));
+        for ((p, &g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
+            let g = g + wd * *p;
             *m = b1 * *m + (1.0 - b1) * g;
-            grads.push(g);
-        }
-        let m = m.to_vec();
-        let v = self.exp_avg_sq.get(i, p.len())?;
-        for (((v, &p), g), m) in v.iter_mut().zip(p).zip(grads).zip(m) {
             *v = b2 * *v + (1.0 - b2) * g * g;
             let denom = v.sqrt() / bias2_sqrt + eps;
-            out.push(p - step_size * m / denom);
+            *p -= step_size * *m / denom;
         }
-        Ok(out)
     }
 }

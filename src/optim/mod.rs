@@ -1,6 +1,7 @@
 //! Optimizers: SGD (momentum, weight decay) and Adam (weight decay), PyTorch's update rules.
-//! A step checks every parameter first, then updates each in place without recording, bumping
-//! its version counter (like an in-place op under no_grad).
+//! A step checks every parameter and allocates everything it needs first (state buffers, staging
+//! copies), then updates each parameter in place without recording, bumping its version counter
+//! (like an in-place op under no_grad): a step that fails changes no parameter.
 
 mod adam;
 mod sgd;
@@ -16,8 +17,13 @@ use crate::tensor::Tensor;
 
 /// One update rule over a list of parameters.
 pub trait Rule: Send {
-    /// New values of parameter `i` (row-major) from its values and gradient.
-    fn update(&mut self, i: usize, lr: f64, p: &[f32], g: &[f32]) -> Result<Vec<f32>>;
+    /// Allocates the state of parameter `i` (`len` elements) if it has none yet, so that `update`
+    /// cannot fail.
+    fn prepare(&mut self, i: usize, len: usize) -> Result<()>;
+
+    /// Updates parameter `i` in place (its values row-major) from its gradient; `prepare(i, _)`
+    /// came first.
+    fn update(&mut self, i: usize, lr: f64, p: &mut [f32], g: &[f32]);
 }
 
 pub struct Optimizer {
@@ -63,10 +69,33 @@ impl Optimizer {
                 bail!(InvalidArgument, "parameter {i} is an expanded tensor whose elements share memory; pass a contiguous tensor");
             }
         }
+        // Everything that can fail comes before the first write.
+        let mut work = Vec::new();
         for (i, p) in self.params.iter().enumerate() {
             let Some(g) = p.grad() else { continue };
-            let values = self.rule.update(i, self.lr, &p.data::<f32>(), &g.data::<f32>())?;
-            raw::copy_into(p, &raw::from_vec(values, p.shape(), false));
+            self.rule.prepare(i, p.numel())?;
+            // The rule reads a contiguous gradient that is not the parameter's own memory (a
+            // gradient set by rt_tensor_set_grad may be a view of anything) ...
+            let g = if g.is_contiguous() && !g.shares_storage(p) { g } else { raw::contiguous_copy(&g, false)? };
+            // ... and writes a contiguous parameter in place, or a staging copy of a strided one.
+            let staging = if p.is_contiguous() { None } else { Some(p.try_to_vec::<f32>()?) };
+            work.push((i, p, g, staging));
+        }
+        for (i, p, g, staging) in work {
+            let g = g.data::<f32>(); // contiguous: borrowed
+            match staging {
+                None => {
+                    let n = p.numel();
+                    // SAFETY: no other slice of p's storage is alive here (g is another storage).
+                    let all = unsafe { p.storage().slice_mut::<f32>() };
+                    let offset = if n == 0 { 0 } else { p.layout().offset };
+                    self.rule.update(i, self.lr, &mut all[offset..offset + n], &g);
+                }
+                Some(mut values) => {
+                    self.rule.update(i, self.lr, &mut values, &g);
+                    raw::write_row_major(p, &values);
+                }
+            }
             p.storage().bump_version();
         }
         Ok(())
@@ -107,20 +136,21 @@ impl StateBuffers {
         StateBuffers { buffers: Vec::new() }
     }
 
-    /// The buffer of parameter `i` (zeros of `len` elements on first use) as a mutable slice.
-    pub fn get(&mut self, i: usize, len: usize) -> Result<&mut [f32]> {
+    /// Gives parameter `i` a buffer of `len` zeros unless it has one.
+    pub fn prepare(&mut self, i: usize, len: usize) -> Result<()> {
         if self.buffers.len() <= i {
             self.buffers.resize(i + 1, None);
         }
         if self.buffers[i].is_none() {
             self.buffers[i] = Some(raw::full(&[len], 0.0, DType::F32, false)?);
         }
-        let t = self.buffers[i].as_ref().expect("just made");
-        // SAFETY: the buffer is private to this optimizer, which a step holds exclusively.
-        Ok(unsafe { t.storage().slice_mut::<f32>() })
+        Ok(())
     }
 
-    pub fn has(&self, i: usize) -> bool {
-        self.buffers.get(i).is_some_and(|b| b.is_some())
+    /// The buffer of parameter `i`, which `prepare` made.
+    pub fn get(&mut self, i: usize) -> &mut [f32] {
+        let t = self.buffers[i].as_ref().expect("prepare(i) runs before get(i)");
+        // SAFETY: the buffer is private to this optimizer, which a step holds exclusively.
+        unsafe { t.storage().slice_mut::<f32>() }
     }
 }

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::kernels::conv::{col2im, im2col, Geometry};
 use crate::kernels::gemm::{gemm_slices, Mat};
 use crate::ops::raw;
-use crate::storage::try_filled;
+use crate::storage::{try_collect, try_filled};
 use crate::tensor::Tensor;
 
 /// Saved: [x (when dW is wanted), W (when dx is wanted)].
@@ -67,11 +67,11 @@ impl Backward for Conv2dBackward {
         };
 
         let gb = if self.needs[2] {
-            let mut db = vec![0f64; o];
+            let mut db = try_filled(o, 0f64)?;
             for (i, p) in gd.chunks_exact(npos.max(1)).enumerate().take(n * o) {
                 db[i % o] += p.iter().map(|&v| v as f64).sum::<f64>();
             }
-            Some(raw::from_vec(db.into_iter().map(|v| v as f32).collect(), &[o], false))
+            Some(raw::from_vec(try_collect(o, db.into_iter().map(|v| v as f32))?, &[o], false))
         } else {
             None
         };

@@ -100,7 +100,7 @@ impl Backward for BatchNormBackward {
             dx.as_deref_mut(),
             dw.as_deref_mut(),
             db.as_deref_mut(),
-        );
+        )?;
         let param = |v: Option<Vec<f32>>| v.map(|v| raw::from_vec(v, &[c], false));
         let gx = dx.map(|d| raw::from_vec(d, x.shape(), false));
         Ok(outputs(gx, param(dw), param(db), self.has_weight, self.has_bias))
