@@ -459,6 +459,72 @@ TEST(working_memory_beyond_rlimit_as_is_out_of_memory_and_changes_nothing) {
     for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(handles[i]));
 }
 
+/* ---- modules nested too deep ---- */
+
+struct deep_model {
+    rt_module *top;
+    int failures;
+};
+
+/* Everything that walks a module, on the deepest nest allowed: forward, train, naming, get, save
+ * and a strict load back. */
+static void *walk_deep_model(void *arg) {
+    struct deep_model *d = arg;
+    rt_module *m = d->top;
+    int64_t shape[] = {1, 2};
+    rt_tensor *x = NULL, *y = NULL, *w = NULL;
+    size_t count = 0, len = 0;
+    char name[256];
+    const char *path = "deep_model.safetensors";
+    d->failures += rt_tensor_ones(shape, 2, RT_DTYPE_F32, &x) != RT_OK;
+    d->failures += rt_module_forward(m, x, &y) != RT_OK;
+    d->failures += rt_module_train(m, false) != RT_OK;
+    d->failures += rt_module_num_tensors(m, &count) != RT_OK || count != 2;
+    d->failures += rt_module_tensor_name(m, 0, name, sizeof name, &len) != RT_OK;
+    /* 63 Sequentials, each adding "0.", then the Linear's "weight" */
+    d->failures += len != 2 * (RT_MAX_MODULE_DEPTH - 1) + strlen("weight");
+    d->failures += rt_module_get_tensor(m, name, &w) != RT_OK;
+    d->failures += rt_module_save_safetensors(m, path) != RT_OK;
+    d->failures += rt_module_load_safetensors(m, path, true) != RT_OK;
+    remove(path);
+    rt_tensor *ts[] = {x, y, w};
+    for (int i = 0; i < 3; i++) d->failures += rt_tensor_free(ts[i]) != RT_OK;
+    d->failures += rt_module_free(m) != RT_OK; /* the last reference to every level */
+    return NULL;
+}
+
+/* Every walk over a module recurses once per level of nesting, so a Sequential nested a hundred
+ * thousand deep overflowed the stack (SIGSEGV) when named, run or freed. A Sequential deeper than
+ * RT_MAX_MODULE_DEPTH levels is refused when made, and the deepest one allowed works, freeing
+ * included, on a thread with a 128 KiB stack. */
+TEST(modules_nested_past_the_depth_limit_are_refused) {
+    rt_module *m = NULL, *s = NULL;
+    CHECK_OK(rt_module_linear(2, 2, true, &m));
+    for (int depth = 2; depth <= RT_MAX_MODULE_DEPTH; depth++) {
+        CHECK_OK(rt_module_sequential(&m, 1, &s));
+        CHECK_OK(rt_module_free(m));
+        m = s;
+    }
+    rt_module *relu = NULL, *deeper = NULL;
+    CHECK_OK(rt_module_relu(&relu));
+    rt_module *kids[] = {relu, m};
+    CHECK_STATUS(rt_module_sequential(kids, 2, &deeper), RT_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("children[1]");
+    CHECK_ERROR_MENTIONS("RT_MAX_MODULE_DEPTH");
+    CHECK(deeper == NULL);
+    CHECK_OK(rt_module_free(relu));
+
+    struct deep_model d = {m, 0};
+    pthread_attr_t attr;
+    CHECK(pthread_attr_init(&attr) == 0);
+    CHECK(pthread_attr_setstacksize(&attr, 128 * 1024) == 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, &attr, walk_deep_model, &d) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(pthread_attr_destroy(&attr) == 0);
+    CHECK(d.failures == 0);
+}
+
 /* ---- NaN and infinities ---- */
 
 /* Values: IEEE 754 through every op, as in PyTorch (numbers from torch 2.x: relu(nan) = nan, relu(-0.0) = -0.0,

@@ -20,6 +20,12 @@
 #define RT_MAX_DIMS 64
 
 /**
+ * The deepest nesting of modules (a Sequential inside a Sequential ...): forward, train, naming
+ * and freeing recurse once per level, and this many levels fit in a 128 KiB thread stack.
+ */
+#define RT_MAX_MODULE_DEPTH 64
+
+/**
  * Headers larger than this are refused, as the reference implementation does.
  */
 #define MAX_HEADER_BYTES 100000000

@@ -59,7 +59,7 @@ pub unsafe extern "C" fn rt_module_sequential(children: *const *mut rt_module, n
             bail!(NullArgument, "argument `children[{i}]` is NULL; pass {n} module handles");
         }
         let mods = handles.iter().enumerate().map(|(i, &h)| args::module(h, &format!("children[{i}]"))).collect::<Result<Vec<_>>>()?;
-        put_module(out, Arc::new(Sequential::new(mods)))
+        put_module(out, Arc::new(Sequential::new(mods, RT_MAX_MODULE_DEPTH)?))
     })
 }
 

@@ -13,6 +13,10 @@ pub const RT_ABI_VERSION: u32 = 1;
 /// is read.
 pub const RT_MAX_DIMS: usize = 64;
 
+/// The deepest nesting of modules (a Sequential inside a Sequential ...): forward, train, naming
+/// and freeing recurse once per level, and this many levels fit in a 128 KiB thread stack.
+pub const RT_MAX_MODULE_DEPTH: usize = 64;
+
 pub const RT_OK: rt_status = 0;
 pub const RT_ERR_NULL_ARGUMENT: rt_status = 1;
 pub const RT_ERR_INVALID_ARGUMENT: rt_status = 2;

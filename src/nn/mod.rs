@@ -38,6 +38,12 @@ pub trait Module: Send + Sync {
     /// Parameters then buffers, children in order, named as PyTorch's state_dict keys.
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>);
 
+    /// Levels of modules this one spans: 1 for a layer, one more than its deepest child for a
+    /// container.
+    fn depth(&self) -> usize {
+        1
+    }
+
     /// This layer as a Linear, so Sequential can fuse it with the activation that follows.
     fn as_linear(&self) -> Option<&Linear> {
         None

@@ -1,18 +1,30 @@
 //! Sequential: children applied in order, named `0.`, `1.`, ... in the state_dict.
 
 use super::{Module, TrainingFlag};
-use crate::error::Result;
+use crate::error::{bail, Result};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
 pub struct Sequential {
     children: Vec<Arc<dyn Module>>,
     training: TrainingFlag,
+    depth: usize,
 }
 
 impl Sequential {
-    pub fn new(children: Vec<Arc<dyn Module>>) -> Sequential {
-        Sequential { children, training: TrainingFlag::default() }
+    /// Refuses to nest deeper than `max_depth` levels: every walk over a module recurses once
+    /// per level, and a deep enough nest would overflow the stack of the thread walking it.
+    pub fn new(children: Vec<Arc<dyn Module>>, max_depth: usize) -> Result<Sequential> {
+        let depth = 1 + children.iter().map(|c| c.depth()).max().unwrap_or(0);
+        if depth > max_depth {
+            let (i, _) = children.iter().enumerate().max_by_key(|(_, c)| c.depth()).expect("depth > 1 means a child");
+            bail!(
+                InvalidArgument,
+                "children[{i}] is nested {} modules deep, so this Sequential would be {depth}, past the limit of {max_depth} (RT_MAX_MODULE_DEPTH); nest fewer Sequentials (one can hold any number of layers)",
+                depth - 1
+            );
+        }
+        Ok(Sequential { children, training: TrainingFlag::default(), depth })
     }
 }
 
@@ -47,6 +59,10 @@ impl Module for Sequential {
 
     fn training_flag(&self) -> &TrainingFlag {
         &self.training
+    }
+
+    fn depth(&self) -> usize {
+        self.depth
     }
 
     fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
