@@ -184,8 +184,13 @@ fn main() {
         let x = randn(&[ROWS, COLS]);
         let elems = (ROWS * COLS) as f64;
         type Unary = unsafe extern "C" fn(*const rt_tensor, *mut *mut rt_tensor) -> rt_status;
-        let unary: [(&str, Unary); 4] =
-            [("exp", rt_tensor_exp), ("gelu", rt_tensor_gelu), ("tanh", rt_tensor_tanh), ("sigmoid", rt_tensor_sigmoid)];
+        let unary: [(&str, Unary); 5] = [
+            ("exp", rt_tensor_exp),
+            ("log", rt_tensor_log),
+            ("gelu", rt_tensor_gelu),
+            ("tanh", rt_tensor_tanh),
+            ("sigmoid", rt_tensor_sigmoid),
+        ];
         for (name, op) in unary {
             let s = time_inference(|out| op(x, out), budget);
             rows.push(Row { workload: format!("{name}_{ROWS}x{COLS}"), mode: "inference", seconds: s, flops: elems });

@@ -67,7 +67,7 @@ def mlp_graph(dims):
 
 # Elementwise and row-kernel workloads: one op on a [ROWS, COLS] input (see anchors.rs).
 ROWS, COLS = 256, 1024
-OPS = ["exp", "gelu", "tanh", "sigmoid", "softmax", "layer_norm"]
+OPS = ["exp", "log", "gelu", "tanh", "sigmoid", "softmax", "layer_norm"]
 
 
 def op_graph(op):
@@ -80,7 +80,7 @@ def op_graph(op):
         inits = [numpy_helper.from_array(rng.standard_normal(COLS).astype(np.float32), n) for n in ("w", "b")]
         inputs += ["w", "b"]
         attrs = {"axis": -1, "epsilon": 1e-5}
-    kind = {"exp": "Exp", "gelu": "Gelu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax": "Softmax",
+    kind = {"exp": "Exp", "log": "Log", "gelu": "Gelu", "tanh": "Tanh", "sigmoid": "Sigmoid", "softmax": "Softmax",
             "layer_norm": "LayerNormalization"}[op]
     node = helper.make_node(kind, inputs, ["y"], **attrs)
     graph = helper.make_graph(
@@ -93,7 +93,7 @@ def op_graph(op):
 
 def torch_op(op):
     w, b = torch.randn(COLS), torch.randn(COLS)
-    return {"exp": torch.exp, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+    return {"exp": torch.exp, "log": torch.log, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
             "softmax": lambda x: torch.softmax(x, -1),
             "layer_norm": lambda x: torch.nn.functional.layer_norm(x, (COLS,), w, b, 1e-5)}[op]
 

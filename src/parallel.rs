@@ -22,10 +22,6 @@ fn build(threads: usize) -> Pool {
         .thread_name(|i| format!("infer-worker-{i}"))
         .build()
         .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"));
-    // Every worker runs once, and allocates once, before the pool is used: each thread's start-up
-    // memory (its malloc arena above all, a 64 MiB reservation) is taken here, when the pool is
-    // made, rather than in the middle of a later op that may be running short of memory.
-    pool.broadcast(|_| drop(std::hint::black_box(Box::new(0u64))));
     Pool { threads: pool.current_num_threads(), pool: Arc::new(pool) }
 }
 
