@@ -74,7 +74,7 @@ pub fn ln(x: f32) -> f32 {
     let p = p * m - 1.666_805_8e-1;
     let p = p * m + 2.000_071_4e-1;
     let p = p * m - 2.499_999_4e-1;
-    let p = p * m + 3.333_333_1e-1;
+    let p = p * m + 3.333_333e-1;
     let y = m * z * p + e * -2.121_944_4e-4 - 0.5 * z;
     let r = m + y + e * 0.693_359_4;
     if x > 0.0 && x < f32::INFINITY {
