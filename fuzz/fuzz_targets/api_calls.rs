@@ -868,10 +868,11 @@ fn nn_op(s: &mut State, inp: &mut Input) {
 }
 
 /// The nn modules: made with fuzzed sizes (rt_module_forward of the existing arm runs them), and
-/// saved to a file and loaded back, which must succeed and change nothing.
+/// saved to a file and loaded back, which must succeed and change nothing; and tensors saved to a
+/// file and read back.
 fn nn_module(s: &mut State, inp: &mut Input) {
     let mut out = null_mut();
-    let status = match inp.below(10) {
+    let status = match inp.below(11) {
         0 => call!(rt_module_batch_norm1d(inp.size(), inp.scalar(), inp.scalar(), &mut out)),
         1 => call!(rt_module_batch_norm2d(inp.size(), inp.scalar(), inp.scalar(), &mut out)),
         2 => call!(rt_module_conv2d(inp.size(), inp.size(), inp.size(), inp.dim(), inp.dim(), inp.flag(), &mut out)),
@@ -884,8 +885,12 @@ fn nn_module(s: &mut State, inp: &mut Input) {
         }
         7 => call!(rt_module_max_pool2d(inp.size(), inp.dim(), &mut out)),
         8 => call!(rt_module_softmax(inp.dim(), &mut out)),
-        _ => {
+        9 => {
             save_and_reload(s.module(inp));
+            return;
+        }
+        _ => {
+            save_tensors(s, inp);
             return;
         }
     };
@@ -905,8 +910,21 @@ fn save_path() -> &'static CString {
     })
 }
 
-/// Every tensor of a module, by name, as bytes.
-fn module_contents(m: *mut rt_module) -> Vec<Vec<u8>> {
+/// A live tensor's dtype, shape and elements (row-major bytes).
+fn tensor_value(t: *const rt_tensor) -> (u32, Vec<i64>, Vec<u8>) {
+    let (mut numel, mut dtype, mut ndim) = (0usize, 0u32, 0usize);
+    assert_eq!(call!(rt_tensor_numel(t, &mut numel)), RT_OK);
+    assert_eq!(call!(rt_tensor_dtype(t, &mut dtype)), RT_OK);
+    let mut shape = vec![0i64; RT_MAX_DIMS];
+    assert_eq!(call!(rt_tensor_shape(t, shape.as_mut_ptr(), shape.len(), &mut ndim)), RT_OK);
+    shape.truncate(ndim);
+    let mut bytes = vec![0u8; numel * if dtype == RT_DTYPE_I64 { 8 } else { 4 }];
+    assert_eq!(call!(rt_tensor_copy_to(t, bytes.as_mut_ptr() as *mut c_void, bytes.len())), RT_OK);
+    (dtype, shape, bytes)
+}
+
+/// Every tensor of a module, by name.
+fn module_contents(m: *mut rt_module) -> Vec<(u32, Vec<i64>, Vec<u8>)> {
     let mut count = 0usize;
     assert_eq!(call!(rt_module_num_tensors(m, &mut count)), RT_OK);
     (0..count)
@@ -917,15 +935,47 @@ fn module_contents(m: *mut rt_module) -> Vec<Vec<u8>> {
             assert_eq!(call!(rt_module_tensor_name(m, i, name.as_mut_ptr(), name.len(), &mut len)), RT_OK);
             let mut t = null_mut();
             assert_eq!(call!(rt_module_get_tensor(m, name.as_ptr(), &mut t)), RT_OK);
-            let (mut numel, mut dtype) = (0usize, 0u32);
-            assert_eq!(call!(rt_tensor_numel(t, &mut numel)), RT_OK);
-            assert_eq!(call!(rt_tensor_dtype(t, &mut dtype)), RT_OK);
-            let mut bytes = vec![0u8; numel * if dtype == RT_DTYPE_I64 { 8 } else { 4 }];
-            assert_eq!(call!(rt_tensor_copy_to(t, bytes.as_mut_ptr() as *mut c_void, bytes.len())), RT_OK);
+            let value = tensor_value(t);
             assert_eq!(call!(rt_tensor_free(t)), RT_OK);
-            bytes
+            value
         })
         .collect()
+}
+
+/// Tensors of any kind (views, expanded, inference, I64, empty; or bad handles) saved under names
+/// that may repeat, be empty, reserved, not UTF-8 or NULL. A save that succeeds must give a file
+/// that opens and holds each tensor under its name with the same dtype, shape and elements. Small
+/// lists only (at most 2^16 elements in all), or ones with a huge tensor, which must fail fast.
+fn save_tensors(s: &mut State, inp: &mut Input) {
+    const NAMES: [&std::ffi::CStr; 6] = [c"a", c"b", c"0.weight", c"", c"__metadata__", c"\xff"];
+    let list = s.tensor_list(inp);
+    let names: Vec<*const c_char> = list
+        .iter()
+        .map(|_| match inp.below(8) {
+            6 => std::ptr::null(),
+            i => NAMES[i % NAMES.len()].as_ptr(),
+        })
+        .collect();
+    let total: u64 = list.iter().map(|t| t.numel.min(HUGE)).sum();
+    if total > 1 << 16 && !list.iter().any(|t| t.numel >= HUGE) {
+        return;
+    }
+    let handles: Vec<*const rt_tensor> = list.iter().map(|t| t.handle as *const rt_tensor).collect();
+    if call!(rt_safetensors_save(save_path().as_ptr(), names.as_ptr(), handles.as_ptr(), list.len())) != RT_OK {
+        return;
+    }
+    let mut f = null_mut();
+    assert_eq!(call!(rt_safetensors_open(save_path().as_ptr(), &mut f)), RT_OK, "a file the library saved must open");
+    let mut count = 0usize;
+    assert_eq!(call!(rt_safetensors_count(f, &mut count)), RT_OK);
+    assert_eq!(count, list.len(), "a saved file holds another number of tensors than were saved");
+    for (&h, &name) in handles.iter().zip(&names) {
+        let mut got = null_mut();
+        assert_eq!(call!(rt_safetensors_get(f, name, &mut got)), RT_OK, "a saved name is missing from the file");
+        assert!(tensor_value(got) == tensor_value(h), "a tensor read back differs from the one saved");
+        assert_eq!(call!(rt_tensor_free(got)), RT_OK);
+    }
+    assert_eq!(call!(rt_safetensors_free(f)), RT_OK);
 }
 
 /// A module (or a bad handle) saved and loaded back strictly: a live module's file must load into
