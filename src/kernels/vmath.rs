@@ -5,9 +5,9 @@
 //! Each function is the same sequence of IEEE operations in every lane, with no fused
 //! multiply-add (Rust never contracts a * b + c), so a scalar call, a 4-lane SSE loop and a
 //! 16-lane AVX-512 loop give bit-identical results: the strided paths, the contiguous paths and
-//! every thread count agree. Accuracy (tests below, against f64): ln within 1 ulp, exp within 2, sigmoid and tanh
-//! within 3 ulp, gelu within 8 ulp (PyTorch's own vectorised erf is
-//! accurate to 1e-7 absolute only, thousands of ulp in the negative tail); NaN propagates, ±inf give the limits.
+//! every thread count agree. Accuracy (tests below, against f64): ln within 1 ulp, exp within 2,
+//! sigmoid and tanh within 3, gelu within 8 (PyTorch's own vectorised erf is accurate to 1e-7
+//! absolute only, thousands of ulp in the negative tail); NaN propagates, ±inf give the limits.
 
 use super::simd::{LaneFn, LaneFn2};
 
