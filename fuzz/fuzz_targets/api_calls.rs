@@ -979,14 +979,33 @@ fn save_tensors(s: &mut State, inp: &mut Input) {
 }
 
 /// A module (or a bad handle) saved and loaded back strictly: a live module's file must load into
-/// it and leave every tensor as it was.
+/// it, unless the module holds inference tensors (made in inference mode) and this is not
+/// inference mode, where the in-place load is refused (rule I6, as PyTorch's load_state_dict);
+/// either way every tensor stays as it was.
 fn save_and_reload(m: *mut rt_module) {
     if call!(rt_module_save_safetensors(m, save_path().as_ptr())) != RT_OK {
         return;
     }
     let before = module_contents(m);
-    assert_eq!(call!(rt_module_load_safetensors(m, save_path().as_ptr(), true)), RT_OK, "a module's own file must load back into it");
+    let refused = !rt_is_inference_mode_enabled() && module_has_inference_tensors(m);
+    let expected = if refused { RT_ERR_INFERENCE_MODE } else { RT_OK };
+    assert_eq!(call!(rt_module_load_safetensors(m, save_path().as_ptr(), true)), expected, "loading a module's own file");
     assert!(module_contents(m) == before, "loading a module's own file changed it");
+}
+
+fn module_has_inference_tensors(m: *mut rt_module) -> bool {
+    let mut count = 0usize;
+    assert_eq!(call!(rt_module_num_tensors(m, &mut count)), RT_OK);
+    (0..count).any(|i| {
+        let mut name = [0 as c_char; 4096];
+        let mut len = 0usize;
+        assert_eq!(call!(rt_module_tensor_name(m, i, name.as_mut_ptr(), name.len(), &mut len)), RT_OK);
+        let (mut t, mut inference) = (null_mut(), false);
+        assert_eq!(call!(rt_module_get_tensor(m, name.as_ptr(), &mut t)), RT_OK);
+        assert_eq!(call!(rt_tensor_is_inference(t, &mut inference)), RT_OK);
+        assert_eq!(call!(rt_tensor_free(t)), RT_OK);
+        inference
+    })
 }
 
 fn modes(s: &mut State, inp: &mut Input) {
