@@ -316,6 +316,14 @@ static size_t address_space_in_use(void) {
     return (size_t)pages * 4096;
 }
 
+/* Lowers RLIMIT_AS to what the process maps now plus `bytes` (or keeps a lower limit). */
+static void limit_headroom(size_t bytes, struct rlimit *old) {
+    CHECK(getrlimit(RLIMIT_AS, old) == 0);
+    struct rlimit lower = {address_space_in_use() + bytes, old->rlim_max};
+    if (old->rlim_cur != RLIM_INFINITY && old->rlim_cur < lower.rlim_cur) lower.rlim_cur = old->rlim_cur;
+    CHECK(setrlimit(RLIMIT_AS, &lower) == 0);
+}
+
 /* A user-sized tensor that cannot be had is RT_ERR_OUT_OF_MEMORY, never an abort: with RLIMIT_AS
  * at what the process maps now plus 256 MiB, neither [2^40] F32 (4 TiB) nor [2^28] F32 (1 GiB,
  * which this machine could otherwise give) can be allocated, by a factory, a copy or an op; and
@@ -327,10 +335,7 @@ TEST(allocations_beyond_rlimit_as_are_out_of_memory) {
     CHECK_OK(rt_tensor_ones(two, 1, RT_DTYPE_F32, &small));
     CHECK(rt_get_num_threads() >= 1);
     struct rlimit old;
-    CHECK(getrlimit(RLIMIT_AS, &old) == 0);
-    struct rlimit lower = {address_space_in_use() + ((size_t)256 << 20), old.rlim_max};
-    if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < lower.rlim_cur) lower.rlim_cur = old.rlim_cur;
-    CHECK(setrlimit(RLIMIT_AS, &lower) == 0);
+    limit_headroom((size_t)256 << 20, &old);
 
     int64_t tib4[] = {BIG}, gib1[] = {(int64_t)1 << 28};
     CHECK_STATUS(rt_tensor_zeros(tib4, 1, RT_DTYPE_F32, &out), RT_ERR_OUT_OF_MEMORY);
@@ -354,14 +359,6 @@ TEST(allocations_beyond_rlimit_as_are_out_of_memory) {
     CHECK(setrlimit(RLIMIT_AS, &old) == 0);
     rt_tensor *all[] = {small, out, one, big};
     for (int i = 0; i < 4; i++) CHECK_OK(rt_tensor_free(all[i]));
-}
-
-/* Lowers RLIMIT_AS to what the process maps now plus `bytes` (or keeps a lower limit). */
-static void limit_headroom(size_t bytes, struct rlimit *old) {
-    CHECK(getrlimit(RLIMIT_AS, old) == 0);
-    struct rlimit lower = {address_space_in_use() + bytes, old->rlim_max};
-    if (old->rlim_cur != RLIM_INFINITY && old->rlim_cur < lower.rlim_cur) lower.rlim_cur = old->rlim_cur;
-    CHECK(setrlimit(RLIMIT_AS, &lower) == 0);
 }
 
 /* `call`'s status with room for `quarters` / 4 more tensors of `unit` bytes of address space,

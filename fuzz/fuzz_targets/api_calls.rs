@@ -923,8 +923,8 @@ fn tensor_value(t: *const rt_tensor) -> (u32, Vec<i64>, Vec<u8>) {
     (dtype, shape, bytes)
 }
 
-/// Every tensor of a module, by name.
-fn module_contents(m: *mut rt_module) -> Vec<(u32, Vec<i64>, Vec<u8>)> {
+/// `f` of every tensor of a module, in state_dict order (each fetched by its name).
+fn each_module_tensor<R>(m: *mut rt_module, mut f: impl FnMut(*mut rt_tensor) -> R) -> Vec<R> {
     let mut count = 0usize;
     assert_eq!(call!(rt_module_num_tensors(m, &mut count)), RT_OK);
     (0..count)
@@ -935,11 +935,16 @@ fn module_contents(m: *mut rt_module) -> Vec<(u32, Vec<i64>, Vec<u8>)> {
             assert_eq!(call!(rt_module_tensor_name(m, i, name.as_mut_ptr(), name.len(), &mut len)), RT_OK);
             let mut t = null_mut();
             assert_eq!(call!(rt_module_get_tensor(m, name.as_ptr(), &mut t)), RT_OK);
-            let value = tensor_value(t);
+            let r = f(t);
             assert_eq!(call!(rt_tensor_free(t)), RT_OK);
-            value
+            r
         })
         .collect()
+}
+
+/// Every tensor of a module, by name.
+fn module_contents(m: *mut rt_module) -> Vec<(u32, Vec<i64>, Vec<u8>)> {
+    each_module_tensor(m, |t| tensor_value(t))
 }
 
 /// Tensors of any kind (views, expanded, inference, I64, empty; or bad handles) saved under names
@@ -994,18 +999,12 @@ fn save_and_reload(m: *mut rt_module) {
 }
 
 fn module_has_inference_tensors(m: *mut rt_module) -> bool {
-    let mut count = 0usize;
-    assert_eq!(call!(rt_module_num_tensors(m, &mut count)), RT_OK);
-    (0..count).any(|i| {
-        let mut name = [0 as c_char; 4096];
-        let mut len = 0usize;
-        assert_eq!(call!(rt_module_tensor_name(m, i, name.as_mut_ptr(), name.len(), &mut len)), RT_OK);
-        let (mut t, mut inference) = (null_mut(), false);
-        assert_eq!(call!(rt_module_get_tensor(m, name.as_ptr(), &mut t)), RT_OK);
-        assert_eq!(call!(rt_tensor_is_inference(t, &mut inference)), RT_OK);
-        assert_eq!(call!(rt_tensor_free(t)), RT_OK);
-        inference
-    })
+    let inference = |t: *mut rt_tensor| {
+        let mut v = false;
+        assert_eq!(call!(rt_tensor_is_inference(t, &mut v)), RT_OK);
+        v
+    };
+    each_module_tensor(m, inference).into_iter().any(|v| v)
 }
 
 fn modes(s: &mut State, inp: &mut Input) {
