@@ -23,6 +23,28 @@ pub enum Code {
     Internal = 14,
 }
 
+impl Code {
+    /// Every status code but RT_OK, in value order: the one list the C header's `RT_ERR_*`
+    /// constants, API.md's table, `rt_status_str` and the Go binding's constants are checked
+    /// against (tests/status_codes.rs).
+    pub const ALL: [Code; 14] = [
+        Code::NullArgument,
+        Code::InvalidArgument,
+        Code::InvalidHandle,
+        Code::Shape,
+        Code::Dtype,
+        Code::Autograd,
+        Code::InferenceMode,
+        Code::InvalidState,
+        Code::Io,
+        Code::Format,
+        Code::OutOfMemory,
+        Code::Unsupported,
+        Code::BufferTooSmall,
+        Code::Internal,
+    ];
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     pub code: Code,
