@@ -10,6 +10,8 @@ pub mod ffi;
 pub mod io;
 pub mod kernels;
 pub mod layout;
+#[cfg(feature = "ndarray")]
+mod ndarray_interop;
 pub mod nn;
 pub mod ops;
 pub mod optim;
