@@ -71,3 +71,12 @@ pub struct rt_memory_stats {
 pub struct rt_safetensors {
     _private: [u8; 0],
 }
+
+/// A comparison for rt_tensor_compare and rt_tensor_compare_scalar: `RT_CMP_EQ` .. `RT_CMP_GE`.
+pub type rt_compare = u32;
+pub const RT_CMP_EQ: rt_compare = 0;
+pub const RT_CMP_NE: rt_compare = 1;
+pub const RT_CMP_LT: rt_compare = 2;
+pub const RT_CMP_LE: rt_compare = 3;
+pub const RT_CMP_GT: rt_compare = 4;
+pub const RT_CMP_GE: rt_compare = 5;
