@@ -52,7 +52,7 @@ typedef struct rt_optimizer rt_optimizer;
 typedef struct rt_safetensors rt_safetensors;
 
 /**
- * An n-dimensional array of F32 or I64 values (opaque).
+ * An n-dimensional array of F32, I64 or BOOL values (opaque).
  */
 typedef struct rt_tensor rt_tensor;
 
@@ -62,7 +62,12 @@ typedef struct rt_tensor rt_tensor;
 typedef uint32_t rt_status;
 
 /**
- * Element type: `RT_DTYPE_F32` or `RT_DTYPE_I64`.
+ * A comparison for rt_tensor_compare and rt_tensor_compare_scalar: `RT_CMP_EQ` .. `RT_CMP_GE`.
+ */
+typedef uint32_t rt_compare;
+
+/**
+ * Element type: `RT_DTYPE_F32`, `RT_DTYPE_I64` or `RT_DTYPE_BOOL`.
  */
 typedef uint32_t rt_dtype;
 
@@ -122,6 +127,23 @@ typedef struct rt_memory_stats {
 
 #define RT_DTYPE_I64 1
 
+/**
+ * One byte per element, 0 or 1 (API.md 7.B).
+ */
+#define RT_DTYPE_BOOL 2
+
+#define RT_CMP_EQ 0
+
+#define RT_CMP_NE 1
+
+#define RT_CMP_LT 2
+
+#define RT_CMP_LE 3
+
+#define RT_CMP_GT 4
+
+#define RT_CMP_GE 5
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -146,6 +168,43 @@ rt_status rt_tensor_set_grad(struct rt_tensor *t, const struct rt_tensor *grad);
  * Keeps .grad on a non-leaf during backward (a no-op on leaves).
  */
 rt_status rt_tensor_retain_grad(struct rt_tensor *t);
+
+/**
+ * a (op) b elementwise with broadcasting; a BOOL result.
+ */
+rt_status rt_tensor_compare(const struct rt_tensor *a, const struct rt_tensor *b, rt_compare op, struct rt_tensor **out);
+
+/**
+ * a (op) s elementwise; a BOOL result.
+ */
+rt_status rt_tensor_compare_scalar(const struct rt_tensor *a, double s, rt_compare op, struct rt_tensor **out);
+
+/**
+ * a && b for BOOL tensors, with broadcasting.
+ */
+rt_status rt_tensor_logical_and(const struct rt_tensor *a, const struct rt_tensor *b, struct rt_tensor **out);
+
+/**
+ * a || b for BOOL tensors, with broadcasting.
+ */
+rt_status rt_tensor_logical_or(const struct rt_tensor *a, const struct rt_tensor *b, struct rt_tensor **out);
+
+/**
+ * !a for a BOOL tensor.
+ */
+rt_status rt_tensor_logical_not(const struct rt_tensor *a, struct rt_tensor **out);
+
+/**
+ * cond ? a : b elementwise (torch.where); cond BOOL, a and b one dtype, all three broadcast.
+ * Differentiable in a and b.
+ */
+rt_status rt_tensor_where(const struct rt_tensor *cond, const struct rt_tensor *a, const struct rt_tensor *b, struct rt_tensor **out);
+
+/**
+ * t with `value` where mask (BOOL, broadcast to t's shape) is true. Differentiable in t (zero
+ * gradient where filled).
+ */
+rt_status rt_tensor_masked_fill(const struct rt_tensor *t, const struct rt_tensor *mask, double value, struct rt_tensor **out);
 
 /**
  * The ABI version this library implements (== RT_ABI_VERSION).
@@ -597,8 +656,8 @@ rt_status rt_safetensors_count(const struct rt_safetensors *f, size_t *out);
 rt_status rt_safetensors_name(const struct rt_safetensors *f, size_t index, char *buf, size_t cap, size_t *len);
 
 /**
- * A new tensor holding `name`'s values: F32 and I64 load as such, U8 and the other integer types
- * (and BOOL) as I64, F16/BF16/F64 (and F8_E4M3/F8_E5M2) as F32. It is a normal tensor, or an
+ * A new tensor holding `name`'s values: F32, I64 and BOOL load as such, U8 and the other integer
+ * types as I64, F16/BF16/F64 (and F8_E4M3/F8_E5M2) as F32. It is a normal tensor, or an
  * inference tensor inside inference mode, and outlives the file handle.
  */
 rt_status rt_safetensors_get(const struct rt_safetensors *f, const char *name, struct rt_tensor **out);

@@ -12,6 +12,7 @@
 
 pub mod args;
 pub mod autograd;
+pub mod compare;
 pub mod error;
 pub mod handle;
 pub mod inplace;

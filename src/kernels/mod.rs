@@ -4,6 +4,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod linear_nt;
+pub mod mask;
 pub mod norm;
 pub mod pool;
 pub mod reduce;

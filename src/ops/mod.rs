@@ -2,6 +2,7 @@
 //! mode is off and an input requires grad. The only code that reads the thread's grad state.
 
 pub mod arith;
+pub mod compare;
 pub mod conv;
 pub mod copy;
 pub mod dropout;
@@ -9,6 +10,7 @@ pub mod embedding;
 pub mod inplace;
 pub mod linalg;
 pub mod loss;
+pub mod mask;
 pub mod norm;
 pub mod pool;
 pub mod raw;

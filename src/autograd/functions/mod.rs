@@ -8,6 +8,7 @@ pub mod embedding;
 pub mod inplace;
 pub mod linalg;
 pub mod loss;
+pub mod mask;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
