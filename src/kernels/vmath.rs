@@ -7,7 +7,8 @@
 //! 16-lane AVX-512 loop give bit-identical results: the strided paths, the contiguous paths and
 //! every thread count agree. Accuracy (tests below, against f64): ln within 1 ulp, exp within 2,
 //! sigmoid and tanh within 3, gelu within 8 (PyTorch's own vectorised erf is accurate to 1e-7
-//! absolute only, thousands of ulp in the negative tail), silu and gelu_tanh within 4, sin and
+//! absolute only, thousands of ulp in the negative tail), silu and gelu_tanh within 4, rsqrt
+//! within 1, sin and
 //! cos within 1 for |x| <= 1e5 (their reduction is exact enough up to 2^28; beyond, accuracy
 //! degrades: no Payne-Hanek step); NaN propagates, ±inf give the limits.
 
@@ -179,31 +180,39 @@ pub fn silu_derivative(x: f32) -> f32 {
     sigmoid(x) * (1.0 + x * sigmoid(-x))
 }
 
-const GELU_TANH_BETA: f32 = 0.797_884_6; // √(2/π)
-const GELU_TANH_KAPPA: f32 = 0.044_715;
+const GELU_TANH_BETA: f64 = 0.797_884_560_802_865_4; // √(2/π)
+const GELU_TANH_KAPPA: f64 = 0.044_715;
 
 /// GELU's tanh approximation, x (1 + tanh u) / 2 with u = √(2/π) (x + 0.044715 x³), computed as
-/// x σ(2u) (the same function: 1 + tanh u = 2 σ(2u)), which does not cancel for negative x.
+/// x σ(2u) (the same function: 1 + tanh u = 2 σ(2u)), which does not cancel for negative x. The
+/// exponent -2u is formed in f64 and passed to exp as a sum of two f32s: rounded in f32, its
+/// error (up to |2u| 2^-24) would cost hundreds of ulp in the negative tail.
 #[inline(always)]
 pub fn gelu_tanh(x: f32) -> f32 {
-    let u = GELU_TANH_BETA * (x + GELU_TANH_KAPPA * (x * x * x));
-    x / (1.0 + exp(-2.0 * u))
+    let xd = x as f64;
+    let e = -2.0 * GELU_TANH_BETA * (xd + GELU_TANH_KAPPA * (xd * xd * xd));
+    // beyond these bounds e^e is infinite or 0 in f32 anyway; clamp keeps NaN
+    let hi = (e as f32).clamp(-104.0, 89.0);
+    let lo = (e - hi as f64) as f32;
+    x / (1.0 + exp_of_sum(hi, lo.clamp(-1.0, 1.0)))
 }
 
 /// d gelu_tanh / dx = σ(2u) + x σ(2u) σ(-2u) 2√(2/π) (1 + 3 0.044715 x²): the derivative of
 /// PyTorch's formula, with 1 - tanh²u = 4 σ(2u) σ(-2u).
 #[inline(always)]
 pub fn gelu_tanh_derivative(x: f32) -> f32 {
+    const BETA: f32 = GELU_TANH_BETA as f32;
+    const KAPPA: f32 = GELU_TANH_KAPPA as f32;
     let x2 = x * x;
-    let u2 = 2.0 * GELU_TANH_BETA * (x + GELU_TANH_KAPPA * (x2 * x));
+    let u2 = 2.0 * BETA * (x + KAPPA * (x2 * x));
     let (s, sn) = (sigmoid(u2), sigmoid(-u2));
-    s + x * (s * sn) * (2.0 * GELU_TANH_BETA) * (1.0 + 3.0 * GELU_TANH_KAPPA * x2)
+    s + x * (s * sn) * (2.0 * BETA) * (1.0 + 3.0 * KAPPA * x2)
 }
 
-/// 1 / √x (as PyTorch's CPU kernel: a correctly rounded sqrt, then a division).
+/// 1 / √x, in f64 and rounded once (1 / sqrt in f32 rounds twice: 1.5 ulp).
 #[inline(always)]
 pub fn rsqrt(x: f32) -> f32 {
-    1.0 / x.sqrt()
+    (1.0 / (x as f64).sqrt()) as f32
 }
 
 /// x reduced to r = x - n π/2 in [-π/4, π/4] (in f64, musl's __rem_pio2f medium case: n π/2 as
@@ -253,7 +262,13 @@ pub fn sin(x: f32) -> f32 {
     let (r, n) = reduce_half_pi(x);
     let (s, c) = (sin_kernel(r), cos_kernel(r));
     let v = if n & 1 == 0 { s } else { c };
-    (if n & 2 == 0 { v } else { -v }) as f32
+    let v = (if n & 2 == 0 { v } else { -v }) as f32;
+    // the kernel turns -0 into +0; sin(±0) is x itself
+    if x == 0.0 {
+        x
+    } else {
+        v
+    }
 }
 
 /// cos x = sin(x + π/2): quadrant n + 1.
