@@ -1,16 +1,15 @@
-//! exp, ln, sigmoid, tanh, the exact (erf) and tanh GELUs, SiLU, sin and cos of f32, written branch-free so that a loop over a
-//! slice compiles to vector code (see `simd::each` and `simd::multiversion!`); libm's versions are
-//! calls LLVM cannot vectorise.
+//! exp, ln, sigmoid, tanh, the exact (erf) and tanh GELUs, SiLU, rsqrt, sin and cos of f32,
+//! written branch-free so that a loop over a slice compiles to vector code (see `simd::each` and
+//! `simd::multiversion!`); libm's versions are calls LLVM cannot vectorise.
 //!
 //! Each function is the same sequence of IEEE operations in every lane, with no fused
 //! multiply-add (Rust never contracts a * b + c), so a scalar call, a 4-lane SSE loop and a
 //! 16-lane AVX-512 loop give bit-identical results: the strided paths, the contiguous paths and
-//! every thread count agree. Accuracy (tests below, against f64): ln within 1 ulp, exp within 2,
-//! sigmoid and tanh within 3, gelu within 8 (PyTorch's own vectorised erf is accurate to 1e-7
-//! absolute only, thousands of ulp in the negative tail), silu and gelu_tanh within 4, rsqrt
-//! within 1, sin and
-//! cos within 1 for |x| <= 1e5 (their reduction is exact enough up to 2^28; beyond, accuracy
-//! degrades: no Payne-Hanek step); NaN propagates, ±inf give the limits.
+//! every thread count agree. Accuracy (tests below, against f64): ln and rsqrt within 1 ulp, exp
+//! within 2, sigmoid and tanh within 3, silu and gelu_tanh within 4, gelu within 8 (PyTorch's own
+//! vectorised erf is accurate to 1e-7 absolute only, thousands of ulp in the negative tail), sin
+//! and cos within 1 for |x| <= 1e5 (their reduction stays exact enough up to 2^28; beyond that
+//! accuracy degrades, as there is no Payne-Hanek step); NaN propagates, ±inf give the limits.
 
 use super::simd::{LaneFn, LaneFn2};
 
