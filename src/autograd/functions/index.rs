@@ -3,7 +3,6 @@
 
 use crate::autograd::node::{saved_at, Backward};
 use crate::error::Result;
-use crate::layout::Layout;
 use crate::ops::indexing::{scatter_add_raw, split_at};
 use crate::ops::raw;
 use crate::ops::triangle::mask_triangle;
@@ -80,8 +79,7 @@ impl Backward for AmaxBackward {
         let eq = raw::zip_map(x, &raw::expand(y, in_shape), |a: f32, b: f32| (a == b) as i32 as f32)?;
         let mask: Vec<bool> = in_shape.iter().zip(&self.keep_shape).map(|(&a, &k)| k == 1 && a != 1).collect();
         let count = raw::sum_mask(&eq, &mask, true, false)?;
-        let g = raw::contiguous(g)?;
-        let g = raw::alias(&g, Layout::contiguous(&self.keep_shape));
+        let g = raw::reshaped(g, &self.keep_shape)?;
         let share = raw::binary(&g, &count, raw::BinOp::Div, false)?;
         Ok(vec![Some(raw::binary(&raw::expand(&share, in_shape), &eq, raw::BinOp::Mul, false)?)])
     }
