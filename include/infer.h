@@ -581,6 +581,88 @@ rt_status rt_tensor_expand(const struct rt_tensor *t, const int64_t *shape, size
 rt_status rt_tensor_flatten(const struct rt_tensor *t, int64_t start_dim, int64_t end_dim, struct rt_tensor **out);
 
 /**
+ * x σ(x) (nn.SiLU).
+ */
+rt_status rt_tensor_silu(const struct rt_tensor *a, struct rt_tensor **out);
+
+/**
+ * 1 / √x.
+ */
+rt_status rt_tensor_rsqrt(const struct rt_tensor *a, struct rt_tensor **out);
+
+rt_status rt_tensor_sin(const struct rt_tensor *a, struct rt_tensor **out);
+
+rt_status rt_tensor_cos(const struct rt_tensor *a, struct rt_tensor **out);
+
+rt_status rt_tensor_abs(const struct rt_tensor *a, struct rt_tensor **out);
+
+/**
+ * F.gelu(approximate="tanh").
+ */
+rt_status rt_tensor_gelu_tanh(const struct rt_tensor *a, struct rt_tensor **out);
+
+/**
+ * torch.max(t, dim): the values and I64 indices of the first maximum along dim.
+ */
+rt_status rt_tensor_max_dim(const struct rt_tensor *t, int64_t dim, bool keepdim, struct rt_tensor **values, struct rt_tensor **indices);
+
+/**
+ * torch.min(t, dim): the values and I64 indices of the first minimum along dim.
+ */
+rt_status rt_tensor_min_dim(const struct rt_tensor *t, int64_t dim, bool keepdim, struct rt_tensor **values, struct rt_tensor **indices);
+
+/**
+ * torch.amax: the maximum over `dims` (all dims when ndims == 0).
+ */
+rt_status rt_tensor_amax(const struct rt_tensor *t, const int64_t *dims, size_t ndims, bool keepdim, struct rt_tensor **out);
+
+/**
+ * torch.topk(t, k, dim, largest, sorted=True).
+ */
+rt_status rt_tensor_topk(const struct rt_tensor *t, int64_t k, int64_t dim, bool largest, struct rt_tensor **values, struct rt_tensor **indices);
+
+/**
+ * torch.index_select(t, dim, index), index 1-D I64.
+ */
+rt_status rt_tensor_index_select(const struct rt_tensor *t, int64_t dim, const struct rt_tensor *index, struct rt_tensor **out);
+
+/**
+ * torch.gather(t, dim, index), index I64 of t's rank.
+ */
+rt_status rt_tensor_gather(const struct rt_tensor *t, int64_t dim, const struct rt_tensor *index, struct rt_tensor **out);
+
+/**
+ * torch.arange(start, end, step, dtype): a 1-D F32 or I64 tensor.
+ */
+rt_status rt_tensor_arange(double start, double end, double step, rt_dtype dtype, struct rt_tensor **out);
+
+/**
+ * torch.triu(t, diagonal), any dtype.
+ */
+rt_status rt_tensor_triu(const struct rt_tensor *t, int64_t diagonal, struct rt_tensor **out);
+
+/**
+ * torch.tril(t, diagonal), any dtype.
+ */
+rt_status rt_tensor_tril(const struct rt_tensor *t, int64_t diagonal, struct rt_tensor **out);
+
+/**
+ * torch.stack(ts, dim): n tensors of one shape along a new dim.
+ */
+rt_status rt_tensor_stack(const struct rt_tensor *const *ts, size_t n, int64_t dim, struct rt_tensor **out);
+
+/**
+ * torch.chunk(t, chunks, dim): views written to outs[0..*n_out]; *n_out is always written,
+ * and RT_ERR_BUFFER_TOO_SMALL (outs untouched) when cap < *n_out.
+ */
+rt_status rt_tensor_chunk(const struct rt_tensor *t, size_t chunks, int64_t dim, struct rt_tensor **outs, size_t cap, size_t *n_out);
+
+/**
+ * torch.multinomial(probs, num_samples, replacement): I64 indices, the seeded generator.
+ */
+rt_status rt_tensor_multinomial(const struct rt_tensor *probs, int64_t num_samples, bool replacement, struct rt_tensor **out);
+
+/**
  * SGD over the module's parameters that require grad.
  */
 rt_status rt_optimizer_sgd(struct rt_module *m, double lr, double momentum, double weight_decay, struct rt_optimizer **out);

@@ -21,6 +21,7 @@ pub mod mode;
 pub mod module;
 pub mod nn_ops;
 pub mod ops;
+pub mod ops_models;
 pub mod optim;
 pub mod runtime;
 pub mod safetensors;

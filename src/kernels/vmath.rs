@@ -1,13 +1,15 @@
-//! exp, ln, sigmoid, tanh and the exact (erf) GELU of f32, written branch-free so that a loop over a
-//! slice compiles to vector code (see `simd::each` and `simd::multiversion!`); libm's versions are
-//! calls LLVM cannot vectorise.
+//! exp, ln, sigmoid, tanh, the exact (erf) and tanh GELUs, SiLU, rsqrt, sin and cos of f32,
+//! written branch-free so that a loop over a slice compiles to vector code (see `simd::each` and
+//! `simd::multiversion!`); libm's versions are calls LLVM cannot vectorise.
 //!
 //! Each function is the same sequence of IEEE operations in every lane, with no fused
 //! multiply-add (Rust never contracts a * b + c), so a scalar call, a 4-lane SSE loop and a
 //! 16-lane AVX-512 loop give bit-identical results: the strided paths, the contiguous paths and
-//! every thread count agree. Accuracy (tests below, against f64): ln within 1 ulp, exp within 2,
-//! sigmoid and tanh within 3, gelu within 8 (PyTorch's own vectorised erf is accurate to 1e-7
-//! absolute only, thousands of ulp in the negative tail); NaN propagates, ±inf give the limits.
+//! every thread count agree. Accuracy (tests below, against f64): ln and rsqrt within 1 ulp, exp
+//! within 2, sigmoid and tanh within 3, silu and gelu_tanh within 4, gelu within 8 (PyTorch's own
+//! vectorised erf is accurate to 1e-7 absolute only, thousands of ulp in the negative tail), sin
+//! and cos within 1 for |x| <= 1e5 (their reduction stays exact enough up to 2^28; beyond that
+//! accuracy degrades, as there is no Payne-Hanek step); NaN propagates, ±inf give the limits.
 
 use super::simd::{LaneFn, LaneFn2};
 
@@ -165,6 +167,124 @@ pub fn gelu_derivative(x: f32) -> f32 {
     normal_cdf(x) + x * INV_SQRT_2PI * exp(-0.5 * x * x)
 }
 
+/// SiLU, x σ(x), as x / (1 + e^-x): one rounding fewer than the product.
+#[inline(always)]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + exp(-x))
+}
+
+/// d silu / dx = σ(x) (1 + x σ(-x)); σ(-x) rather than 1 - σ(x), which cancels for large x.
+#[inline(always)]
+pub fn silu_derivative(x: f32) -> f32 {
+    sigmoid(x) * (1.0 + x * sigmoid(-x))
+}
+
+const GELU_TANH_BETA: f64 = 0.797_884_560_802_865_4; // √(2/π)
+const GELU_TANH_KAPPA: f64 = 0.044_715;
+
+/// GELU's tanh approximation, x (1 + tanh u) / 2 with u = √(2/π) (x + 0.044715 x³), computed as
+/// x σ(2u) (the same function: 1 + tanh u = 2 σ(2u)), which does not cancel for negative x. The
+/// exponent -2u is formed in f64 and passed to exp as a sum of two f32s: rounded in f32, its
+/// error (up to |2u| 2^-24) would cost hundreds of ulp in the negative tail.
+#[inline(always)]
+pub fn gelu_tanh(x: f32) -> f32 {
+    let xd = x as f64;
+    let e = -2.0 * GELU_TANH_BETA * (xd + GELU_TANH_KAPPA * (xd * xd * xd));
+    // beyond these bounds e^e is infinite or 0 in f32 anyway; clamp keeps NaN
+    let hi = (e as f32).clamp(-104.0, 89.0);
+    let lo = (e - hi as f64) as f32;
+    x / (1.0 + exp_of_sum(hi, lo.clamp(-1.0, 1.0)))
+}
+
+/// d gelu_tanh / dx = σ(2u) + x σ(2u) σ(-2u) 2√(2/π) (1 + 3 0.044715 x²): the derivative of
+/// PyTorch's formula, with 1 - tanh²u = 4 σ(2u) σ(-2u).
+#[inline(always)]
+pub fn gelu_tanh_derivative(x: f32) -> f32 {
+    const BETA: f32 = GELU_TANH_BETA as f32;
+    const KAPPA: f32 = GELU_TANH_KAPPA as f32;
+    let x2 = x * x;
+    let u2 = 2.0 * BETA * (x + KAPPA * (x2 * x));
+    let (s, sn) = (sigmoid(u2), sigmoid(-u2));
+    s + x * (s * sn) * (2.0 * BETA) * (1.0 + 3.0 * KAPPA * x2)
+}
+
+/// 1 / √x, in f64 and rounded once (1 / sqrt in f32 rounds twice: 1.5 ulp).
+#[inline(always)]
+pub fn rsqrt(x: f32) -> f32 {
+    (1.0 / (x as f64).sqrt()) as f32
+}
+
+/// x reduced to r = x - n π/2 in [-π/4, π/4] (in f64, musl's __rem_pio2f medium case: n π/2 as
+/// two parts, the first of 25 bits so that n * PIO2_1 is exact for |n| < 2^28), with n mod 4.
+#[inline(always)]
+fn reduce_half_pi(x: f32) -> (f64, i32) {
+    const TOINT: f64 = 1.5 / f64::EPSILON;
+    const INV_PIO2: f64 = 6.366_197_723_675_813_8e-1;
+    const PIO2_1: f64 = 1.570_796_310_901_641_8;
+    const PIO2_1T: f64 = 1.589_325_477_352_819_7e-8;
+    let xd = x as f64;
+    let t = xd * INV_PIO2 + TOINT;
+    let n = t - TOINT;
+    // t's low mantissa bits hold n in two's complement
+    let quadrant = (t.to_bits() as i32) & 3;
+    ((xd - n * PIO2_1) - n * PIO2_1T, quadrant)
+}
+
+/// sin r for |r| <= π/4 (musl's __sindf: relative error below 2^-37 before rounding to f32).
+#[inline(always)]
+fn sin_kernel(r: f64) -> f64 {
+    const S1: f64 = -0.166_666_666_416_265_23;
+    const S2: f64 = 0.008_333_329_385_889_463;
+    const S3: f64 = -0.000_198_393_348_360_966_3;
+    const S4: f64 = 0.000_002_718_311_493_989_822;
+    let z = r * r;
+    let w = z * z;
+    let s = z * r;
+    (r + s * (S1 + z * S2)) + s * w * (S3 + z * S4)
+}
+
+/// cos r for |r| <= π/4 (musl's __cosdf).
+#[inline(always)]
+fn cos_kernel(r: f64) -> f64 {
+    const C0: f64 = -0.499_999_997_251_031;
+    const C1: f64 = 0.041_666_623_323_739_06;
+    const C2: f64 = -0.001_388_676_377_460_993;
+    const C3: f64 = 0.000_024_390_448_796_277_41;
+    let z = r * r;
+    let w = z * z;
+    ((1.0 + z * C0) + w * C1) + (w * z) * (C2 + z * C3)
+}
+
+/// sin x: quadrant n picks ±sin r or ±cos r. ±inf and NaN give NaN, as PyTorch.
+#[inline(always)]
+pub fn sin(x: f32) -> f32 {
+    let (r, n) = reduce_half_pi(x);
+    let (s, c) = (sin_kernel(r), cos_kernel(r));
+    let v = if n & 1 == 0 { s } else { c };
+    let v = (if n & 2 == 0 { v } else { -v }) as f32;
+    // the kernel turns -0 into +0; sin(±0) is x itself
+    if x == 0.0 {
+        x
+    } else {
+        v
+    }
+}
+
+/// cos x = sin(x + π/2): quadrant n + 1.
+#[inline(always)]
+pub fn cos(x: f32) -> f32 {
+    let (r, n) = reduce_half_pi(x);
+    let (s, c) = (sin_kernel(r), cos_kernel(r));
+    let v = if n & 1 == 0 { c } else { s };
+    (if (n + 1) & 2 == 0 { v } else { -v }) as f32
+}
+
+/// d|x|/dx = sign(x), 0 at 0 (PyTorch's sgn; NaN gives 0 too, as its comparison-based sign).
+#[inline(always)]
+fn sign(x: f32) -> f32 {
+    (x > 0.0) as i32 as f32 - (x < 0.0) as i32 as f32
+}
+
 /// Zero-sized handles on the functions above for `simd`'s loops (see `simd::LaneFn`).
 macro_rules! lane_fns {
     ($($(#[$doc:meta])* $ty:ident => $f:ident),* $(,)?) => {$(
@@ -192,17 +312,56 @@ lane_fns! {
     Tanh => tanh,
     /// x Φ(x)
     Gelu => gelu,
+    /// x σ(x)
+    Silu => silu,
+    /// x σ(2u), GELU's tanh approximation
+    GeluTanh => gelu_tanh,
+    /// 1 / √x
+    Rsqrt => rsqrt,
+    /// sin x
+    Sin => sin,
+    /// cos x
+    Cos => cos,
+    /// |x|
+    Abs => abs,
 }
 
-/// (g, x) -> g gelu'(x): GELU's backward.
-#[derive(Clone, Copy, Debug)]
-pub struct GeluBackward;
+#[inline(always)]
+fn abs(x: f32) -> f32 {
+    x.abs()
+}
 
-impl LaneFn2 for GeluBackward {
-    #[inline(always)]
-    fn apply(&self, g: f32, x: f32) -> f32 {
-        g * gelu_derivative(x)
-    }
+/// Zero-sized handles on derivatives, (g, saved) -> g f'(x), for the backward loops.
+macro_rules! lane_fns2 {
+    ($($(#[$doc:meta])* $ty:ident => |$g:ident, $v:ident| $e:expr),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug)]
+        pub struct $ty;
+
+        impl LaneFn2 for $ty {
+            #[inline(always)]
+            fn apply(&self, $g: f32, $v: f32) -> f32 {
+                $e
+            }
+        }
+    )*};
+}
+
+lane_fns2! {
+    /// (g, x) -> g gelu'(x): GELU's backward.
+    GeluBackward => |g, x| g * gelu_derivative(x),
+    /// (g, x) -> g silu'(x)
+    SiluBackward => |g, x| g * silu_derivative(x),
+    /// (g, x) -> g gelu_tanh'(x)
+    GeluTanhBackward => |g, x| g * gelu_tanh_derivative(x),
+    /// (g, y) -> g (-y³ / 2), y = 1/√x: rsqrt' = -x^(-3/2) / 2
+    RsqrtBackward => |g, y| g * (-0.5 * (y * y * y)),
+    /// (g, x) -> g cos x
+    SinBackward => |g, x| g * cos(x),
+    /// (g, x) -> -g sin x
+    CosBackward => |g, x| -(g * sin(x)),
+    /// (g, x) -> g sign(x)
+    AbsBackward => |g, x| g * sign(x),
 }
 
 #[cfg(test)]
@@ -293,5 +452,72 @@ mod tests {
             let err = (gelu_derivative(x) as f64 - want).abs();
             assert!(err <= 2e-7 * (want.abs() + 0.5), "gelu'({x}): {err:e} off {want}");
         }
+    }
+
+    #[test]
+    fn silu_and_gelu_tanh_are_within_4_ulp() {
+        let silu64 = |x: f64| x / (1.0 + (-x).exp());
+        let worst =
+            sweep(-80.0, 80.0).filter(|&x| silu64(x as f64).abs() > 1e-37).map(|x| ulps(silu(x), silu64(x as f64))).fold(0.0, f64::max);
+        assert!(worst <= 4.0, "silu: {worst} ulp");
+        let gt64 = |x: f64| 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh());
+        let gt64 = |x: f64| {
+            if x < -3.0 {
+                x / (1.0 + (-2.0 * (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).exp())
+            } else {
+                gt64(x)
+            }
+        };
+        let worst =
+            sweep(-12.0, 50.0).filter(|&x| gt64(x as f64).abs() > 1e-37).map(|x| ulps(gelu_tanh(x), gt64(x as f64))).fold(0.0, f64::max);
+        assert!(worst <= 4.0, "gelu_tanh: {worst} ulp");
+        assert_eq!((silu(f32::INFINITY), gelu_tanh(f32::INFINITY)), (f32::INFINITY, f32::INFINITY));
+        assert_eq!((silu(0.0), gelu_tanh(0.0)), (0.0, 0.0));
+        // x σ(x) at -inf is -inf * 0, NaN, as PyTorch's; so is 0.5 x (1 + tanh(-inf))
+        assert!(gelu_tanh(f32::NEG_INFINITY).is_nan() && silu(f32::NEG_INFINITY).is_nan());
+        assert!(silu(f32::NAN).is_nan() && gelu_tanh(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn sin_and_cos_are_within_1_ulp_up_to_1e5() {
+        for (name, f, truth) in [("sin", sin as fn(f32) -> f32, f64::sin as fn(f64) -> f64), ("cos", cos, f64::cos)] {
+            let worst = sweep(-1e5, 1e5).map(|x| ulps(f(x), truth(x as f64))).fold(0.0, f64::max);
+            assert!(worst <= 1.0, "{name}: {worst} ulp");
+            assert!(f(f32::INFINITY).is_nan() && f(f32::NEG_INFINITY).is_nan() && f(f32::NAN).is_nan());
+        }
+        assert_eq!(sin(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!((sin(0.0), cos(0.0)), (0.0, 1.0));
+    }
+
+    #[test]
+    fn rsqrt_is_within_1_ulp() {
+        let worst = sweep(0.0, f32::MAX).filter(|&x| x > 0.0).map(|x| ulps(rsqrt(x), 1.0 / (x as f64).sqrt())).fold(0.0, f64::max);
+        assert!(worst <= 1.0, "rsqrt: {worst} ulp");
+        assert_eq!((rsqrt(0.0), rsqrt(f32::INFINITY)), (f32::INFINITY, 0.0));
+        assert!(rsqrt(-1.0).is_nan());
+    }
+
+    #[test]
+    fn new_derivatives_are_close_to_the_f64_formulas() {
+        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let dsilu = |x: f64| sig(x) * (1.0 + x * (1.0 - sig(x)));
+        let b = (2.0 / std::f64::consts::PI).sqrt();
+        let dgt = |x: f64| {
+            let t = (b * (x + 0.044715 * x * x * x)).tanh();
+            0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * b * (1.0 + 3.0 * 0.044715 * x * x)
+        };
+        for i in -600..=600 {
+            let x = i as f32 / 50.0;
+            let xd = x as f64;
+            for (name, got, want) in [("silu'", silu_derivative(x), dsilu(xd)), ("gelu_tanh'", gelu_tanh_derivative(x), dgt(xd))] {
+                let err = (got as f64 - want).abs();
+                // sums of terms up to ~1 that cancel: good to a few 2^-24 in absolute terms
+                assert!(err <= 4e-7 * (want.abs() + 1.0), "{name}({x}): {err:e} off {want}");
+            }
+            assert_eq!(SinBackward.apply(2.0, x), 2.0 * cos(x));
+            assert_eq!(CosBackward.apply(2.0, x), -2.0 * sin(x));
+        }
+        assert_eq!((AbsBackward.apply(3.0, -2.0), AbsBackward.apply(3.0, 0.0), AbsBackward.apply(3.0, 0.5)), (-3.0, 0.0, 3.0));
+        assert_eq!(RsqrtBackward.apply(1.0, 0.5), -0.0625);
     }
 }

@@ -34,3 +34,19 @@ pub use reduce::{argmax, mean, sum};
 pub use softmax::{log_softmax, softmax};
 pub use unary::{unary, UnaryOp};
 pub use views::{detach, expand, flatten, narrow, permute, reshape, select, squeeze, transpose, unsqueeze, view};
+
+// Ops for models beyond stacks (API.md 7.C).
+pub mod arange;
+pub mod indexing;
+pub mod multinomial;
+pub mod reduce_index;
+pub mod stack;
+pub mod topk;
+pub mod triangle;
+pub use arange::arange;
+pub use indexing::{gather, index_select};
+pub use multinomial::multinomial;
+pub use reduce_index::{amax, extreme_dim};
+pub use stack::{chunk, stack};
+pub use topk::topk;
+pub use triangle::{tril, triu};

@@ -215,6 +215,15 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
     Ok(alias(&summed, Layout::contiguous(shape)))
 }
 
+/// `g`'s elements in row-major order seen with `shape` (same numel): `g` itself when contiguous,
+/// keeping its offset (a gradient is often a narrowed slice of a larger one), else a copy.
+pub fn reshaped(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let g = contiguous(g)?;
+    let mut l = Layout::contiguous(shape);
+    l.offset = g.layout().offset;
+    Ok(alias(&g, l))
+}
+
 /// A stride-0 broadcast of `g` to `shape` (no copy).
 pub fn expand(g: &Tensor, shape: &[usize]) -> Tensor {
     alias(g, g.layout().expand(shape))

@@ -19,6 +19,13 @@ pub enum UnaryOp {
     Tanh,
     /// The exact erf form, PyTorch's default.
     Gelu,
+    Silu,
+    Rsqrt,
+    Sin,
+    Cos,
+    Abs,
+    /// F.gelu(approximate="tanh").
+    GeluTanh,
 }
 
 /// Which tensor a derivative needs.
@@ -40,6 +47,12 @@ impl UnaryOp {
             UnaryOp::Sigmoid => "sigmoid",
             UnaryOp::Tanh => "tanh",
             UnaryOp::Gelu => "gelu",
+            UnaryOp::Silu => "silu",
+            UnaryOp::Rsqrt => "rsqrt",
+            UnaryOp::Sin => "sin",
+            UnaryOp::Cos => "cos",
+            UnaryOp::Abs => "abs",
+            UnaryOp::GeluTanh => "gelu_tanh",
         }
     }
 
@@ -53,13 +66,19 @@ impl UnaryOp {
             UnaryOp::Sigmoid => "SigmoidBackward",
             UnaryOp::Tanh => "TanhBackward",
             UnaryOp::Gelu => "GeluBackward",
+            UnaryOp::Silu => "SiluBackward",
+            UnaryOp::Rsqrt => "RsqrtBackward",
+            UnaryOp::Sin => "SinBackward",
+            UnaryOp::Cos => "CosBackward",
+            UnaryOp::Abs => "AbsBackward",
+            UnaryOp::GeluTanh => "GeluBackward",
         }
     }
 
     pub fn saves(self) -> Saves {
         match self {
             UnaryOp::Neg => Saves::Nothing,
-            UnaryOp::Log | UnaryOp::Gelu => Saves::Input,
+            UnaryOp::Log | UnaryOp::Gelu | UnaryOp::Silu | UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Abs | UnaryOp::GeluTanh => Saves::Input,
             _ => Saves::Output,
         }
     }
@@ -74,6 +93,12 @@ impl UnaryOp {
             UnaryOp::Sigmoid => raw::map(a, inference, vmath::Sigmoid),
             UnaryOp::Tanh => raw::map(a, inference, vmath::Tanh),
             UnaryOp::Gelu => raw::map(a, inference, vmath::Gelu),
+            UnaryOp::Silu => raw::map(a, inference, vmath::Silu),
+            UnaryOp::Rsqrt => raw::map(a, inference, vmath::Rsqrt),
+            UnaryOp::Sin => raw::map(a, inference, vmath::Sin),
+            UnaryOp::Cos => raw::map(a, inference, vmath::Cos),
+            UnaryOp::Abs => raw::map(a, inference, vmath::Abs),
+            UnaryOp::GeluTanh => raw::map(a, inference, vmath::GeluTanh),
         }
     }
 
@@ -88,6 +113,12 @@ impl UnaryOp {
             UnaryOp::Sigmoid => simd::update(xs, &vmath::Sigmoid),
             UnaryOp::Tanh => simd::update(xs, &vmath::Tanh),
             UnaryOp::Gelu => simd::update(xs, &vmath::Gelu),
+            UnaryOp::Silu => simd::update(xs, &vmath::Silu),
+            UnaryOp::Rsqrt => simd::update(xs, &vmath::Rsqrt),
+            UnaryOp::Sin => simd::update(xs, &vmath::Sin),
+            UnaryOp::Cos => simd::update(xs, &vmath::Cos),
+            UnaryOp::Abs => simd::update(xs, &vmath::Abs),
+            UnaryOp::GeluTanh => simd::update(xs, &vmath::GeluTanh),
         }
     }
 }

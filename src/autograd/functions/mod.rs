@@ -5,6 +5,7 @@ pub mod arith;
 pub mod conv;
 pub mod dropout;
 pub mod embedding;
+pub mod index;
 pub mod inplace;
 pub mod linalg;
 pub mod loss;

@@ -2,7 +2,6 @@
 
 use crate::autograd::node::Backward;
 use crate::error::Result;
-use crate::layout::Layout;
 use crate::ops::raw;
 use crate::shape::Dims;
 use crate::tensor::Tensor;
@@ -22,8 +21,7 @@ impl Backward for SumBackward {
     }
 
     fn apply(&self, g: &Tensor, _: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
-        let g = raw::contiguous(g)?;
-        let kept = raw::alias(&g, Layout::contiguous(&self.keep_shape));
+        let kept = raw::reshaped(g, &self.keep_shape)?;
         let grad = raw::expand(&kept, &self.in_shape);
         let s = self.scale;
         Ok(vec![Some(if s == 1.0 { grad } else { raw::map(&grad, false, |x| x * s)? })])

@@ -36,6 +36,19 @@ impl Backward for UnaryBackward {
             UnaryOp::Tanh => raw::zip_map(g, saved_at(saved, 0), |g, y| g * (1.0 - y * y))?,
             // gelu(x) = x Phi(x); gelu' = Phi(x) + x phi(x)
             UnaryOp::Gelu => raw::zip_map(g, saved_at(saved, 0), vmath::GeluBackward)?,
+            // silu(x) = x σ(x); silu' = σ(x) (1 + x (1 - σ(x)))
+            UnaryOp::Silu => raw::zip_map(g, saved_at(saved, 0), vmath::SiluBackward)?,
+            // gelu_tanh(x) = x (1 + tanh u) / 2, u = √(2/π)(x + 0.044715 x³);
+            // gelu_tanh' = (1 + tanh u) / 2 + x (1 - tanh² u) √(2/π) (1 + 3 0.044715 x²) / 2
+            UnaryOp::GeluTanh => raw::zip_map(g, saved_at(saved, 0), vmath::GeluTanhBackward)?,
+            // rsqrt' = -x^(-3/2) / 2 = -y³ / 2
+            UnaryOp::Rsqrt => raw::zip_map(g, saved_at(saved, 0), vmath::RsqrtBackward)?,
+            // sin' = cos x
+            UnaryOp::Sin => raw::zip_map(g, saved_at(saved, 0), vmath::SinBackward)?,
+            // cos' = -sin x
+            UnaryOp::Cos => raw::zip_map(g, saved_at(saved, 0), vmath::CosBackward)?,
+            // |x|' = sign(x), 0 at 0 (as PyTorch's sgn)
+            UnaryOp::Abs => raw::zip_map(g, saved_at(saved, 0), vmath::AbsBackward)?,
         };
         Ok(vec![Some(grad)])
     }

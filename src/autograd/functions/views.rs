@@ -2,7 +2,6 @@
 
 use crate::autograd::node::Backward;
 use crate::error::Result;
-use crate::layout::Layout;
 use crate::ops::raw;
 use crate::shape::Dims;
 use crate::storage::DType;
@@ -19,8 +18,7 @@ impl Backward for ReshapeBackward {
     }
 
     fn apply(&self, g: &Tensor, _: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
-        let g = raw::contiguous(g)?;
-        Ok(vec![Some(raw::alias(&g, Layout::contiguous(&self.in_shape)))])
+        Ok(vec![Some(raw::reshaped(g, &self.in_shape)?)])
     }
 }
 
