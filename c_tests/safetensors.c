@@ -223,7 +223,6 @@ TEST(reference_files_convert_exactly) {
         {"u16", {0, 65535}, 2},
         {"u32", {0, 4294967295LL}, 2},
         {"u64", {0, INT64_MAX}, 2},
-        {"bool", {1, 0, 1}, 3},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         rt_tensor *t = get(f, ints[i].name);
@@ -231,6 +230,13 @@ TEST(reference_files_convert_exactly) {
         check_i64_exact(t, ints[i].want, ints[i].n);
         CHECK_OK(rt_tensor_free(t));
     }
+    /* BOOL loads as BOOL (API.md 7.B), one byte per element. */
+    rt_tensor *b = get(f, "bool");
+    CHECK(dtype_of(b) == RT_DTYPE_BOOL);
+    uint8_t bytes[3], want_bytes[] = {1, 0, 1};
+    CHECK_OK(rt_tensor_copy_to(b, bytes, sizeof bytes));
+    CHECK(memcmp(bytes, want_bytes, sizeof bytes) == 0);
+    CHECK_OK(rt_tensor_free(b));
     int64_t s23[] = {2, 3}, s22[] = {2, 2}, s03[] = {0, 3}, s24[] = {2, 4};
     rt_tensor *t = get(f, "f32");
     check_shape(t, s23, 2);

@@ -52,7 +52,7 @@ typedef struct rt_optimizer rt_optimizer;
 typedef struct rt_safetensors rt_safetensors;
 
 /**
- * An n-dimensional array of F32 or I64 values (opaque).
+ * An n-dimensional array of F32, I64 or BOOL values (opaque).
  */
 typedef struct rt_tensor rt_tensor;
 
@@ -62,7 +62,7 @@ typedef struct rt_tensor rt_tensor;
 typedef uint32_t rt_status;
 
 /**
- * Element type: `RT_DTYPE_F32` or `RT_DTYPE_I64`.
+ * Element type: `RT_DTYPE_F32`, `RT_DTYPE_I64` or `RT_DTYPE_BOOL`.
  */
 typedef uint32_t rt_dtype;
 
@@ -121,6 +121,11 @@ typedef struct rt_memory_stats {
 #define RT_DTYPE_F32 0
 
 #define RT_DTYPE_I64 1
+
+/**
+ * One byte per element, 0 or 1 (API.md 7.B).
+ */
+#define RT_DTYPE_BOOL 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -619,8 +624,8 @@ rt_status rt_safetensors_count(const struct rt_safetensors *f, size_t *out);
 rt_status rt_safetensors_name(const struct rt_safetensors *f, size_t index, char *buf, size_t cap, size_t *len);
 
 /**
- * A new tensor holding `name`'s values: F32 and I64 load as such, U8 and the other integer types
- * (and BOOL) as I64, F16/BF16/F64 (and F8_E4M3/F8_E5M2) as F32. It is a normal tensor, or an
+ * A new tensor holding `name`'s values: F32, I64 and BOOL load as such, U8 and the other integer
+ * types as I64, F16/BF16/F64 (and F8_E4M3/F8_E5M2) as F32. It is a normal tensor, or an
  * inference tensor inside inference mode, and outlives the file handle.
  */
 rt_status rt_safetensors_get(const struct rt_safetensors *f, const char *name, struct rt_tensor **out);

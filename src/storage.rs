@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub enum DType {
     F32,
     I64,
+    /// One byte per element, 0 or 1 (a byte written by a caller through a blob may hold
+    /// another value: readers take any nonzero byte as true).
+    Bool,
 }
 
 impl DType {
@@ -19,6 +22,7 @@ impl DType {
         match self {
             DType::F32 => 4,
             DType::I64 => 8,
+            DType::Bool => 1,
         }
     }
 
@@ -26,6 +30,7 @@ impl DType {
         match self {
             DType::F32 => "F32",
             DType::I64 => "I64",
+            DType::Bool => "BOOL",
         }
     }
 }
@@ -39,6 +44,11 @@ impl Element for f32 {
 }
 impl Element for i64 {
     const DTYPE: DType = DType::I64;
+}
+/// BOOL elements are bytes, not Rust `bool`: caller memory (a blob) may hold any byte value, which
+/// would be undefined behaviour in a `bool`.
+impl Element for u8 {
+    const DTYPE: DType = DType::Bool;
 }
 
 pub type BlobDeleter = unsafe extern "C" fn(data: *mut c_void, ctx: *mut c_void);
@@ -114,6 +124,7 @@ impl Storage {
         match dtype {
             DType::F32 => Ok(Self::from_vec(try_filled(elems, 0f32)?, inference)),
             DType::I64 => Ok(Self::from_vec(try_filled(elems, 0i64)?, inference)),
+            DType::Bool => Ok(Self::from_vec(try_filled(elems, 0u8)?, inference)),
         }
     }
 
@@ -246,6 +257,7 @@ impl Drop for Storage {
                     match self.dtype {
                         DType::F32 => drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr() as *mut f32, self.elems))),
                         DType::I64 => drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr() as *mut i64, self.elems))),
+                        DType::Bool => drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.elems))),
                     }
                 }
             }
@@ -279,8 +291,8 @@ pub fn try_zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
         return Ok(Vec::new());
     }
     let layout = std::alloc::Layout::array::<T>(n).map_err(|_| oom())?;
-    // SAFETY: the layout has a non-zero size; all-zero bytes are a valid f32 (0.0) and i64 (0),
-    // the only Element types; the Vec takes the allocation with the same layout (len == cap == n).
+    // SAFETY: the layout has a non-zero size; all-zero bytes are a valid f32 (0.0), i64 (0) and u8
+    // (false), the only Element types; the Vec takes the allocation with the same layout (len == cap == n).
     unsafe {
         let p = std::alloc::alloc_zeroed(layout) as *mut T;
         if p.is_null() {

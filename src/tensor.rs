@@ -188,6 +188,7 @@ impl Tensor {
         match self.dtype() {
             DType::F32 => self.data::<f32>().into_owned(),
             DType::I64 => self.data::<i64>().iter().map(|&v| v as f32).collect(),
+            DType::Bool => self.data::<u8>().iter().map(|&v| (v != 0) as u8 as f32).collect(),
         }
     }
 
@@ -195,6 +196,7 @@ impl Tensor {
         match self.dtype() {
             DType::I64 => self.data::<i64>().into_owned(),
             DType::F32 => self.data::<f32>().iter().map(|&v| v as i64).collect(),
+            DType::Bool => self.data::<u8>().iter().map(|&v| (v != 0) as i64).collect(),
         }
     }
 

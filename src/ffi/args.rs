@@ -91,7 +91,8 @@ pub fn dtype(d: rt_dtype) -> Result<DType> {
     match d {
         RT_DTYPE_F32 => Ok(DType::F32),
         RT_DTYPE_I64 => Ok(DType::I64),
-        _ => bail!(InvalidArgument, "dtype {d} is not a valid rt_dtype; use RT_DTYPE_F32 (0) or RT_DTYPE_I64 (1)"),
+        RT_DTYPE_BOOL => Ok(DType::Bool),
+        _ => bail!(InvalidArgument, "dtype {d} is not a valid rt_dtype; use RT_DTYPE_F32 (0), RT_DTYPE_I64 (1) or RT_DTYPE_BOOL (2)"),
     }
 }
 
@@ -99,6 +100,7 @@ pub fn dtype_code(d: DType) -> rt_dtype {
     match d {
         DType::F32 => RT_DTYPE_F32,
         DType::I64 => RT_DTYPE_I64,
+        DType::Bool => RT_DTYPE_BOOL,
     }
 }
 

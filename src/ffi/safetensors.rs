@@ -46,8 +46,8 @@ pub unsafe extern "C" fn rt_safetensors_name(
     })
 }
 
-/// A new tensor holding `name`'s values: F32 and I64 load as such, U8 and the other integer types
-/// (and BOOL) as I64, F16/BF16/F64 (and F8_E4M3/F8_E5M2) as F32. It is a normal tensor, or an
+/// A new tensor holding `name`'s values: F32, I64 and BOOL load as such, U8 and the other integer
+/// types as I64, F16/BF16/F64 (and F8_E4M3/F8_E5M2) as F32. It is a normal tensor, or an
 /// inference tensor inside inference mode, and outlives the file handle.
 #[no_mangle]
 pub unsafe extern "C" fn rt_safetensors_get(f: *const rt_safetensors, name: *const c_char, out: *mut *mut rt_tensor) -> rt_status {

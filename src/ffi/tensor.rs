@@ -40,9 +40,24 @@ pub unsafe extern "C" fn rt_tensor_from_data(
         let t = match dtype {
             DType::F32 => creation::from_vec(ne_values(bytes, f32::from_ne_bytes)?, &shape),
             DType::I64 => creation::from_vec(ne_values(bytes, i64::from_ne_bytes)?, &shape),
+            DType::Bool => creation::from_vec(bool_bytes(bytes)?, &shape),
         };
         put_tensor(out, t)
     })
+}
+
+/// A copy of BOOL bytes, each of which must be 0 or 1 (RT_ERR_INVALID_ARGUMENT naming the first
+/// that is not: PyTorch's bool holds nothing else, and comparisons rely on it).
+fn bool_bytes(b: &[u8]) -> Result<Vec<u8>> {
+    check_bool_bytes(b)?;
+    crate::storage::try_copy(b)
+}
+
+fn check_bool_bytes(b: &[u8]) -> Result<()> {
+    match b.iter().position(|&v| v > 1) {
+        Some(i) => bail!(InvalidArgument, "`data` byte {i} is {} but BOOL elements must be 0 or 1", b[i]),
+        None => Ok(()),
+    }
 }
 
 /// Native-endian elements of `N` bytes each, read from a byte buffer of any alignment into the
@@ -66,12 +81,17 @@ pub unsafe extern "C" fn rt_tensor_from_blob(
     out: *mut *mut rt_tensor,
 ) -> rt_status {
     export!(rt_tensor_from_blob, [out], {
-        args::slice(data as *const u8, nbytes, "data")?;
+        let bytes = args::slice(data as *const u8, nbytes, "data")?;
         let shape = args::shape(shape, ndim, "shape")?;
         let dtype = args::dtype(dtype)?;
         check_nbytes(nbytes, &shape, dtype)?;
         if !(data as usize).is_multiple_of(dtype.size()) {
             bail!(InvalidArgument, "`data` is not aligned to {} bytes, the size of {}; pass aligned memory", dtype.size(), dtype.name());
+        }
+        // Checked when wrapped, as rt_tensor_from_data does; bytes the caller writes later are
+        // the caller's business (readers take any nonzero byte as true).
+        if dtype == DType::Bool {
+            check_bool_bytes(bytes)?;
         }
         let t = creation::from_blob(data, &shape, dtype, deleter, ctx);
         // The deleter must not run when this call fails: take it back if no handle can be made.
@@ -254,6 +274,7 @@ pub unsafe extern "C" fn rt_tensor_copy_to(t: *const rt_tensor, dst: *mut c_void
         match t.dtype() {
             DType::F32 => std::ptr::copy_nonoverlapping(t.try_data::<f32>()?.as_ptr() as *const u8, dst as *mut u8, nbytes),
             DType::I64 => std::ptr::copy_nonoverlapping(t.try_data::<i64>()?.as_ptr() as *const u8, dst as *mut u8, nbytes),
+            DType::Bool => std::ptr::copy_nonoverlapping(t.try_data::<u8>()?.as_ptr(), dst as *mut u8, nbytes),
         }
         Ok(())
     })
@@ -292,6 +313,7 @@ pub unsafe extern "C" fn rt_tensor_item(t: *const rt_tensor, out: *mut f64) -> r
             match t.dtype() {
                 DType::F32 => t.storage().slice::<f32>()[off] as f64,
                 DType::I64 => t.storage().slice::<i64>()[off] as f64,
+                DType::Bool => (t.storage().slice::<u8>()[off] != 0) as u8 as f64,
             },
         )
     })

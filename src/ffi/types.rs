@@ -4,7 +4,7 @@
 
 /// Status code returned by every fallible function; `RT_OK` is 0.
 pub type rt_status = u32;
-/// Element type: `RT_DTYPE_F32` or `RT_DTYPE_I64`.
+/// Element type: `RT_DTYPE_F32`, `RT_DTYPE_I64` or `RT_DTYPE_BOOL`.
 pub type rt_dtype = u32;
 
 pub const RT_ABI_VERSION: u32 = 1;
@@ -35,8 +35,10 @@ pub const RT_ERR_INTERNAL: rt_status = 14;
 
 pub const RT_DTYPE_F32: rt_dtype = 0;
 pub const RT_DTYPE_I64: rt_dtype = 1;
+/// One byte per element, 0 or 1 (API.md 7.B).
+pub const RT_DTYPE_BOOL: rt_dtype = 2;
 
-/// An n-dimensional array of F32 or I64 values (opaque).
+/// An n-dimensional array of F32, I64 or BOOL values (opaque).
 pub struct rt_tensor {
     _private: [u8; 0],
 }

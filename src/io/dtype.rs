@@ -1,6 +1,6 @@
 //! The element types a safetensors file may declare (the 22 of the reference implementation),
-//! their sizes in bits, and how each loads (API.md section 5): floating types as F32, integer
-//! types and BOOL as I64. Types with no exact F32/I64 reading here (F4, F6, E8M0, the FNUZ
+//! their sizes in bits, and how each loads (API.md sections 5 and 7.B): floating types as F32,
+//! integer types as I64, BOOL as BOOL. Types with no exact F32/I64 reading here (F4, F6, E8M0, the FNUZ
 //! float8 variants, complex) are recognised, so such files open, but loading them is
 //! RT_ERR_UNSUPPORTED.
 
@@ -83,7 +83,8 @@ impl FileDtype {
         use FileDtype::*;
         match self {
             F32 | F64 | F16 | BF16 | F8E5M2 | F8E4M3 => Ok(DType::F32),
-            I64 | I32 | I16 | I8 | U64 | U32 | U16 | U8 | Bool => Ok(DType::I64),
+            I64 | I32 | I16 | I8 | U64 | U32 | U16 | U8 => Ok(DType::I64),
+            Bool => Ok(DType::Bool),
             F4 | F6E2M3 | F6E3M2 | F8E8M0 | F8E4M3Fnuz | F8E5M2Fnuz | C64 => {
                 bail!(Unsupported, "dtype {} cannot be loaded by this build; floating types load as F32 from F32, F64, F16, BF16, F8_E4M3 and F8_E5M2, integer types as I64", self.name())
             }
@@ -122,8 +123,7 @@ fn f8_e4m3fn(b: u8) -> f32 {
     sign * magnitude
 }
 
-/// Reads little-endian elements of an integer `dtype` (or BOOL: any non-zero byte is 1) from
-/// `bytes` as I64 values. U64 values beyond the int64 range are RT_ERR_UNSUPPORTED.
+/// Reads little-endian elements of an integer `dtype` from `bytes` as I64 values. U64 values beyond the int64 range are RT_ERR_UNSUPPORTED.
 pub fn to_i64(dtype: FileDtype, bytes: &[u8], tensor: &str) -> Result<Vec<i64>> {
     let mut v = try_with_capacity(bytes.len() * 8 / dtype.bits())?;
     match dtype {
@@ -134,7 +134,6 @@ pub fn to_i64(dtype: FileDtype, bytes: &[u8], tensor: &str) -> Result<Vec<i64>> 
         FileDtype::U32 => v.extend(bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as i64)),
         FileDtype::U16 => v.extend(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as i64)),
         FileDtype::U8 => v.extend(bytes.iter().map(|&b| b as i64)),
-        FileDtype::Bool => v.extend(bytes.iter().map(|&b| (b != 0) as i64)),
         FileDtype::U64 => {
             for (i, c) in bytes.chunks_exact(8).enumerate() {
                 let x = u64::from_le_bytes(c.try_into().unwrap());
@@ -148,6 +147,13 @@ pub fn to_i64(dtype: FileDtype, bytes: &[u8], tensor: &str) -> Result<Vec<i64>> 
         }
         other => bail!(Dtype, "dtype {} is not an integer type this build reads as I64", other.name()),
     }
+    Ok(v)
+}
+
+/// BOOL elements as bytes, 0 or 1: a file's nonzero byte is true (as PyTorch reads it).
+pub fn to_bool(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut v = try_with_capacity(bytes.len())?;
+    v.extend(bytes.iter().map(|&b| (b != 0) as u8));
     Ok(v)
 }
 
@@ -192,9 +198,14 @@ mod tests {
     fn integers_widen_and_u64_range_is_checked() {
         assert_eq!(to_i64(FileDtype::I8, &[0xff, 0x7f], "t").unwrap(), vec![-1, 127]);
         assert_eq!(to_i64(FileDtype::U16, &[0xff, 0xff], "t").unwrap(), vec![65535]);
-        assert_eq!(to_i64(FileDtype::Bool, &[0, 1, 2], "t").unwrap(), vec![0, 1, 1]);
         let e = to_i64(FileDtype::U64, &u64::MAX.to_le_bytes(), "t").unwrap_err();
         assert_eq!(e.code, crate::Code::Unsupported);
+    }
+
+    #[test]
+    fn bool_bytes_normalise() {
+        assert_eq!(FileDtype::Bool.loads_as().unwrap(), DType::Bool);
+        assert_eq!(to_bool(&[0, 1, 2]).unwrap(), vec![0, 1, 1]);
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub fn load(m: &dyn Module, path: &Path, strict: bool) -> Result<()> {
         match values {
             Values::F32(v) => raw::write_row_major(t, &v),
             Values::I64(v) => raw::write_row_major(t, &v),
+            Values::Bool(v) => raw::write_row_major(t, &v),
         }
         t.storage().bump_version();
     }

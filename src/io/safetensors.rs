@@ -28,6 +28,7 @@ pub struct SafeTensors {
 pub enum Values {
     F32(Vec<f32>),
     I64(Vec<i64>),
+    Bool(Vec<u8>),
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
@@ -74,7 +75,7 @@ impl SafeTensors {
         self.entries.binary_search_by(|e| e.name.as_str().cmp(name)).ok().map(|i| &self.entries[i])
     }
 
-    /// The tensor's elements converted to the dtype it loads as (F32 or I64).
+    /// The tensor's elements converted to the dtype it loads as (F32, I64 or BOOL).
     pub fn values(&self, e: &Entry) -> Result<Values> {
         let bytes = &self.bytes[self.data_start + e.begin..self.data_start + e.end];
         if e.shape.len() > crate::ffi::RT_MAX_DIMS {
@@ -89,6 +90,7 @@ impl SafeTensors {
         Ok(match e.dtype.loads_as().map_err(|err| Error::new(err.code, format!("tensor \"{}\": {}", e.name, err.message)))? {
             DType::F32 => Values::F32(dtype::to_f32(e.dtype, bytes)?),
             DType::I64 => Values::I64(dtype::to_i64(e.dtype, bytes, &e.name)?),
+            DType::Bool => Values::Bool(dtype::to_bool(bytes)?),
         })
     }
 
@@ -102,11 +104,12 @@ impl SafeTensors {
         Ok(match self.values(e)? {
             Values::F32(v) => raw::from_vec(v, &e.shape, inference),
             Values::I64(v) => raw::from_vec(v, &e.shape, inference),
+            Values::Bool(v) => raw::from_vec(v, &e.shape, inference),
         })
     }
 }
 
-/// Writes `tensors` to `path` as a safetensors file: F32 and I64 elements row-major, a header
+/// Writes `tensors` to `path` as a safetensors file: F32, I64 and BOOL elements row-major, a header
 /// padded with spaces to a multiple of 8 bytes, data ordered by element size then name (so every
 /// tensor is aligned to its element size, as the reference writer does). The file is written
 /// beside `path` under a temporary name and renamed over it, so `path` is either the old file or
@@ -154,6 +157,7 @@ impl From<DType> for FileDtype {
         match d {
             DType::F32 => FileDtype::F32,
             DType::I64 => FileDtype::I64,
+            DType::Bool => FileDtype::Bool,
         }
     }
 }
@@ -177,6 +181,8 @@ fn write_file(tmp: &Path, header: &str, order: &[&(&str, &Tensor)]) -> Result<()
         match t.dtype() {
             DType::F32 => t.try_data::<f32>()?.iter().try_for_each(|v| w.write_all(&v.to_le_bytes())).map_err(io)?,
             DType::I64 => t.try_data::<i64>()?.iter().try_for_each(|v| w.write_all(&v.to_le_bytes())).map_err(io)?,
+            // A blob may hold other nonzero bytes: the file gets 0 or 1, as the format requires.
+            DType::Bool => t.try_data::<u8>()?.iter().try_for_each(|&v| w.write_all(&[(v != 0) as u8])).map_err(io)?,
         }
     }
     let f = w.into_inner().map_err(|e| io(e.into_error()))?;

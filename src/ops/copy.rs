@@ -27,17 +27,23 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// Converts the dtype (F32 -> I64 truncates toward zero). The same dtype returns the tensor itself.
+/// Converts the dtype as PyTorch's `.to`: F32 -> I64 truncates toward zero, to BOOL any nonzero
+/// value (NaN included) is true, from BOOL gives 0 or 1. The same dtype returns the tensor itself.
 pub fn to(t: &Tensor, dtype: DType) -> Result<Tensor> {
     if t.dtype() == dtype {
         return Ok(t.clone());
     }
     let inference = crate::autograd::mode::is_inference_enabled();
     let shape = t.shape();
-    Ok(match dtype {
-        // try_data: gathering a strided input must report RT_ERR_OUT_OF_MEMORY, not abort.
-        DType::F32 => raw::from_vec(convert(&t.try_data::<i64>()?, |v| v as f32)?, shape, inference),
-        DType::I64 => raw::from_vec(convert(&t.try_data::<f32>()?, |v| v as i64)?, shape, inference),
+    // try_data: gathering a strided input must report RT_ERR_OUT_OF_MEMORY, not abort.
+    Ok(match (t.dtype(), dtype) {
+        (DType::I64, DType::F32) => raw::from_vec(convert(&t.try_data::<i64>()?, |v| v as f32)?, shape, inference),
+        (DType::Bool, DType::F32) => raw::from_vec(convert(&t.try_data::<u8>()?, |v| (v != 0) as u8 as f32)?, shape, inference),
+        (DType::F32, DType::I64) => raw::from_vec(convert(&t.try_data::<f32>()?, |v| v as i64)?, shape, inference),
+        (DType::Bool, DType::I64) => raw::from_vec(convert(&t.try_data::<u8>()?, |v| (v != 0) as i64)?, shape, inference),
+        (DType::F32, DType::Bool) => raw::from_vec(convert(&t.try_data::<f32>()?, |v| (v != 0.0) as u8)?, shape, inference),
+        (DType::I64, DType::Bool) => raw::from_vec(convert(&t.try_data::<i64>()?, |v| (v != 0) as u8)?, shape, inference),
+        (DType::F32, DType::F32) | (DType::I64, DType::I64) | (DType::Bool, DType::Bool) => unreachable!("same dtype returned above"),
     })
 }
 
@@ -79,6 +85,7 @@ pub fn cat(ts: &[&Tensor], dim: i64) -> Result<Tensor> {
     let out = match first.dtype() {
         DType::F32 => cat_typed::<f32>(ts, d, &shape, rec.inference())?,
         DType::I64 => cat_typed::<i64>(ts, d, &shape, rec.inference())?,
+        DType::Bool => cat_typed::<u8>(ts, d, &shape, rec.inference())?,
     };
     let sizes: Vec<usize> = ts.iter().map(|t| t.shape()[d]).collect();
     Ok(rec.finish(out, || Box::new(CatBackward { shape, dim: d, sizes }), vec![]))

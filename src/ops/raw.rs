@@ -21,6 +21,8 @@ pub fn full(shape: &[usize], value: f64, dtype: DType, inference: bool) -> Resul
     Ok(match dtype {
         DType::F32 => from_vec(try_filled(n, value as f32)?, shape, inference),
         DType::I64 => from_vec(try_filled(n, value as i64)?, shape, inference),
+        // As torch.full(..., dtype=torch.bool): any nonzero value (NaN included) is true.
+        DType::Bool => from_vec(try_filled(n, (value != 0.0) as u8)?, shape, inference),
     })
 }
 
@@ -133,6 +135,7 @@ pub fn contiguous_copy(t: &Tensor, inference: bool) -> Result<Tensor> {
     Ok(match t.dtype() {
         DType::F32 => from_vec(t.try_to_vec::<f32>()?, t.shape(), inference),
         DType::I64 => from_vec(t.try_to_vec::<i64>()?, t.shape(), inference),
+        DType::Bool => from_vec(t.try_to_vec::<u8>()?, t.shape(), inference),
     })
 }
 
@@ -155,6 +158,7 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) {
     match dst.dtype() {
         DType::F32 => copy_into_typed::<f32>(dst, src),
         DType::I64 => copy_into_typed::<i64>(dst, src),
+        DType::Bool => copy_into_typed::<u8>(dst, src),
     }
 }
 
