@@ -105,6 +105,16 @@ TEST(sdpa_float_mask_with_masked_rows_matches_pytorch) {
     CHECK_OK(rt_tensor_free(mask));
 }
 
+/* A BOOL mask (true = may attend) of shape (L, S), broadcast over batch and heads, with a row
+ * that may attend nothing: zeros there, and zero gradients from it. */
+TEST(sdpa_bool_mask_matches_pytorch) {
+    rt_tensor *mask = NULL;
+    CHECK_OK(rt_tensor_from_data(bmask_mask, sizeof bmask_mask, RT_DTYPE_BOOL, bmask_mask_shape,
+                                 LEN(bmask_mask_shape), &mask));
+    SDPA_CASE(bmask, mask, false, 0.0, false);
+    CHECK_OK(rt_tensor_free(mask));
+}
+
 /* q, k, v made (B, L, H, E) and transposed to (B, H, L, E): read in place through their strides. */
 TEST(sdpa_non_contiguous_inputs_match_pytorch) {
     rt_tensor *q = LEAF(strided_q), *k = LEAF(strided_k), *v = LEAF(strided_v);

@@ -171,8 +171,8 @@ impl Plan {
         dropout: Option<Dropout>,
     ) -> Problem<'a> {
         let mask = mask.zip(self.mask.as_ref()).map(|(m, o)| match m.dtype() {
-            DType::F32 => Mask::Add(o.strided(m)),
-            _ => unreachable!("attn_mask's dtype was checked"),
+            DType::Bool => Mask::Allow(o.strided(m)),
+            _ => Mask::Add(o.strided(m)),
         });
         Problem {
             heads: self.heads(),
@@ -209,8 +209,8 @@ pub fn scaled_dot_product_attention(
     k.expect_dtype(DType::F32, "k")?;
     v.expect_dtype(DType::F32, "v")?;
     if let Some(m) = mask {
-        if m.dtype() != DType::F32 {
-            bail!(Dtype, "{OP}: attn_mask is {}; pass an F32 mask (added to the scores)", m.describe());
+        if !matches!(m.dtype(), DType::F32 | DType::Bool) {
+            bail!(Dtype, "{OP}: attn_mask is {}; pass a BOOL mask (true = may attend) or an F32 one (added to the scores)", m.describe());
         }
     }
     if !(0.0..1.0).contains(&dropout_p) {
