@@ -149,6 +149,28 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * F.scaled_dot_product_attention: q (..., Hq, L, E), k (..., Hk, S, E), v (..., Hk, S, Ev) ->
+ * (..., Hq, L, Ev). attn_mask (NULL for none) broadcasts to (..., Hq, L, S) and is added to the
+ * scores (F32) or says which keys may be attended (BOOL, true = may attend). is_causal masks as
+ * torch.ones(L, S).tril() and excludes attn_mask. scale 0 means 1/sqrt(E). enable_gqa lets Hq be
+ * a multiple of Hk. dropout_p in [0, 1) drops attention weights with the seeded generator
+ * whenever it is > 0. A query row that may attend no key gives zeros.
+ */
+rt_status rt_tensor_scaled_dot_product_attention(const struct rt_tensor *q, const struct rt_tensor *k, const struct rt_tensor *v, const struct rt_tensor *attn_mask, double dropout_p, bool is_causal, double scale, bool enable_gqa, struct rt_tensor **out);
+
+/**
+ * F.rms_norm: x / sqrt(mean(x²) + eps) * w, the mean over the trailing dims `shape` (ndim of
+ * them); w (of shape `shape`) may be NULL.
+ */
+rt_status rt_tensor_rms_norm(const struct rt_tensor *x, const int64_t *shape, size_t ndim, const struct rt_tensor *w, double eps, struct rt_tensor **out);
+
+/**
+ * x * cos + rotate_half(x) * sin, rotate_half(x) = cat(-x2, x1) of x's last-dim halves (Hugging
+ * Face's apply_rotary_pos_emb); cos and sin broadcast to x, whose last dim must be even.
+ */
+rt_status rt_tensor_apply_rotary_emb(const struct rt_tensor *x, const struct rt_tensor *cos, const struct rt_tensor *sin, struct rt_tensor **out);
+
+/**
  * Backpropagates from t (grad NULL: t must have one element). Fails with RT_ERR_INFERENCE_MODE
  * inside inference mode (I10), changing no gradient.
  */

@@ -11,6 +11,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod args;
+pub mod attention;
 pub mod autograd;
 pub mod compare;
 pub mod error;

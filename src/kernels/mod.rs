@@ -1,5 +1,6 @@
 //! Pure slice kernels: no Tensor, no thread-local state, so any thread may run them.
 
+pub mod attention;
 pub mod conv;
 pub mod elementwise;
 pub mod gemm;
@@ -8,6 +9,8 @@ pub mod mask;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod rms_norm;
+pub mod rotary;
 pub mod simd;
 pub mod softmax;
 pub mod vmath;

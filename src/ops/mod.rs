@@ -2,6 +2,7 @@
 //! mode is off and an input requires grad. The only code that reads the thread's grad state.
 
 pub mod arith;
+pub mod attention;
 pub mod compare;
 pub mod conv;
 pub mod copy;
@@ -16,11 +17,14 @@ pub mod pool;
 pub mod raw;
 pub mod record;
 pub mod reduce;
+pub mod rms_norm;
+pub mod rotary;
 pub mod softmax;
 pub mod unary;
 pub mod views;
 
 pub use arith::{add, add_scalar, binary, div, mul, mul_scalar, pow_scalar, sub};
+pub use attention::scaled_dot_product_attention;
 pub use conv::conv2d;
 pub use copy::{cat, clone, contiguous, to};
 pub use dropout::dropout;
@@ -31,6 +35,8 @@ pub use norm::{batch_norm, layer_norm};
 pub use pool::max_pool2d;
 pub use raw::BinOp;
 pub use reduce::{argmax, mean, sum};
+pub use rms_norm::rms_norm;
+pub use rotary::apply_rotary_emb;
 pub use softmax::{log_softmax, softmax};
 pub use unary::{unary, UnaryOp};
 pub use views::{detach, expand, flatten, narrow, permute, reshape, select, squeeze, transpose, unsqueeze, view};

@@ -2,6 +2,7 @@
 //! gradients; the formula is written beside each.
 
 pub mod arith;
+pub mod attention;
 pub mod conv;
 pub mod dropout;
 pub mod embedding;
@@ -13,6 +14,8 @@ pub mod mask;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod rms_norm;
+pub mod rotary;
 pub mod softmax;
 pub mod unary;
 pub mod views;
