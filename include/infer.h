@@ -37,6 +37,12 @@
 #define PARALLEL_MIN (1 << 16)
 
 /**
+ * The most modules along any chain of children (RT_MAX_MODULE_DEPTH): every walk recurses once
+ * per level, and this many levels fit in a 128 KiB thread stack.
+ */
+#define MAX_DEPTH 64
+
+/**
  * A layer or container of layers (opaque).
  */
 typedef struct rt_module rt_module;
@@ -92,6 +98,19 @@ typedef struct rt_memory_stats {
    */
   uint64_t reserved[5];
 } rt_memory_stats;
+
+/**
+ * A caller-defined module's forward: write one new tensor handle to `*out` and return RT_OK, or
+ * return an error status. `inputs` are borrowed for the call (entries may be NULL); `self_` is the
+ * module being run, a handle valid during the call.
+ */
+typedef rt_status (*rt_forward_fn)(void *ctx, const struct rt_module *self_, const struct rt_tensor *const *inputs, size_t n_inputs, struct rt_tensor **out);
+
+/**
+ * Writes the module's name for `file_key` into `module_key` (NUL-terminated, at most cap bytes)
+ * and returns RT_OK; an empty name skips that file key. Any other status aborts the load with it.
+ */
+typedef rt_status (*rt_key_map_fn)(void *ctx, const char *file_key, char *module_key, size_t cap);
 
 #define RT_OK 0
 
@@ -387,9 +406,15 @@ rt_status rt_module_tanh(struct rt_module **out);
 rt_status rt_module_sequential(struct rt_module *const *children, size_t n, struct rt_module **out);
 
 /**
- * Runs the module on input; concurrent-safe in eval mode.
+ * Runs the module on input (rt_module_forward_n with one input); concurrent-safe in eval mode.
  */
 rt_status rt_module_forward(const struct rt_module *m, const struct rt_tensor *input, struct rt_tensor **out);
+
+/**
+ * Runs the module on `n_inputs` inputs (entries may be NULL where the module allows it; built-in
+ * modules take exactly one). Concurrent-safe in eval mode.
+ */
+rt_status rt_module_forward_n(const struct rt_module *m, const struct rt_tensor *const *inputs, size_t n_inputs, struct rt_tensor **out);
 
 /**
  * Training (true) or eval (false) mode, recursively.
@@ -409,7 +434,8 @@ rt_status rt_module_num_tensors(const struct rt_module *m, size_t *out);
 rt_status rt_module_tensor_name(const struct rt_module *m, size_t index, char *buf, size_t cap, size_t *len);
 
 /**
- * A new handle to the module's own tensor `name` (same storage, requires_grad, grad, version).
+ * A new handle to the module's own tensor at dotted path `name` (same storage, requires_grad,
+ * grad, version); non-persistent buffers too.
  */
 rt_status rt_module_get_tensor(const struct rt_module *m, const char *name, struct rt_tensor **out);
 
@@ -886,6 +912,45 @@ rt_status rt_tensor_item(const struct rt_tensor *t, double *out);
  * Seeds the one process-wide generator (randn, rand, dropout, initialisation).
  */
 void rt_manual_seed(uint64_t seed);
+
+/**
+ * An empty module in training mode whose forward is `forward` (NULL: a container).
+ */
+rt_status rt_module_custom(const char *type_name, rt_forward_fn forward, void *ctx, void (*ctx_free)(void *ctx), struct rt_module **out);
+
+/**
+ * Registers `child` under `name` in the custom module `m` (shared: the caller still frees its
+ * handle). No cycles, no nest deeper than RT_MAX_MODULE_DEPTH.
+ */
+rt_status rt_module_register_module(struct rt_module *m, const char *name, const struct rt_module *child);
+
+/**
+ * Registers the F32 leaf `t` as parameter `name` of the custom module `m`, with requires_grad
+ * set as rt_tensor_set_requires_grad would.
+ */
+rt_status rt_module_register_parameter(struct rt_module *m, const char *name, struct rt_tensor *t, bool requires_grad);
+
+/**
+ * Registers `t` (any dtype) as buffer `name` of the custom module `m`; a non-persistent one is
+ * left out of the state_dict.
+ */
+rt_status rt_module_register_buffer(struct rt_module *m, const char *name, struct rt_tensor *t, bool persistent);
+
+/**
+ * A new handle to the module at dotted `path` below `m` ("" is `m` itself).
+ */
+rt_status rt_module_get_module(const struct rt_module *m, const char *path, struct rt_module **out);
+
+/**
+ * The module's type name (PyTorch's class name for built-ins), NUL-terminated; *len is always set.
+ */
+rt_status rt_module_type_name(const struct rt_module *m, char *buf, size_t cap, size_t *len);
+
+/**
+ * rt_module_load_safetensors with each file key renamed by `map` first; the same all-or-nothing
+ * checks apply after mapping, and two file keys mapped to one module name are refused.
+ */
+rt_status rt_module_load_safetensors_mapped(struct rt_module *m, const char *path, bool strict, rt_key_map_fn map, void *ctx);
 
 #ifdef __cplusplus
 }  // extern "C"

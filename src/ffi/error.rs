@@ -12,6 +12,12 @@ pub fn set_last_error(message: String) {
     LAST_ERROR.with(|e| *e.borrow_mut() = message);
 }
 
+/// Puts `message` as this thread's last error and returns the one it replaces (a caller-defined
+/// module's forward runs with an empty one, to tell whether anything failed inside it).
+pub fn replace_last_error(message: String) -> String {
+    LAST_ERROR.with(|e| std::mem::replace(&mut *e.borrow_mut(), message))
+}
+
 /// The ABI version this library implements (== RT_ABI_VERSION).
 #[no_mangle]
 pub extern "C" fn rt_abi_version() -> u32 {

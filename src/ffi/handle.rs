@@ -382,16 +382,21 @@ pub fn get_tensor(h: usize) -> Result<Tensor> {
 
 /// Frees a handle; a second free of the same handle fails with RT_ERR_INVALID_HANDLE.
 pub fn remove(h: usize, kind: Kind) -> Result<()> {
+    // Dropped after the slot is released: it may run a blob deleter or free a large graph.
+    match take(h, kind)? {
+        Object::Tensor(t) => crate::recycle::release(t),
+        other => drop(other),
+    }
+    Ok(())
+}
+
+/// Frees a handle and returns its object (a handle a callback made, turned back into a value).
+pub fn take(h: usize, kind: Kind) -> Result<Object> {
     let t = table();
     let (slot, generation) = t.lock(h, kind).map_err(|b| refused(b, kind))?;
     // SAFETY: this thread holds the slot's lock.
     let obj = unsafe { (*slot.object.get()).take() };
     slot.state.store(((generation + 1) & GEN_MASK) << FLAG_BITS, Ordering::Release);
     t.put_index((h - t.base) >> SLOT_SHIFT);
-    // Dropped after the slot is released: it may run a blob deleter or free a large graph.
-    match obj {
-        Some(Object::Tensor(t)) => crate::recycle::release(t),
-        other => drop(other),
-    }
-    Ok(())
+    obj.ok_or_else(|| refused(Bad::Stale, kind))
 }

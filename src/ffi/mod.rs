@@ -29,6 +29,10 @@ pub mod safetensors;
 pub mod tensor;
 pub mod types;
 
+// Modules defined by the caller and name-mapped loading (API.md 7.A).
+pub mod custom;
+pub mod key_map;
+
 use crate::error::{Code, Error, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use types::*;

@@ -25,28 +25,28 @@ pub unsafe extern "C" fn rt_module_linear(in_features: i64, out_features: i64, b
     })
 }
 
-unsafe fn activation(op: UnaryOp, out: *mut *mut rt_module) -> Result<()> {
-    put_module(out, Arc::new(Functional::activation(op)))
+unsafe fn activation(type_name: &'static str, op: UnaryOp, out: *mut *mut rt_module) -> Result<()> {
+    put_module(out, Arc::new(Functional::activation(type_name, op)))
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_relu(out: *mut *mut rt_module) -> rt_status {
-    export!(rt_module_relu, [out], { activation(UnaryOp::Relu, out) })
+    export!(rt_module_relu, [out], { activation("ReLU", UnaryOp::Relu, out) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_gelu(out: *mut *mut rt_module) -> rt_status {
-    export!(rt_module_gelu, [out], { activation(UnaryOp::Gelu, out) })
+    export!(rt_module_gelu, [out], { activation("GELU", UnaryOp::Gelu, out) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_sigmoid(out: *mut *mut rt_module) -> rt_status {
-    export!(rt_module_sigmoid, [out], { activation(UnaryOp::Sigmoid, out) })
+    export!(rt_module_sigmoid, [out], { activation("Sigmoid", UnaryOp::Sigmoid, out) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_tanh(out: *mut *mut rt_module) -> rt_status {
-    export!(rt_module_tanh, [out], { activation(UnaryOp::Tanh, out) })
+    export!(rt_module_tanh, [out], { activation("Tanh", UnaryOp::Tanh, out) })
 }
 
 /// A container running children in order; it keeps shared references (the caller still frees
@@ -59,11 +59,11 @@ pub unsafe extern "C" fn rt_module_sequential(children: *const *mut rt_module, n
             bail!(NullArgument, "argument `children[{i}]` is NULL; pass {n} module handles");
         }
         let mods = handles.iter().enumerate().map(|(i, &h)| args::module(h, &format!("children[{i}]"))).collect::<Result<Vec<_>>>()?;
-        put_module(out, Arc::new(Sequential::new(mods, RT_MAX_MODULE_DEPTH)?))
+        put_module(out, Arc::new(Sequential::new(mods)?))
     })
 }
 
-/// Runs the module on input; concurrent-safe in eval mode.
+/// Runs the module on input (rt_module_forward_n with one input); concurrent-safe in eval mode.
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_forward(m: *const rt_module, input: *const rt_tensor, out: *mut *mut rt_tensor) -> rt_status {
     export!(rt_module_forward, [m, input, out], {
@@ -73,11 +73,28 @@ pub unsafe extern "C" fn rt_module_forward(m: *const rt_module, input: *const rt
     })
 }
 
+/// Runs the module on `n_inputs` inputs (entries may be NULL where the module allows it; built-in
+/// modules take exactly one). Concurrent-safe in eval mode.
+#[no_mangle]
+pub unsafe extern "C" fn rt_module_forward_n(
+    m: *const rt_module,
+    inputs: *const *const rt_tensor,
+    n_inputs: usize,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
+    export!(rt_module_forward_n, [m, out], {
+        let m = args::module(m, "m")?;
+        let handles = args::slice(inputs, n_inputs, "inputs")?;
+        let xs = handles.iter().enumerate().map(|(i, &h)| args::opt_tensor(h, &format!("inputs[{i}]"))).collect::<Result<Vec<_>>>()?;
+        put_tensor(out, m.forward_n(&xs)?)
+    })
+}
+
 /// Training (true) or eval (false) mode, recursively.
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_train(m: *mut rt_module, training: bool) -> rt_status {
     export!(rt_module_train, [m], {
-        args::module(m, "m")?.train(training);
+        nn::train(&*args::module(m, "m")?, training);
         Ok(())
     })
 }
@@ -111,17 +128,14 @@ pub unsafe extern "C" fn rt_module_tensor_name(
     })
 }
 
-/// A new handle to the module's own tensor `name` (same storage, requires_grad, grad, version).
+/// A new handle to the module's own tensor at dotted path `name` (same storage, requires_grad,
+/// grad, version); non-persistent buffers too.
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_get_tensor(m: *const rt_module, name: *const c_char, out: *mut *mut rt_tensor) -> rt_status {
     export!(rt_module_get_tensor, [m, name, out], {
         let m = args::module(m, "m")?;
         let name = args::string(name, "name")?;
-        let sd = nn::state_dict(&*m);
-        match sd.into_iter().find(|(n, _)| n == name) {
-            Some((_, t)) => put_tensor(out, t),
-            None => bail!(InvalidArgument, "the module has no tensor named \"{name}\"; list names with rt_module_tensor_name"),
-        }
+        put_tensor(out, nn::get_tensor(&m, name)?)
     })
 }
 
@@ -129,7 +143,7 @@ pub unsafe extern "C" fn rt_module_get_tensor(m: *const rt_module, name: *const 
 #[no_mangle]
 pub unsafe extern "C" fn rt_module_zero_grad(m: *mut rt_module) -> rt_status {
     export!(rt_module_zero_grad, [m], {
-        for (_, t) in nn::state_dict(&*args::module(m, "m")?) {
+        for t in nn::parameters(&*args::module(m, "m")?) {
             t.meta().grad = None;
         }
         Ok(())

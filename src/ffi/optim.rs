@@ -11,7 +11,8 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 
 unsafe fn params_of_module(m: *mut rt_module) -> Result<Vec<Tensor>> {
-    Ok(nn::state_dict(&*args::module(m, "m")?).into_iter().map(|(_, t)| t).collect())
+    // Each parameter once, however often it is registered (weight tying), as PyTorch's parameters().
+    Ok(nn::parameters(&*args::module(m, "m")?))
 }
 
 unsafe fn params_of_list(params: *const *mut rt_tensor, n: usize) -> Result<Vec<Tensor>> {

@@ -1,19 +1,20 @@
 //! Loading a module's state from a safetensors file and saving it to one (API.md section 4).
 
+use super::header::Entry;
 use super::safetensors::{self, SafeTensors, Values};
 use crate::autograd::mode;
 use crate::error::{bail, Error, Result};
 use crate::nn::{state_dict, Module};
 use crate::ops::raw;
 use crate::shape::fmt_shape;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// At most this many keys are listed in a message.
 const LISTED: usize = 8;
 
-fn list(keys: &[&str]) -> String {
-    let shown: Vec<String> = keys.iter().take(LISTED).map(|k| format!("\"{k}\"")).collect();
+fn list(keys: &[String]) -> String {
+    let shown: Vec<&str> = keys.iter().take(LISTED).map(String::as_str).collect();
     match keys.len().saturating_sub(LISTED) {
         0 => shown.join(", "),
         more => format!("{} and {more} more", shown.join(", ")),
@@ -27,12 +28,39 @@ fn list(keys: &[&str]) -> String {
 /// then match (RT_ERR_DTYPE); shapes must match (RT_ERR_SHAPE). The copy acts as an in-place op
 /// under no_grad: nothing is recorded, requires_grad and gradients are kept, versions are bumped.
 pub fn load(m: &dyn Module, path: &Path, strict: bool) -> Result<()> {
+    load_mapped(m, path, strict, &mut |k| Ok(Some(k.to_string())))
+}
+
+/// Maps a file key to the module's name for it; `None` skips the key; an error aborts the load.
+pub type KeyMap<'a> = dyn FnMut(&str) -> Result<Option<String>> + 'a;
+
+/// `load` with each file key renamed by `map` first (a checkpoint's `bert.` prefix, old names).
+/// Two file keys mapped to one module name are RT_ERR_INVALID_ARGUMENT. A tensor the module holds
+/// under several names (weight tying) counts as loaded under `strict` when any of its names is.
+pub fn load_mapped(m: &dyn Module, path: &Path, strict: bool, map: &mut KeyMap) -> Result<()> {
     let file = SafeTensors::open(path)?;
     let sd = state_dict(m);
+    let mut mapped: HashMap<String, &Entry> = HashMap::new();
+    for e in file.entries() {
+        let Some(name) = map(&e.name)? else { continue };
+        if let Some(first) = mapped.get(&name) {
+            bail!(
+                InvalidArgument,
+                "file keys \"{}\" and \"{}\" both map to \"{name}\"; map each module name from one file key (skip the others)",
+                first.name,
+                e.name
+            );
+        }
+        mapped.insert(name, e);
+    }
     if strict {
+        let loaded: HashSet<usize> = sd.iter().filter(|(k, _)| mapped.contains_key(k)).map(|(_, t)| identity(t)).collect();
         let ours: HashSet<&str> = sd.iter().map(|(k, _)| k.as_str()).collect();
-        let missing: Vec<&str> = sd.iter().map(|(k, _)| k.as_str()).filter(|k| file.entry(k).is_none()).collect();
-        let unexpected: Vec<&str> = file.entries().iter().map(|e| e.name.as_str()).filter(|k| !ours.contains(k)).collect();
+        let missing: Vec<String> = sd.iter().filter(|(_, t)| !loaded.contains(&identity(t))).map(|(k, _)| format!("\"{k}\"")).collect();
+        let mut unexpected: Vec<(&str, String)> =
+            mapped.iter().filter(|(k, _)| !ours.contains(k.as_str())).map(|(k, e)| (e.name.as_str(), label(k, e))).collect();
+        unexpected.sort();
+        let unexpected: Vec<String> = unexpected.into_iter().map(|(_, l)| l).collect();
         if !missing.is_empty() || !unexpected.is_empty() {
             let mut problems = Vec::new();
             if !missing.is_empty() {
@@ -49,13 +77,13 @@ pub fn load(m: &dyn Module, path: &Path, strict: bool) -> Result<()> {
             );
         }
     }
-    let pairs: Vec<_> = sd.iter().filter_map(|(k, t)| file.entry(k).map(|e| (k, t, e))).collect();
+    let pairs: Vec<_> = sd.iter().filter_map(|(k, t)| mapped.get(k).map(|e| (label(k, e), t, *e))).collect();
     for (k, t, e) in &pairs {
-        let loaded = e.dtype.loads_as().map_err(|err| Error::new(err.code, format!("key \"{k}\": {}", err.message)))?;
+        let loaded = e.dtype.loads_as().map_err(|err| Error::new(err.code, format!("key {k}: {}", err.message)))?;
         if loaded != t.dtype() {
             bail!(
                 Dtype,
-                "key \"{k}\" is {} in the file, which loads as {}, but the module's tensor is {}",
+                "key {k} is {} in the file, which loads as {}, but the module's tensor is {}",
                 e.dtype.name(),
                 loaded.name(),
                 t.dtype().name()
@@ -64,12 +92,12 @@ pub fn load(m: &dyn Module, path: &Path, strict: bool) -> Result<()> {
     }
     for (k, t, e) in &pairs {
         if e.shape.as_slice() != t.shape() {
-            bail!(Shape, "key \"{k}\": the module expects shape {} but the file has {}", fmt_shape(t.shape()), fmt_shape(&e.shape));
+            bail!(Shape, "key {k}: the module expects shape {} but the file has {}", fmt_shape(t.shape()), fmt_shape(&e.shape));
         }
     }
     if !mode::is_inference_enabled() {
         if let Some((k, _, _)) = pairs.iter().find(|(_, t, _)| t.is_inference()) {
-            bail!(InferenceMode, "key \"{k}\" belongs to an inference tensor, which cannot be modified in place outside inference mode (rule I6); load inside inference mode or rebuild the module outside it");
+            bail!(InferenceMode, "key {k} belongs to an inference tensor, which cannot be modified in place outside inference mode (rule I6); load inside inference mode or rebuild the module outside it");
         }
     }
     let staged = pairs.iter().map(|(_, _, e)| file.values(e)).collect::<Result<Vec<_>>>()?;
@@ -82,6 +110,20 @@ pub fn load(m: &dyn Module, path: &Path, strict: bool) -> Result<()> {
         t.storage().bump_version();
     }
     Ok(())
+}
+
+/// Identity of a tensor (tied names share it).
+fn identity(t: &crate::Tensor) -> usize {
+    std::sync::Arc::as_ptr(&t.0) as usize
+}
+
+/// A module name as messages show it, with the file key it came from when that differs.
+fn label(name: &str, e: &Entry) -> String {
+    if e.name == name {
+        format!("\"{name}\"")
+    } else {
+        format!("\"{name}\" (file key \"{}\")", e.name)
+    }
 }
 
 /// Writes the module's state_dict (parameters and buffers under their PyTorch names).

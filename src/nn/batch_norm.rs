@@ -1,7 +1,7 @@
 //! BatchNorm1d / BatchNorm2d: batch statistics in training (updating the running statistics with
 //! momentum and the unbiased variance, and counting batches), running statistics in eval.
 
-use super::{Module, TrainingFlag};
+use super::{one_input, register_weight_bias, Module, ModuleCore};
 use crate::autograd::mode;
 use crate::creation;
 use crate::error::{bail, Result};
@@ -21,7 +21,7 @@ pub struct BatchNorm {
     momentum: f64,
     /// Input ranks this flavour accepts: [2, 3] for BatchNorm1d, [4] for BatchNorm2d.
     ranks: &'static [usize],
-    training: TrainingFlag,
+    core: ModuleCore,
 }
 
 impl BatchNorm {
@@ -34,7 +34,7 @@ impl BatchNorm {
             t.mark_requires_grad(true);
             Ok(t)
         };
-        Ok(BatchNorm {
+        let bn = BatchNorm {
             weight: param(1.0)?,
             bias: param(0.0)?,
             running_mean: creation::zeros(&[num_features], DType::F32)?,
@@ -43,18 +43,28 @@ impl BatchNorm {
             eps,
             momentum,
             ranks: if two_d { &[4] } else { &[2, 3] },
-            training: TrainingFlag::default(),
-        })
+            core: ModuleCore::new(if two_d { "BatchNorm2d" } else { "BatchNorm1d" }),
+        };
+        register_weight_bias(&bn.core, &bn.weight, Some(&bn.bias))?;
+        bn.core.register_buffer("running_mean", bn.running_mean.clone(), true)?;
+        bn.core.register_buffer("running_var", bn.running_var.clone(), true)?;
+        bn.core.register_buffer("num_batches_tracked", bn.num_batches_tracked.clone(), true)?;
+        Ok(bn)
     }
 }
 
 impl Module for BatchNorm {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    fn core(&self) -> &ModuleCore {
+        &self.core
+    }
+
+    fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+        let x = one_input(self, inputs)?;
         if !self.ranks.contains(&x.ndim()) {
             let want = if self.ranks == [4] { "4-D (N, C, H, W)" } else { "2-D (N, C) or 3-D (N, C, L)" };
             bail!(Shape, "batch norm expects a {want} input, got shape {}", fmt_shape(x.shape()));
         }
-        let training = self.training.get();
+        let training = self.core.is_training();
         let y = ops::batch_norm(
             x,
             Some(&self.running_mean),
@@ -72,17 +82,5 @@ impl Module for BatchNorm {
             inplace::apply(&self.num_batches_tracked, None, Inplace::Fill(count as f64 + 1.0))?;
         }
         Ok(y)
-    }
-
-    fn training_flag(&self) -> &TrainingFlag {
-        &self.training
-    }
-
-    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.push((format!("{prefix}weight"), self.weight.clone()));
-        out.push((format!("{prefix}bias"), self.bias.clone()));
-        out.push((format!("{prefix}running_mean"), self.running_mean.clone()));
-        out.push((format!("{prefix}running_var"), self.running_var.clone()));
-        out.push((format!("{prefix}num_batches_tracked"), self.num_batches_tracked.clone()));
     }
 }

@@ -1,6 +1,6 @@
 //! Conv2d: square kernels, one stride and padding for both spatial dims.
 
-use super::{push_weight_bias, Module, TrainingFlag};
+use super::{one_input, register_weight_bias, Module, ModuleCore};
 use crate::creation::uniform;
 use crate::error::{bail, Result};
 use crate::ops;
@@ -11,7 +11,7 @@ pub struct Conv2d {
     pub bias: Option<Tensor>,
     stride: i64,
     padding: i64,
-    training: TrainingFlag,
+    core: ModuleCore,
 }
 
 impl Conv2d {
@@ -41,20 +41,18 @@ impl Conv2d {
         } else {
             None
         };
-        Ok(Conv2d { weight, bias, stride, padding, training: TrainingFlag::default() })
+        let core = ModuleCore::new("Conv2d");
+        register_weight_bias(&core, &weight, bias.as_ref())?;
+        Ok(Conv2d { weight, bias, stride, padding, core })
     }
 }
 
 impl Module for Conv2d {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        ops::conv2d(x, &self.weight, self.bias.as_ref(), self.stride, self.padding)
+    fn core(&self) -> &ModuleCore {
+        &self.core
     }
 
-    fn training_flag(&self) -> &TrainingFlag {
-        &self.training
-    }
-
-    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        push_weight_bias(prefix, &self.weight, self.bias.as_ref(), out);
+    fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+        ops::conv2d(one_input(self, inputs)?, &self.weight, self.bias.as_ref(), self.stride, self.padding)
     }
 }

@@ -1,6 +1,6 @@
 //! Embedding: a lookup table of `num_embeddings` rows of size `dim`, initialised N(0, 1).
 
-use super::{Module, TrainingFlag};
+use super::{one_input, register_weight_bias, Module, ModuleCore};
 use crate::creation;
 use crate::error::{bail, Result};
 use crate::ops;
@@ -8,7 +8,7 @@ use crate::tensor::Tensor;
 
 pub struct Embedding {
     pub weight: Tensor,
-    training: TrainingFlag,
+    core: ModuleCore,
 }
 
 impl Embedding {
@@ -18,20 +18,18 @@ impl Embedding {
         }
         let weight = creation::randn(&[num_embeddings, dim])?;
         weight.mark_requires_grad(true);
-        Ok(Embedding { weight, training: TrainingFlag::default() })
+        let core = ModuleCore::new("Embedding");
+        register_weight_bias(&core, &weight, None)?;
+        Ok(Embedding { weight, core })
     }
 }
 
 impl Module for Embedding {
-    fn forward(&self, indices: &Tensor) -> Result<Tensor> {
-        ops::embedding(indices, &self.weight)
+    fn core(&self) -> &ModuleCore {
+        &self.core
     }
 
-    fn training_flag(&self) -> &TrainingFlag {
-        &self.training
-    }
-
-    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.push((format!("{prefix}weight"), self.weight.clone()));
+    fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+        ops::embedding(one_input(self, inputs)?, &self.weight)
     }
 }

@@ -1,6 +1,6 @@
 //! LayerNorm over the trailing `normalized_shape` dims, with an affine weight and bias.
 
-use super::{Module, TrainingFlag};
+use super::{one_input, register_weight_bias, Module, ModuleCore};
 use crate::creation;
 use crate::error::{bail, Result};
 use crate::ops;
@@ -13,7 +13,7 @@ pub struct LayerNorm {
     pub bias: Tensor,
     shape: Dims,
     eps: f64,
-    training: TrainingFlag,
+    core: ModuleCore,
 }
 
 impl LayerNorm {
@@ -25,21 +25,18 @@ impl LayerNorm {
         weight.mark_requires_grad(true);
         let bias = creation::zeros(shape, DType::F32)?;
         bias.mark_requires_grad(true);
-        Ok(LayerNorm { weight, bias, shape: shape.into(), eps, training: TrainingFlag::default() })
+        let core = ModuleCore::new("LayerNorm");
+        register_weight_bias(&core, &weight, Some(&bias))?;
+        Ok(LayerNorm { weight, bias, shape: shape.into(), eps, core })
     }
 }
 
 impl Module for LayerNorm {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        ops::layer_norm(x, &self.shape, Some(&self.weight), Some(&self.bias), self.eps)
+    fn core(&self) -> &ModuleCore {
+        &self.core
     }
 
-    fn training_flag(&self) -> &TrainingFlag {
-        &self.training
-    }
-
-    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.push((format!("{prefix}weight"), self.weight.clone()));
-        out.push((format!("{prefix}bias"), self.bias.clone()));
+    fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+        ops::layer_norm(one_input(self, inputs)?, &self.shape, Some(&self.weight), Some(&self.bias), self.eps)
     }
 }

@@ -1,6 +1,6 @@
 //! Linear: y = x W^T + b.
 
-use super::{push_weight_bias, Module, TrainingFlag};
+use super::{one_input, register_weight_bias, Module, ModuleCore};
 use crate::creation::uniform;
 use crate::error::{bail, Result};
 use crate::ops;
@@ -9,7 +9,7 @@ use crate::tensor::Tensor;
 pub struct Linear {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
-    training: TrainingFlag,
+    core: ModuleCore,
 }
 
 impl Linear {
@@ -33,24 +33,18 @@ impl Linear {
         } else {
             None
         };
-        Ok(Linear { weight, bias, training: TrainingFlag::default() })
+        let core = ModuleCore::new("Linear");
+        register_weight_bias(&core, &weight, bias.as_ref())?;
+        Ok(Linear { weight, bias, core })
     }
 }
 
 impl Module for Linear {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        ops::linear(x, &self.weight, self.bias.as_ref())
+    fn core(&self) -> &ModuleCore {
+        &self.core
     }
 
-    fn training_flag(&self) -> &TrainingFlag {
-        &self.training
-    }
-
-    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        push_weight_bias(prefix, &self.weight, self.bias.as_ref(), out);
-    }
-
-    fn as_linear(&self) -> Option<&Linear> {
-        Some(self)
+    fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+        ops::linear(one_input(self, inputs)?, &self.weight, self.bias.as_ref())
     }
 }

@@ -1,17 +1,54 @@
-//! Modules: layers with PyTorch's default initialisation and state_dict names.
+//! Modules: layers with PyTorch's default initialisation and state_dict names, on one machinery.
+//!
+//! Every module holds a [`ModuleCore`] (type name, training flag, registered parameters, buffers
+//! and children) and runs [`Module::forward_n`]; everything that walks modules (state_dict,
+//! parameters, train, lookups by path) is derived from the cores in `walk`. A module of your own,
+//! in Rust, is a struct holding a core whose constructor registers its parts:
+//!
+//! ```
+//! use infer::nn::{self, Linear, Module, ModuleCore};
+//! use infer::{Result, Tensor};
+//! use std::sync::Arc;
+//!
+//! struct Mlp { core: ModuleCore, fc1: Arc<Linear>, fc2: Arc<Linear> }
+//!
+//! impl Mlp {
+//!     fn new() -> Result<Mlp> {
+//!         let core = ModuleCore::new("Mlp");
+//!         let (fc1, fc2) = (Arc::new(Linear::new(4, 8, true)?), Arc::new(Linear::new(8, 2, true)?));
+//!         core.register_module("fc1", fc1.clone())?;
+//!         core.register_module("fc2", fc2.clone())?;
+//!         Ok(Mlp { core, fc1, fc2 })
+//!     }
+//! }
+//!
+//! impl Module for Mlp {
+//!     fn core(&self) -> &ModuleCore { &self.core }
+//!     fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+//!         let x = nn::one_input(self, inputs)?;
+//!         self.fc2.forward(&infer::ops::unary(&self.fc1.forward(x)?, infer::ops::UnaryOp::Relu)?)
+//!     }
+//! }
+//!
+//! let names: Vec<String> = nn::state_dict(&Mlp::new().unwrap()).into_iter().map(|(n, _)| n).collect();
+//! assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+//! ```
 
 pub mod batch_norm;
 pub mod conv;
+pub mod core;
 pub mod embedding;
 pub mod functional;
 pub mod layer_norm;
 pub mod linear;
 pub mod sequential;
+pub mod walk;
 
-use crate::error::Result;
+use crate::error::{bail, Result};
 use crate::tensor::Tensor;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::any::Any;
 
+pub use self::core::{ModuleCore, Named};
 pub use batch_norm::BatchNorm;
 pub use conv::Conv2d;
 pub use embedding::Embedding;
@@ -19,72 +56,58 @@ pub use functional::Functional;
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use sequential::Sequential;
+pub use walk::{for_each_module, get_module, get_tensor, named_modules, parameters, state_dict, train};
 
-pub trait Module: Send + Sync {
-    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+/// The most modules along any chain of children (RT_MAX_MODULE_DEPTH): every walk recurses once
+/// per level, and this many levels fit in a 128 KiB thread stack.
+pub const MAX_DEPTH: usize = 64;
 
-    /// The module's own training flag.
-    fn training_flag(&self) -> &TrainingFlag;
+/// A module: its core (identity and registry) and its forward. `Any` lets containers recognise
+/// concrete layers (Sequential fuses a Linear with the activation after it) without the trait
+/// knowing about them.
+pub trait Module: Any + Send + Sync {
+    fn core(&self) -> &ModuleCore;
 
-    /// Sets training mode on this module (containers override it to recurse).
-    fn train(&self, training: bool) {
-        self.training_flag().set(training);
+    /// Runs the module on its inputs (an entry may be absent where the module allows it).
+    fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor>;
+
+    /// Runs the module on one input.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_n(std::slice::from_ref(&Some(x.clone())))
     }
 
     fn is_training(&self) -> bool {
-        self.training_flag().get()
-    }
-
-    /// Parameters then buffers, children in order, named as PyTorch's state_dict keys.
-    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>);
-
-    /// Levels of modules this one spans: 1 for a layer, one more than its deepest child for a
-    /// container.
-    fn depth(&self) -> usize {
-        1
-    }
-
-    /// This layer as a Linear, so Sequential can fuse it with the activation that follows.
-    fn as_linear(&self) -> Option<&Linear> {
-        None
-    }
-
-    /// The elementwise function this layer is, if it is one.
-    fn activation(&self) -> Option<crate::ops::UnaryOp> {
-        None
+        self.core().is_training()
     }
 }
 
-/// The training flag every module keeps (modules start in training mode, as in PyTorch).
-pub struct TrainingFlag(AtomicBool);
-
-impl Default for TrainingFlag {
-    fn default() -> Self {
-        TrainingFlag(AtomicBool::new(true))
+/// The one input of a single-input module, or an error naming the module's type.
+pub fn one_input<'a>(m: &dyn Module, inputs: &'a [Option<Tensor>]) -> Result<&'a Tensor> {
+    match inputs {
+        [Some(x)] => Ok(x),
+        [None] => bail!(NullArgument, "inputs[0] is NULL; a {} module takes one input tensor", m.core().type_name()),
+        _ => bail!(
+            InvalidArgument,
+            "a {} module takes exactly one input, but n_inputs is {}; pass one tensor",
+            m.core().type_name(),
+            inputs.len()
+        ),
     }
 }
 
-impl TrainingFlag {
-    pub fn set(&self, training: bool) {
-        self.0.store(training, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
+/// `m` as a `T`, when it is one.
+pub fn downcast<T: Module>(m: &dyn Module) -> Option<&T> {
+    (m as &dyn Any).downcast_ref::<T>()
 }
 
-/// Adds `weight` and, when present, `bias` under `prefix` (PyTorch's names for both).
-pub fn push_weight_bias(prefix: &str, weight: &Tensor, bias: Option<&Tensor>, out: &mut Vec<(String, Tensor)>) {
-    out.push((format!("{prefix}weight"), weight.clone()));
+/// Registers `weight` and, when present, `bias` as parameters requiring grad (PyTorch's names).
+pub(crate) fn register_weight_bias(core: &ModuleCore, weight: &Tensor, bias: Option<&Tensor>) -> Result<()> {
+    core.register_parameter("weight", weight.clone(), true)?;
     if let Some(b) = bias {
-        out.push((format!("{prefix}bias"), b.clone()));
+        core.register_parameter("bias", b.clone(), true)?;
     }
+    Ok(())
 }
 
-/// All of a module's tensors with their state_dict names.
-pub fn state_dict(m: &dyn Module) -> Vec<(String, Tensor)> {
-    let mut out = Vec::new();
-    m.named_tensors("", &mut out);
-    out
-}
+#[cfg(test)]
+mod tests;

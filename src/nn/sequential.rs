@@ -1,42 +1,54 @@
-//! Sequential: children applied in order, named `0.`, `1.`, ... in the state_dict.
+//! Sequential: children applied in order, registered as `0`, `1`, ... (their state_dict prefixes).
 
-use super::{Module, TrainingFlag};
+use super::core::height;
+use super::{downcast, one_input, Functional, Linear, Module, ModuleCore, MAX_DEPTH};
 use crate::error::{bail, Result};
 use crate::tensor::Tensor;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Sequential {
+    core: ModuleCore,
+    /// The registered children again, in order, so forward reads them without the registry lock.
     children: Vec<Arc<dyn Module>>,
-    training: TrainingFlag,
-    depth: usize,
 }
 
 impl Sequential {
-    /// Refuses to nest deeper than `max_depth` levels: every walk over a module recurses once
-    /// per level, and a deep enough nest would overflow the stack of the thread walking it.
-    pub fn new(children: Vec<Arc<dyn Module>>, max_depth: usize) -> Result<Sequential> {
-        let depth = 1 + children.iter().map(|c| c.depth()).max().unwrap_or(0);
-        if depth > max_depth {
-            let (i, _) = children.iter().enumerate().max_by_key(|(_, c)| c.depth()).expect("depth > 1 means a child");
-            bail!(
-                InvalidArgument,
-                "children[{i}] is nested {} modules deep, so this Sequential would be {depth}, past the limit of {max_depth} (RT_MAX_MODULE_DEPTH); nest fewer Sequentials (one can hold any number of layers)",
-                depth - 1
-            );
+    /// Refuses to nest deeper than MAX_DEPTH levels: every walk over a module recurses once per
+    /// level, and a deep enough nest would overflow the stack of the thread walking it.
+    pub fn new(children: Vec<Arc<dyn Module>>) -> Result<Sequential> {
+        let mut memo = HashMap::new();
+        let heights: Vec<usize> = children.iter().map(|c| height(&**c, &mut memo)).collect();
+        if let Some((i, &deepest)) = heights.iter().enumerate().max_by_key(|(_, h)| **h) {
+            if deepest + 1 > MAX_DEPTH {
+                bail!(
+                    InvalidArgument,
+                    "children[{i}] is nested {deepest} modules deep, so this Sequential would be {}, past the limit of {MAX_DEPTH} (RT_MAX_MODULE_DEPTH); nest fewer Sequentials (one can hold any number of layers)",
+                    deepest + 1
+                );
+            }
         }
-        Ok(Sequential { children, training: TrainingFlag::default(), depth })
+        let core = ModuleCore::new("Sequential");
+        for (i, c) in children.iter().enumerate() {
+            core.register_module(&i.to_string(), c.clone())?;
+        }
+        Ok(Sequential { core, children })
     }
 }
 
 impl Module for Sequential {
+    fn core(&self) -> &ModuleCore {
+        &self.core
+    }
+
     /// Runs the children in order, fusing each Linear with an activation that follows it.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut h = x.clone();
+    fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+        let mut h = one_input(self, inputs)?.clone();
         let mut i = 0;
         while i < self.children.len() {
-            let c = &self.children[i];
-            let next_act = self.children.get(i + 1).and_then(|n| n.activation());
-            match (c.as_linear(), next_act) {
+            let c = &*self.children[i];
+            let next_act = self.children.get(i + 1).and_then(|n| downcast::<Functional>(&**n)).and_then(Functional::as_activation);
+            match (downcast::<Linear>(c), next_act) {
                 (Some(l), Some(act)) => {
                     h = crate::ops::linear_act(&h, &l.weight, l.bias.as_ref(), act)?;
                     i += 2;
@@ -48,26 +60,5 @@ impl Module for Sequential {
             }
         }
         Ok(h)
-    }
-
-    fn train(&self, training: bool) {
-        self.training.set(training);
-        for c in &self.children {
-            c.train(training);
-        }
-    }
-
-    fn training_flag(&self) -> &TrainingFlag {
-        &self.training
-    }
-
-    fn depth(&self) -> usize {
-        self.depth
-    }
-
-    fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        for (i, c) in self.children.iter().enumerate() {
-            c.named_tensors(&format!("{prefix}{i}."), out);
-        }
     }
 }
