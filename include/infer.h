@@ -112,6 +112,13 @@ typedef rt_status (*rt_forward_fn)(void *ctx, const struct rt_module *self_, con
  */
 typedef rt_status (*rt_key_map_fn)(void *ctx, const char *file_key, char *module_key, size_t cap);
 
+/**
+ * Every status code but RT_OK, in value order: the one list the C header's `RT_ERR_*`
+ * constants, API.md's table, `rt_status_str` and the Go binding's constants are checked
+ * against (tests/status_codes.rs).
+ */
+#define Code_ALL { NullArgument, InvalidArgument, InvalidHandle, Shape, Dtype, Autograd, InferenceMode, InvalidState, Io, Format, OutOfMemory, Unsupported, BufferTooSmall, Internal, }
+
 #define RT_OK 0
 
 #define RT_ERR_NULL_ARGUMENT 1

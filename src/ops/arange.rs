@@ -9,6 +9,9 @@ use crate::tensor::Tensor;
 /// torch.arange(start, end, step, dtype): ceil((end - start) / step) values start + i step,
 /// computed in f64 (PyTorch's CPU accumulation type for floats) then stored in the dtype.
 pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+    if dtype == DType::Bool {
+        bail!(Dtype, "arange: BOOL ranges are not defined (as in PyTorch); make an F32 or I64 range and compare it");
+    }
     if !(start.is_finite() && end.is_finite() && step.is_finite()) {
         bail!(InvalidArgument, "arange: start {start}, end {end} and step {step} must all be finite");
     }
@@ -39,5 +42,6 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
             v.extend((0..n as i64).map(|i| s + i * st));
             raw::from_vec(v, &[n], inference)
         }
+        DType::Bool => unreachable!("refused above"),
     })
 }

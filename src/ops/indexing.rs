@@ -59,6 +59,7 @@ pub fn gather_raw(t: &Tensor, d: usize, index: &[i64], i_shape: &[usize], infere
     match t.dtype() {
         DType::F32 => gather_typed::<f32>(t, d, index, i_shape, inference),
         DType::I64 => gather_typed::<i64>(t, d, index, i_shape, inference),
+        DType::Bool => gather_typed::<u8>(t, d, index, i_shape, inference),
     }
 }
 

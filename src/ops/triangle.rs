@@ -13,6 +13,7 @@ pub fn mask_triangle(t: &Tensor, upper: bool, diagonal: i64, inference: bool) ->
     match t.dtype() {
         DType::F32 => mask_typed::<f32>(t, upper, diagonal, inference),
         DType::I64 => mask_typed::<i64>(t, upper, diagonal, inference),
+        DType::Bool => mask_typed::<u8>(t, upper, diagonal, inference),
     }
 }
 
