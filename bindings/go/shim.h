@@ -173,6 +173,15 @@ GO_WRAP(rt_optimizer_step, (O *o, char **msg), (o))
 GO_WRAP(rt_optimizer_zero_grad, (O *o, char **msg), (o))
 GO_WRAP(rt_optimizer_free, (O *o, char **msg), (o))
 
+/* BOOL comparisons and masks (masks.go) */
+GO_WRAP(rt_tensor_compare, (CT *a, CT *b, rt_compare op, T **out, char **msg), (a, b, op, out))
+GO_WRAP(rt_tensor_compare_scalar, (CT *a, double s, rt_compare op, T **out, char **msg), (a, s, op, out))
+GO_WRAP(rt_tensor_logical_and, (CT *a, CT *b, T **out, char **msg), (a, b, out))
+GO_WRAP(rt_tensor_logical_or, (CT *a, CT *b, T **out, char **msg), (a, b, out))
+GO_WRAP(rt_tensor_logical_not, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_where, (CT *c, CT *a, CT *b, T **out, char **msg), (c, a, b, out))
+GO_WRAP(rt_tensor_masked_fill, (CT *t, CT *mask, double v, T **out, char **msg), (t, mask, v, out))
+
 /* runtime */
 GO_WRAP(rt_set_num_threads, (size_t n, char **msg), (n))
 GO_WRAP(rt_memory_stats_get, (rt_memory_stats *out, char **msg), (out))

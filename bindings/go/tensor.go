@@ -15,6 +15,8 @@ type DType uint32
 const (
 	Float32 DType = C.RT_DTYPE_F32
 	Int64   DType = C.RT_DTYPE_I64
+	// Bool holds one byte per element, 0 or 1 (see masks.go).
+	Bool DType = C.RT_DTYPE_BOOL
 )
 
 func (d DType) String() string {
@@ -23,11 +25,13 @@ func (d DType) String() string {
 		return "float32"
 	case Int64:
 		return "int64"
+	case Bool:
+		return "bool"
 	}
 	return "DType(" + strconv.FormatUint(uint64(d), 10) + ")"
 }
 
-// Tensor is an n-dimensional array of float32 or int64 values, with autograd. Close releases it.
+// Tensor is an n-dimensional array of float32, int64 or bool values, with autograd. Close releases it.
 type Tensor struct{ handle }
 
 func (t *Tensor) kind() string   { return "Tensor" }

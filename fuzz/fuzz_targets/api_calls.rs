@@ -19,6 +19,7 @@
 mod common;
 
 use infer::ffi::autograd::*;
+use infer::ffi::compare::*;
 use infer::ffi::error::*;
 use infer::ffi::inplace::*;
 use infer::ffi::layers::*;
@@ -134,8 +135,8 @@ impl Input<'_> {
 
     fn dtype(&mut self) -> rt_dtype {
         match self.byte() {
-            b @ 0..=249 => (b % 2) as rt_dtype,
-            b => [2, 7, u32::MAX, 0x8000_0000, 100, 3][(b - 250) as usize],
+            b @ 0..=249 => (b % 3) as rt_dtype,
+            b => [4, 7, u32::MAX, 0x8000_0000, 100, 3][(b - 250) as usize],
         }
     }
 }
@@ -357,7 +358,7 @@ fn from_data(s: &mut State, inp: &mut Input, blob: bool) {
     let dtype = inp.dtype();
     let numel = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?));
     // The claimed byte count: right, off by some bytes, or 0; the buffer always holds it.
-    let right = numel.filter(|&n| n <= SMALL).map(|n| n as usize * if dtype == RT_DTYPE_I64 { 8 } else { 4 }).unwrap_or(0);
+    let right = numel.filter(|&n| n <= SMALL).map(|n| n as usize * elem_size(dtype)).unwrap_or(0);
     let nbytes = match inp.below(4) {
         0 => right.saturating_sub(inp.below(9)),
         1 => right + inp.below(9),
@@ -373,6 +374,10 @@ fn from_data(s: &mut State, inp: &mut Input, blob: bool) {
             })
             .collect(),
     );
+    if dtype == RT_DTYPE_BOOL && inp.flag() {
+        // Mostly valid BOOL bytes (0 or 1); otherwise the library must refuse them.
+        buffer.iter_mut().for_each(|w| *w &= 0x0101_0101_0101_0101);
+    }
     let misaligned = inp.below(8) == 0;
     let data = if nbytes == 0 && inp.flag() {
         null_mut()
@@ -618,7 +623,7 @@ fn inspect(s: &mut State, inp: &mut Input) {
             if t.numel <= SMALL && call!(rt_tensor_data_ptr(h, &mut p)) == RT_OK {
                 assert_eq!(call!(rt_tensor_dtype(h, &mut dtype)), RT_OK);
                 assert_eq!(call!(rt_tensor_numel(h, &mut numel)), RT_OK);
-                let bytes = numel * if dtype == RT_DTYPE_I64 { 8 } else { 4 };
+                let bytes = numel * elem_size(dtype);
                 // SAFETY: the library promises numel elements at p while the handle lives.
                 let data = unsafe { std::slice::from_raw_parts(p as *const u8, bytes) };
                 std::hint::black_box(data.iter().fold(0u8, |a, &b| a ^ b));
@@ -918,7 +923,7 @@ fn tensor_value(t: *const rt_tensor) -> (u32, Vec<i64>, Vec<u8>) {
     let mut shape = vec![0i64; RT_MAX_DIMS];
     assert_eq!(call!(rt_tensor_shape(t, shape.as_mut_ptr(), shape.len(), &mut ndim)), RT_OK);
     shape.truncate(ndim);
-    let mut bytes = vec![0u8; numel * if dtype == RT_DTYPE_I64 { 8 } else { 4 }];
+    let mut bytes = vec![0u8; numel * elem_size(dtype)];
     assert_eq!(call!(rt_tensor_copy_to(t, bytes.as_mut_ptr() as *mut c_void, bytes.len())), RT_OK);
     (dtype, shape, bytes)
 }
@@ -1089,10 +1094,11 @@ fuzz_target!(|data: &[u8]| {
             12 => module(&mut s, &mut inp),
             13 => optimizer(&mut s, &mut inp),
             14 => modes(&mut s, &mut inp),
-            _ => match inp.below(5) {
+            _ => match inp.below(6) {
                 0 => runtime(&mut inp),
                 1 => nn_op(&mut s, &mut inp),
                 2 => nn_module(&mut s, &mut inp),
+                3 => masks(&mut s, &mut inp),
                 _ => s.free_tensor(&mut inp),
             },
         }
@@ -1102,3 +1108,40 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(common::live_bytes(), baseline, "tensor storage is still held after every handle was freed");
     assert_eq!(BLOBS.load(Ordering::SeqCst), 0, "a blob deleter did not run after its last handle was freed");
 });
+
+/// Bytes per element of a valid dtype (an unknown one only reaches calls that refuse it).
+fn elem_size(dtype: rt_dtype) -> usize {
+    match dtype {
+        RT_DTYPE_I64 => 8,
+        RT_DTYPE_BOOL => 1,
+        _ => 4,
+    }
+}
+
+/// BOOL comparisons, logical ops, where and masked_fill (API.md 7.B), on tensors of any dtype
+/// and rt_compare values past RT_CMP_GE.
+fn masks(s: &mut State, inp: &mut Input) {
+    let (a, b) = (s.tensor(inp), s.tensor(inp));
+    if !allocating_op_ok(&[a, b]) {
+        return;
+    }
+    let (x, y) = (a.handle, b.handle);
+    let op = if inp.below(16) == 0 { RT_CMP_GE + 1 + inp.byte() as u32 } else { inp.below(6) as u32 };
+    let mut out = null_mut();
+    let status = match inp.below(7) {
+        0 => call!(rt_tensor_compare(x, y, op, &mut out)),
+        1 => call!(rt_tensor_compare_scalar(x, inp.scalar(), op, &mut out)),
+        2 => call!(rt_tensor_logical_and(x, y, &mut out)),
+        3 => call!(rt_tensor_logical_or(x, y, &mut out)),
+        4 => call!(rt_tensor_logical_not(x, &mut out)),
+        5 => {
+            let c = s.tensor(inp);
+            if !allocating_op_ok(&[c, a, b]) {
+                return;
+            }
+            call!(rt_tensor_where(c.handle, x, y, &mut out))
+        }
+        _ => call!(rt_tensor_masked_fill(x, y, inp.scalar(), &mut out)),
+    };
+    s.keep(status, out);
+}

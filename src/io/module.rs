@@ -132,3 +132,58 @@ pub fn save(m: &dyn Module, path: &Path) -> Result<()> {
     let items: Vec<(&str, &crate::Tensor)> = sd.iter().map(|(k, t)| (k.as_str(), t)).collect();
     safetensors::save(path, &items)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::creation::from_slice;
+    use crate::nn::TrainingFlag;
+    use crate::Tensor;
+
+    /// A module holding a BOOL buffer beside an F32 parameter (as a custom module's mask would).
+    struct Masked {
+        weight: Tensor,
+        mask: Tensor,
+        flag: TrainingFlag,
+    }
+
+    impl Module for Masked {
+        fn forward(&self, x: &Tensor) -> Result<Tensor> {
+            Ok(x.clone())
+        }
+        fn training_flag(&self) -> &TrainingFlag {
+            &self.flag
+        }
+        fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+            out.push((format!("{prefix}weight"), self.weight.clone()));
+            out.push((format!("{prefix}mask"), self.mask.clone()));
+        }
+    }
+
+    fn masked(w: &[f32], mask: &[u8]) -> Masked {
+        Masked { weight: from_slice(w, &[2]).unwrap(), mask: from_slice(mask, &[3]).unwrap(), flag: TrainingFlag::default() }
+    }
+
+    #[test]
+    fn bool_buffers_save_and_load_as_bool() {
+        let dir = std::env::temp_dir().join(format!("infer-module-bool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.safetensors");
+        save(&masked(&[1.0, 2.0], &[1, 0, 1]), &path).unwrap();
+        let target = masked(&[0.0, 0.0], &[0, 1, 0]);
+        load(&target, &path, true).unwrap();
+        assert_eq!(target.mask.to_vec_i64(), vec![1, 0, 1]);
+        assert_eq!(target.mask.version(), Some(1));
+        // A BOOL key does not load into an F32 tensor (nor the reverse), and changes nothing.
+        let swapped = Masked {
+            weight: from_slice(&[0u8, 0], &[2]).unwrap(),
+            mask: from_slice(&[0f32; 3], &[3]).unwrap(),
+            flag: TrainingFlag::default(),
+        };
+        let e = load(&swapped, &path, true).unwrap_err();
+        assert_eq!(e.code, crate::Code::Dtype);
+        assert!(e.message.contains("BOOL"), "{}", e.message);
+        assert_eq!(swapped.weight.version(), Some(0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -105,7 +105,8 @@ pub fn compare_scalar(a: &Tensor, s: f64, op: CmpOp) -> Result<Tensor> {
 }
 
 fn integer_scalar<T: Element>(a: &Tensor, s: f64, op: CmpOp, inference: bool, value: impl Fn(T) -> i64) -> Result<Tensor> {
-    if s.fract() == 0.0 && (-9.223372036854775808e18..9.223372036854775808e18).contains(&s) {
+    // [-2^63, 2^63): i64::MIN converts to f64 exactly.
+    if s.fract() == 0.0 && (i64::MIN as f64..-(i64::MIN as f64)).contains(&s) {
         let s = s as i64;
         with_cmp!(op, i64, |f| map_bool::<T>(a, inference, |x| f(value(x), s)))
     } else {
