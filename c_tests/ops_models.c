@@ -622,3 +622,30 @@ TEST(rule_i7_refuses_ops_that_would_save_an_inference_tensor) {
     rt_tensor *all[] = {x, y, v, ix, idx, normal};
     free_all(all, LEN(all));
 }
+
+TEST(factories_and_views_of_the_new_ops_follow_the_mode_they_run_in) {
+    const float w[] = {1, 2};
+    const int64_t shape[] = {2}, gi[] = {1, 0};
+    rt_tensor *p = tensor_f32(w, shape, 1), *idx = tensor_i64(gi, shape, 1);
+    CHECK_OK(rt_tensor_set_requires_grad(p, true));
+    rt_tensor *r, *m, *g, *parts[2];
+    size_t n = 0;
+    CHECK_OK(rt_inference_mode_enter(true));
+    CHECK_OK(rt_tensor_arange(0, 4, 1, RT_DTYPE_F32, &r));
+    CHECK_OK(rt_tensor_multinomial(p, 2, true, &m));
+    CHECK_OK(rt_tensor_gather(p, 0, idx, &g));
+    CHECK_OK(rt_tensor_chunk(r, 2, 0, parts, 2, &n));
+    CHECK_OK(rt_inference_mode_exit());
+    CHECK(is_inference(r) && is_inference(m) && is_inference(g) && is_inference(parts[0]));
+    CHECK(!has_grad_fn(g) && !requires_grad(g));
+    /* outside inference mode: normal tensors; chunk views of a tensor requiring grad record */
+    rt_tensor *r2, *views[2], *g2;
+    CHECK_OK(rt_tensor_arange(0, 4, 1, RT_DTYPE_F32, &r2));
+    CHECK(!is_inference(r2));
+    CHECK_OK(rt_tensor_chunk(p, 2, 0, views, 2, &n));
+    CHECK(has_grad_fn(views[1]) && !is_inference(views[1]));
+    CHECK_OK(rt_tensor_gather(p, 0, idx, &g2));
+    CHECK(has_grad_fn(g2));
+    rt_tensor *all[] = {p, idx, r, m, g, parts[0], parts[1], r2, views[0], views[1], g2};
+    free_all(all, LEN(all));
+}
