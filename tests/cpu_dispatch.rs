@@ -208,7 +208,8 @@ fn elementwise_and_row_kernels_do_not_depend_on_threads_or_layout() {
     let data: Vec<f32> = values(rows * cols, 21).iter().map(|v| v * 12.0).collect();
     let x = creation::from_slice(&data, &[rows, cols]).unwrap();
     let (w, b) = (creation::from_slice(&values(cols, 22), &[cols]).unwrap(), creation::from_slice(&values(cols, 23), &[cols]).unwrap());
-    let unary = [ops::UnaryOp::Exp, ops::UnaryOp::Log, ops::UnaryOp::Sigmoid, ops::UnaryOp::Tanh, ops::UnaryOp::Gelu];
+    use ops::UnaryOp::*;
+    let unary = [Exp, Log, Sigmoid, Tanh, Gelu, Silu, Rsqrt, Sin, Cos, Abs, GeluTanh];
     let run = |threads| {
         infer::parallel::set_num_threads(threads);
         let mut outs: Vec<Vec<f32>> = unary.iter().map(|&op| ops::unary(&x, op).unwrap().to_vec_f32()).collect();

@@ -186,4 +186,24 @@ GO_WRAP(rt_tensor_masked_fill, (CT *t, CT *mask, double v, T **out, char **msg),
 GO_WRAP(rt_set_num_threads, (size_t n, char **msg), (n))
 GO_WRAP(rt_memory_stats_get, (rt_memory_stats *out, char **msg), (out))
 
+/* ops of API.md 7.C (ops_models.go) */
+GO_WRAP(rt_tensor_silu, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_rsqrt, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_sin, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_cos, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_abs, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_gelu_tanh, (CT *a, T **out, char **msg), (a, out))
+GO_WRAP(rt_tensor_max_dim, (CT *t, int64_t d, bool k, T **v, T **i, char **msg), (t, d, k, v, i))
+GO_WRAP(rt_tensor_min_dim, (CT *t, int64_t d, bool k, T **v, T **i, char **msg), (t, d, k, v, i))
+GO_WRAP(rt_tensor_amax, (CT *t, const int64_t *d, size_t n, bool k, T **out, char **msg), (t, d, n, k, out))
+GO_WRAP(rt_tensor_topk, (CT *t, int64_t k, int64_t d, bool l, T **v, T **i, char **msg), (t, k, d, l, v, i))
+GO_WRAP(rt_tensor_index_select, (CT *t, int64_t d, CT *i, T **out, char **msg), (t, d, i, out))
+GO_WRAP(rt_tensor_gather, (CT *t, int64_t d, CT *i, T **out, char **msg), (t, d, i, out))
+GO_WRAP(rt_tensor_arange, (double s, double e, double st, rt_dtype dt, T **out, char **msg), (s, e, st, dt, out))
+GO_WRAP(rt_tensor_triu, (CT *t, int64_t d, T **out, char **msg), (t, d, out))
+GO_WRAP(rt_tensor_tril, (CT *t, int64_t d, T **out, char **msg), (t, d, out))
+GO_WRAP(rt_tensor_stack, (CT *const *ts, size_t n, int64_t d, T **out, char **msg), (ts, n, d, out))
+GO_WRAP(rt_tensor_chunk, (CT *t, size_t c, int64_t d, T **outs, size_t cap, size_t *n, char **msg), (t, c, d, outs, cap, n))
+GO_WRAP(rt_tensor_multinomial, (CT *p, int64_t n, bool r, T **out, char **msg), (p, n, r, out))
+
 #endif

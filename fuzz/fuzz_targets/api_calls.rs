@@ -1066,6 +1066,70 @@ fn runtime(inp: &mut Input) {
     }
 }
 
+/// The ops of API.md 7.C (models beyond stacks): unary functions, selecting reductions, topk,
+/// indexing, arange, triangles, stack, chunk and multinomial.
+fn models_op(s: &mut State, inp: &mut Input) {
+    use infer::ffi::ops_models::*;
+    let a = s.tensor(inp);
+    let b = s.tensor(inp);
+    let (dim, keepdim, flag) = (inp.dim(), inp.flag(), inp.flag());
+    if !all_small(&[a, b]) {
+        return;
+    }
+    let (x, y) = (a.handle, b.handle);
+    let (mut out, mut out2) = (null_mut(), null_mut());
+    let status = match inp.below(18) {
+        0 => call!(rt_tensor_silu(x, &mut out)),
+        1 => call!(rt_tensor_rsqrt(x, &mut out)),
+        2 => call!(rt_tensor_sin(x, &mut out)),
+        3 => call!(rt_tensor_cos(x, &mut out)),
+        4 => call!(rt_tensor_abs(x, &mut out)),
+        5 => call!(rt_tensor_gelu_tanh(x, &mut out)),
+        6 => call!(rt_tensor_max_dim(x, dim, keepdim, &mut out, &mut out2)),
+        7 => call!(rt_tensor_min_dim(x, dim, keepdim, &mut out, &mut out2)),
+        8 => {
+            let dims = inp.dims();
+            call!(rt_tensor_amax(x, dims.as_ptr(), dims.len(), keepdim, &mut out))
+        }
+        9 => call!(rt_tensor_topk(x, inp.below(8) as i64 - 1, dim, flag, &mut out, &mut out2)),
+        10 => call!(rt_tensor_index_select(x, dim, y, &mut out)),
+        11 => call!(rt_tensor_gather(x, dim, y, &mut out)),
+        12 => {
+            // a range of at most 40 steps, or a step of 0, or the wrong sign
+            let (start, step) = (inp.scalar(), if inp.below(8) == 0 { 0.0 } else { inp.scalar() });
+            let end = start + step * (inp.below(44) as f64 - 4.0);
+            call!(rt_tensor_arange(start, end, step, inp.dtype(), &mut out))
+        }
+        13 => call!(rt_tensor_triu(x, dim, &mut out)),
+        14 => call!(rt_tensor_tril(x, dim, &mut out)),
+        15 => {
+            let list = s.tensor_list(inp);
+            if !all_small(&list) {
+                return;
+            }
+            let handles: Vec<*const rt_tensor> = list.iter().map(|t| t.handle as *const rt_tensor).collect();
+            call!(rt_tensor_stack(handles.as_ptr(), handles.len(), dim, &mut out))
+        }
+        16 => {
+            let mut outs = [null_mut(); 8];
+            let (chunks, cap) = (inp.below(6), inp.below(9));
+            let mut n = 0usize;
+            let p = if cap == 0 && flag { null_mut() } else { outs.as_mut_ptr() };
+            let status = call!(rt_tensor_chunk(x, chunks, dim, p, cap, &mut n));
+            if status == RT_OK {
+                assert!(n <= cap, "chunk wrote more views than the buffer holds");
+            }
+            for o in outs {
+                s.keep(status, o);
+            }
+            return;
+        }
+        _ => call!(rt_tensor_multinomial(x, inp.below(12) as i64 - 2, flag, &mut out)),
+    };
+    s.keep(status, out);
+    s.keep(status, out2);
+}
+
 fuzz_target!(|data: &[u8]| {
     let baseline = common::live_bytes();
     let mut inp = Input(data);
@@ -1094,11 +1158,12 @@ fuzz_target!(|data: &[u8]| {
             12 => module(&mut s, &mut inp),
             13 => optimizer(&mut s, &mut inp),
             14 => modes(&mut s, &mut inp),
-            _ => match inp.below(6) {
+            _ => match inp.below(7) {
                 0 => runtime(&mut inp),
                 1 => nn_op(&mut s, &mut inp),
                 2 => nn_module(&mut s, &mut inp),
                 3 => masks(&mut s, &mut inp),
+                4 => models_op(&mut s, &mut inp),
                 _ => s.free_tensor(&mut inp),
             },
         }

@@ -219,7 +219,7 @@ pub fn rsqrt(x: f32) -> f32 {
 #[inline(always)]
 fn reduce_half_pi(x: f32) -> (f64, i32) {
     const TOINT: f64 = 1.5 / f64::EPSILON;
-    const INV_PIO2: f64 = 6.366_197_723_675_813_8e-1;
+    const INV_PIO2: f64 = std::f64::consts::FRAC_2_PI;
     const PIO2_1: f64 = 1.570_796_310_901_641_8;
     const PIO2_1T: f64 = 1.589_325_477_352_819_7e-8;
     let xd = x as f64;

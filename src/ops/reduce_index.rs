@@ -104,5 +104,5 @@ pub fn amax(t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     let out_shape: Dims =
         if keepdim { keep_shape.clone() } else { t.shape().iter().zip(&mask).filter(|(_, &m)| !m).map(|(&s, _)| s).collect() };
     let out = raw::alias(&y, Layout::contiguous(&out_shape));
-    Ok(rec.finish(out, || Box::new(AmaxBackward { name: "AmaxBackward", keep_shape }), saved))
+    Ok(rec.finish(out, || Box::new(AmaxBackward { keep_shape }), saved))
 }

@@ -64,13 +64,12 @@ impl Backward for IndexSelectBackward {
 /// set): the gradient is split evenly among ties, as PyTorch's amax. Saved: [x, y (keepdim
 /// shape)].
 pub struct AmaxBackward {
-    pub name: &'static str,
     pub keep_shape: Dims,
 }
 
 impl Backward for AmaxBackward {
     fn name(&self) -> &'static str {
-        self.name
+        "AmaxBackward"
     }
 
     fn apply(&self, g: &Tensor, saved: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
