@@ -133,6 +133,26 @@ TEST(residual_block_forward_and_backward_match_pytorch) {
     CHECK_OK(rt_module_free(m));
 }
 
+/* The callback runs with the caller's modes: in inference mode nothing is recorded. */
+TEST(a_callback_runs_in_the_callers_grad_mode) {
+    rt_module *m = residual_block();
+    rt_tensor *x = tensor_f32(res_x, res_x_shape, 2);
+    CHECK_OK(rt_inference_mode_enter(true));
+    rt_tensor *y = forward(m, x);
+    CHECK_OK(rt_inference_mode_exit());
+    CHECK(is_inference(y) && !has_grad_fn(y));
+    check_all_near(y, res_y, 12, 1e-5);
+    CHECK_OK(rt_grad_mode_enter(false));
+    rt_tensor *z = forward(m, x);
+    CHECK_OK(rt_grad_mode_exit());
+    CHECK(!is_inference(z) && !has_grad_fn(z) && !requires_grad(z));
+    rt_tensor *w = forward(m, x);
+    CHECK(has_grad_fn(w));
+    rt_tensor *ts[] = {x, y, z, w};
+    for (int i = 0; i < 4; i++) CHECK_OK(rt_tensor_free(ts[i]));
+    CHECK_OK(rt_module_free(m));
+}
+
 TEST(forward_is_forward_n_with_one_input) {
     rt_module *m = residual_block();
     rt_tensor *x = tensor_f32(res_x, res_x_shape, 2), *y = NULL;
@@ -477,6 +497,13 @@ static rt_status failing_map(void *ctx, const char *file_key, char *module_key, 
     return rt_tensor_free((rt_tensor *)0x10);
 }
 
+/* "bert.X" -> "enc.X": names the module does not have. */
+static rt_status wrong_prefix(void *ctx, const char *file_key, char *module_key, size_t cap) {
+    (void)ctx;
+    snprintf(module_key, cap, "enc.%s", file_key + 5);
+    return RT_OK;
+}
+
 static rt_status no_nul_map(void *ctx, const char *file_key, char *module_key, size_t cap) {
     (void)ctx;
     (void)file_key;
@@ -556,6 +583,9 @@ TEST(mapped_load_refusals_change_nothing) {
     CHECK_ERROR_MENTIONS("both map to \"dense.weight\"");
     CHECK_STATUS(rt_module_load_safetensors_mapped(m, path, false, failing_map, NULL), RT_ERR_INVALID_HANDLE);
     CHECK_ERROR_MENTIONS("rt_module_load_safetensors_mapped: the key map, for file key \"bert.dense.bias\": rt_tensor_free");
+    CHECK_STATUS(rt_module_load_safetensors_mapped(m, path, true, wrong_prefix, NULL), RT_ERR_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("unexpected key(s) \"enc.dense.bias\" (file key \"bert.dense.bias\")");
+    CHECK_OK(rt_module_load_safetensors_mapped(m, path, false, wrong_prefix, NULL)); /* loads nothing */
     CHECK_STATUS(rt_module_load_safetensors_mapped(m, path, false, no_nul_map, NULL), RT_ERR_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("no NUL");
     CHECK_STATUS(rt_module_load_safetensors_mapped(m, path, false, NULL, NULL), RT_ERR_NULL_ARGUMENT);

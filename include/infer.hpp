@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
@@ -511,6 +512,86 @@ class Module : public detail::Owner<rt_module, rt_module_free> {
     }
     /* Writes the state_dict (PyTorch's names) to path, atomically. */
     void save_safetensors(const std::string &path) const { check(rt_module_save_safetensors(get(), path.c_str())); }
+
+    /* ---- modules defined by the caller (API.md 7.A) ---- */
+
+    /* The inputs a forward gets: new handles to the caller's tensors (nullopt where it passed NULL). */
+    using Inputs = std::vector<std::optional<Tensor>>;
+    /* A forward in C++: `self` is a new handle to the module being run. An infer::Error thrown
+     * inside (by a failing call) returns its status with that call's message; any other exception
+     * returns RT_ERR_INTERNAL. */
+    using ForwardFn = std::function<Tensor(const Module &self, const Inputs &inputs)>;
+
+    /* A module of type type_name running forward; the callable is destroyed with the module's last
+     * reference (its handles freed and no parent holding it). */
+    static Module custom(const std::string &type_name, ForwardFn forward) {
+        auto *ctx = new ForwardFn(std::move(forward));
+        rt_module *h = nullptr;
+        rt_status s = rt_module_custom(type_name.c_str(), &Module::run_forward, ctx, &Module::free_forward, &h);
+        if (s != RT_OK) delete ctx; /* ctx_free never runs for a failed rt_module_custom */
+        check(s);
+        return Module(h);
+    }
+    /* A module without forward, holding children (PyTorch's ModuleList / ModuleDict role). */
+    static Module container(const std::string &type_name) {
+        return out_module(rt_module_custom, type_name.c_str(), rt_forward_fn(nullptr), static_cast<void *>(nullptr),
+                          static_cast<void (*)(void *)>(nullptr));
+    }
+    Module &register_module(const std::string &name, const Module &child) {
+        check(rt_module_register_module(get(), name.c_str(), child.get()));
+        return *this;
+    }
+    Module &register_parameter(const std::string &name, const Tensor &t, bool requires_grad = true) {
+        check(rt_module_register_parameter(get(), name.c_str(), t.get(), requires_grad));
+        return *this;
+    }
+    Module &register_buffer(const std::string &name, const Tensor &t, bool persistent = true) {
+        check(rt_module_register_buffer(get(), name.c_str(), t.get(), persistent));
+        return *this;
+    }
+    /* The module at a dotted path ("" is this module). */
+    Module get_module(const std::string &path) const { return out_module(rt_module_get_module, get(), path.c_str()); }
+    std::string type_name() const {
+        size_t len = 0;
+        rt_status s = rt_module_type_name(get(), nullptr, 0, &len);
+        if (s != RT_ERR_BUFFER_TOO_SMALL) check(s);
+        std::string name(len, '\0');
+        check(rt_module_type_name(get(), &name[0], len + 1, &len));
+        return name;
+    }
+    /* Runs the module on several inputs (nullptr entries are absent inputs). */
+    Tensor forward_n(const std::vector<const Tensor *> &inputs) const {
+        std::vector<const rt_tensor *> hs;
+        hs.reserve(inputs.size());
+        for (const Tensor *t : inputs) hs.push_back(t ? t->get() : nullptr);
+        return detail::out_tensor(rt_module_forward_n, get(), static_cast<const rt_tensor *const *>(hs.data()), hs.size());
+    }
+
+  private:
+    static rt_status run_forward(void *ctx, const rt_module *self, const rt_tensor *const *inputs, size_t n,
+                                 rt_tensor **out) noexcept {
+        try {
+            Module me = out_module(rt_module_get_module, self, "");
+            Inputs xs;
+            xs.reserve(n);
+            for (size_t i = 0; i < n; i++) {
+                if (inputs[i]) {
+                    xs.emplace_back(detail::out_tensor(rt_tensor_share, inputs[i]));
+                } else {
+                    xs.emplace_back(std::nullopt);
+                }
+            }
+            *out = (*static_cast<ForwardFn *>(ctx))(me, xs).release();
+            return RT_OK;
+        } catch (const Error &e) {
+            return e.status();
+        } catch (...) {
+            return RT_ERR_INTERNAL;
+        }
+    }
+    static void free_forward(void *ctx) noexcept { delete static_cast<ForwardFn *>(ctx); }
+
+  public:
 
   private:
     template <class F, class... A> static Module out_module(F f, A... args) {

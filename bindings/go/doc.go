@@ -32,6 +32,15 @@
 // cgo calls, so the binding reads the message inside the same C call as the failing function
 // (see shim.h). errors.Is(err, StatusShape) tests the status.
 //
+// # Modules written in Go
+//
+// Custom makes a module whose forward is a Go function (ForwardFunc); RegisterModule,
+// RegisterParameter and RegisterBuffer give it parts, named in the state_dict as PyTorch names
+// them, and Module reaches a part by dotted path. The library calls the forward through an
+// exported Go function with a runtime/cgo.Handle as its context (no Go pointer goes to C) and
+// releases the function with the module's last reference. The forward runs on the calling thread
+// with its modes, so it may run ops and other modules' Forward directly.
+//
 // # Grad modes and goroutines
 //
 // Grad mode and inference mode are per OS thread in the library, but goroutines are not threads:

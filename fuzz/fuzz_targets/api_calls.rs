@@ -20,6 +20,7 @@ mod common;
 
 use infer::ffi::autograd::*;
 use infer::ffi::compare::*;
+use infer::ffi::custom::*;
 use infer::ffi::error::*;
 use infer::ffi::inplace::*;
 use infer::ffi::layers::*;
@@ -1158,12 +1159,13 @@ fuzz_target!(|data: &[u8]| {
             12 => module(&mut s, &mut inp),
             13 => optimizer(&mut s, &mut inp),
             14 => modes(&mut s, &mut inp),
-            _ => match inp.below(7) {
+            _ => match inp.below(8) {
                 0 => runtime(&mut inp),
                 1 => nn_op(&mut s, &mut inp),
                 2 => nn_module(&mut s, &mut inp),
                 3 => masks(&mut s, &mut inp),
                 4 => models_op(&mut s, &mut inp),
+                5 => custom_module(&mut s, &mut inp),
                 _ => s.free_tensor(&mut inp),
             },
         }
@@ -1172,6 +1174,7 @@ fuzz_target!(|data: &[u8]| {
     s.check_flags();
     assert_eq!(common::live_bytes(), baseline, "tensor storage is still held after every handle was freed");
     assert_eq!(BLOBS.load(Ordering::SeqCst), 0, "a blob deleter did not run after its last handle was freed");
+    assert_eq!(CUSTOM.load(Ordering::SeqCst), 0, "a custom module's ctx_free did not run after its last reference was gone");
 });
 
 /// Bytes per element of a valid dtype (an unknown one only reaches calls that refuse it).
@@ -1209,4 +1212,82 @@ fn masks(s: &mut State, inp: &mut Input) {
         _ => call!(rt_tensor_masked_fill(x, y, inp.scalar(), &mut out)),
     };
     s.keep(status, out);
+
+// ---- modules defined by the caller (API.md 7.A) ----
+
+/// Caller-defined modules alive: made by rt_module_custom, released by their ctx_free.
+static CUSTOM: AtomicIsize = AtomicIsize::new(0);
+
+unsafe extern "C" fn custom_free(_ctx: *mut c_void) {
+    CUSTOM.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// ReLU of the first input, or an argument error when there is none.
+unsafe extern "C" fn custom_forward(
+    _ctx: *mut c_void,
+    _self: *const rt_module,
+    inputs: *const *const rt_tensor,
+    n: usize,
+    out: *mut *mut rt_tensor,
+) -> rt_status {
+    if n == 0 || (*inputs).is_null() {
+        return RT_ERR_INVALID_ARGUMENT;
+    }
+    rt_tensor_relu(*inputs, out)
+}
+
+const CUSTOM_NAMES: [&std::ffi::CStr; 7] = [c"a", c"b", c"0", c"", c"a.b", c"weight", c"\xff"];
+const CUSTOM_PATHS: [&std::ffi::CStr; 7] = [c"", c"a", c"a.b", c"b.0", c"a.", c".", c"a.weight"];
+
+/// Custom modules: made (a forward or a container), registered into each other in any shape the
+/// checks allow, looked up by path, named and run with NULL entries among their inputs.
+fn custom_module(s: &mut State, inp: &mut Input) {
+    let mut out = null_mut();
+    let name = CUSTOM_NAMES[inp.below(CUSTOM_NAMES.len())].as_ptr();
+    let status = match inp.below(7) {
+        0 => {
+            let forward: rt_forward_fn = if inp.flag() { Some(custom_forward) } else { None };
+            let status = call!(rt_module_custom(name, forward, null_mut(), Some(custom_free), &mut out));
+            if status == RT_OK {
+                CUSTOM.fetch_add(1, Ordering::SeqCst);
+            }
+            status
+        }
+        1 => {
+            call!(rt_module_register_module(s.module(inp), name, s.module(inp)));
+            return;
+        }
+        2 => {
+            call!(rt_module_register_parameter(s.module(inp), name, s.tensor(inp).handle, inp.flag()));
+            return;
+        }
+        3 => {
+            call!(rt_module_register_buffer(s.module(inp), name, s.tensor(inp).handle, inp.flag()));
+            return;
+        }
+        4 => call!(rt_module_get_module(s.module(inp), CUSTOM_PATHS[inp.below(CUSTOM_PATHS.len())].as_ptr(), &mut out)),
+        5 => {
+            let mut buf = [0 as c_char; 16];
+            let mut len = 0usize;
+            call!(rt_module_type_name(s.module(inp), buf.as_mut_ptr(), inp.below(17), &mut len));
+            return;
+        }
+        _ => {
+            let m = s.module(inp);
+            let xs = s.tensor_list(inp);
+            if all_small(&xs) {
+                let hs: Vec<*const rt_tensor> =
+                    xs.iter().map(|t| if inp.below(4) == 0 { std::ptr::null() } else { t.handle as *const rt_tensor }).collect();
+                let mut y = null_mut();
+                let status = call!(rt_module_forward_n(m, hs.as_ptr(), hs.len(), &mut y));
+                s.keep(status, y);
+            }
+            return;
+        }
+    };
+    if status == RT_OK {
+        s.modules.push(out);
+    } else {
+        assert!(out.is_null(), "an out-parameter was written by a failed call");
+    }
 }
