@@ -1212,6 +1212,7 @@ fn masks(s: &mut State, inp: &mut Input) {
         _ => call!(rt_tensor_masked_fill(x, y, inp.scalar(), &mut out)),
     };
     s.keep(status, out);
+}
 
 // ---- modules defined by the caller (API.md 7.A) ----
 
