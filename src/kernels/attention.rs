@@ -334,11 +334,11 @@ fn backward_head(p: &Problem<'_>, h: usize, out: &[f32], lse: &[f32], g: &[f32],
             gemm_slices(cols, ev, rows, &mut dv[j0 * ev..], ev, true, Mat { data: pz, rs: 1, cs: BLOCK_K }, gm);
             // dP = dO Vᵀ, then dS = P (Z dP - D), in place.
             gemm_slices(rows, cols, ev, t.dprob, BLOCK_K, false, gm, p.v.mat(kh, j0, true));
-            for r in 0..rows {
+            for (r, &d) in dot[..rows].iter().enumerate() {
                 let span = r * BLOCK_K..r * BLOCK_K + cols;
                 let z = p.dropout.is_some().then(|| &t.kept[span.clone()]);
                 let ds = &mut t.dprob[span.clone()];
-                score_grad(ds, &t.prob[span], z, dot[r]);
+                score_grad(ds, &t.prob[span], z, d);
                 if let Some(dm) = dmask.as_deref_mut() {
                     let at = (i0 + r) * p.s + j0;
                     dm[at..at + cols].copy_from_slice(ds);
