@@ -18,6 +18,7 @@
 #[macro_use]
 mod common;
 
+use infer::ffi::attention::*;
 use infer::ffi::autograd::*;
 use infer::ffi::compare::*;
 use infer::ffi::custom::*;
@@ -1159,13 +1160,14 @@ fuzz_target!(|data: &[u8]| {
             12 => module(&mut s, &mut inp),
             13 => optimizer(&mut s, &mut inp),
             14 => modes(&mut s, &mut inp),
-            _ => match inp.below(8) {
+            _ => match inp.below(9) {
                 0 => runtime(&mut inp),
                 1 => nn_op(&mut s, &mut inp),
                 2 => nn_module(&mut s, &mut inp),
                 3 => masks(&mut s, &mut inp),
                 4 => models_op(&mut s, &mut inp),
                 5 => custom_module(&mut s, &mut inp),
+                6 => attention_op(&mut s, &mut inp),
                 _ => s.free_tensor(&mut inp),
             },
         }
@@ -1291,4 +1293,37 @@ fn custom_module(s: &mut State, inp: &mut Input) {
     } else {
         assert!(out.is_null(), "an out-parameter was written by a failed call");
     }
+}
+
+/// The attention-block ops (API.md 7.C) on fuzzed tensors: masks of any dtype (or none), fuzzed
+/// dropout, scale, causal and grouping flags. all_small bounds the product of the operands'
+/// sizes, so attention's L x S x E work too.
+fn attention_op(s: &mut State, inp: &mut Input) {
+    let (x, a, b) = (s.tensor(inp), s.tensor(inp), s.tensor(inp));
+    let mut out = null_mut();
+    let status = match inp.below(3) {
+        0 => {
+            let mask = if inp.flag() { s.tensor(inp) } else { Tensor { handle: null_mut(), numel: 0 } };
+            let (dropout, causal, scale, gqa) = (inp.scalar(), inp.flag(), inp.scalar(), inp.flag());
+            if !all_small(&[x, a, b, mask]) {
+                return;
+            }
+            call!(rt_tensor_scaled_dot_product_attention(x.handle, a.handle, b.handle, mask.handle, dropout, causal, scale, gqa, &mut out))
+        }
+        1 => {
+            let shape = inp.shape();
+            let (w, eps) = (if inp.flag() { a.handle } else { null_mut() }, inp.scalar());
+            if !all_small(&[x, a]) {
+                return;
+            }
+            call!(rt_tensor_rms_norm(x.handle, shape.as_ptr(), shape.len(), w, eps, &mut out))
+        }
+        _ => {
+            if !all_small(&[x, a, b]) {
+                return;
+            }
+            call!(rt_tensor_apply_rotary_emb(x.handle, a.handle, b.handle, &mut out))
+        }
+    };
+    s.keep(status, out);
 }

@@ -24,10 +24,14 @@ use crate::parallel::{self, Disjoint};
 use crate::storage::try_filled;
 use parking_lot::Mutex;
 
-/// Query rows per task tile.
-const BLOCK_Q: usize = 64;
+/// Query rows per task tile, at most (see `Problem::block_q`).
+const BLOCK_Q: usize = 128;
 /// Keys per tile: the online softmax folds in this many scores per row at a time.
 const BLOCK_K: usize = 128;
+/// Multiply-adds below which the GEMM wrapper stays on the calling thread
+/// (parallel::gemm_parallelism): every tile product stays under it, so a task never fans out
+/// into the pool, whose split could depend on the thread count.
+const SERIAL_GEMM: usize = 1 << 20;
 
 /// A batch of matrices in one slice: matrix b starts at `offsets[b]`, element (i, j) is
 /// `data[offsets[b] + i * rs + j * cs]` (strides may be 0 for broadcast dims).
@@ -95,6 +99,13 @@ enum RowMask<'a> {
 }
 
 impl Problem<'_> {
+    /// Query rows per tile: BLOCK_Q, fewer for wide heads so that each tile product
+    /// (rows x BLOCK_K x E, rows x Ev x BLOCK_K) stays a serial GEMM. Depends on the shapes
+    /// only, never on the thread count.
+    fn block_q(&self) -> usize {
+        (SERIAL_GEMM / (BLOCK_K * self.e.max(self.ev).max(1))).clamp(1, BLOCK_Q)
+    }
+
     fn row_mask(&self, h: usize, i: usize, j0: usize) -> RowMask<'_> {
         match self.mask {
             None => RowMask::None,
@@ -156,15 +167,16 @@ fn run_items(items: usize, unit: usize, task: &(dyn Fn(std::ops::Range<usize>) -
 /// when given, receives each row's logsumexp (-inf for a row with no visible key, whose output
 /// is zeros).
 pub fn forward(p: &Problem<'_>, out: &mut [f32], lse: Option<&mut [f32]>) -> Result<()> {
-    let blocks = p.l.div_ceil(BLOCK_Q);
+    let bq = p.block_q();
+    let blocks = p.l.div_ceil(bq);
     let (out, lse) = (Disjoint::new(out), lse.map(Disjoint::new));
-    let unit = BLOCK_Q.min(p.l) * p.s.max(1) * (p.e + p.ev).max(1);
+    let unit = bq.min(p.l) * p.s.max(1) * (p.e + p.ev).max(1);
     run_items(p.heads * blocks, unit, &|items| {
         let mut tile = try_filled(BLOCK_Q * BLOCK_K, 0f32)?;
         let (mut max, mut sum) = ([0f32; BLOCK_Q], [0f32; BLOCK_Q]);
         for item in items {
-            let (h, i0) = (item / blocks, item % blocks * BLOCK_Q);
-            let rows = BLOCK_Q.min(p.l - i0);
+            let (h, i0) = (item / blocks, item % blocks * bq);
+            let rows = bq.min(p.l - i0);
             let span = (h * p.l + i0) * p.ev..(h * p.l + i0 + rows) * p.ev;
             // SAFETY: each item is one (head, query block), whose output rows no other item has.
             let acc = unsafe { out.range(span) };
@@ -288,8 +300,9 @@ fn backward_head(p: &Problem<'_>, h: usize, out: &[f32], lse: &[f32], g: &[f32],
     let kh = h / p.group;
     let (e, ev) = (p.e, p.ev);
     let HeadGrads { dq, dk, dv, mut dmask } = d;
-    for i0 in (0..p.l).step_by(BLOCK_Q) {
-        let rows = BLOCK_Q.min(p.l - i0);
+    let bq = p.block_q();
+    for i0 in (0..p.l).step_by(bq) {
+        let rows = bq.min(p.l - i0);
         let gm = Mat { data: &g[(h * p.l + i0) * ev..], rs: ev, cs: 1 };
         let mut dot = [0f32; BLOCK_Q];
         for (r, d) in dot[..rows].iter_mut().enumerate() {
@@ -321,11 +334,11 @@ fn backward_head(p: &Problem<'_>, h: usize, out: &[f32], lse: &[f32], g: &[f32],
             gemm_slices(cols, ev, rows, &mut dv[j0 * ev..], ev, true, Mat { data: pz, rs: 1, cs: BLOCK_K }, gm);
             // dP = dO Vᵀ, then dS = P (Z dP - D), in place.
             gemm_slices(rows, cols, ev, t.dprob, BLOCK_K, false, gm, p.v.mat(kh, j0, true));
-            for r in 0..rows {
+            for (r, &d) in dot[..rows].iter().enumerate() {
                 let span = r * BLOCK_K..r * BLOCK_K + cols;
                 let z = p.dropout.is_some().then(|| &t.kept[span.clone()]);
                 let ds = &mut t.dprob[span.clone()];
-                score_grad(ds, &t.prob[span], z, dot[r]);
+                score_grad(ds, &t.prob[span], z, d);
                 if let Some(dm) = dmask.as_deref_mut() {
                     let at = (i0 + r) * p.s + j0;
                     dm[at..at + cols].copy_from_slice(ds);

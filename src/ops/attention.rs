@@ -161,7 +161,6 @@ impl Plan {
         s
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn problem<'a>(
         &'a self,
         (q, k, v): (&'a Tensor, &'a Tensor, &'a Tensor),

@@ -41,7 +41,7 @@ pub fn rms_norm(x: &Tensor, shape: &[usize], w: Option<&Tensor>, eps: f64) -> Re
     };
     let wd = w.map(|w| w.try_data::<f32>()).transpose()?;
     let mut y = try_filled(x.numel(), 0f32)?;
-    let mut rstd = try_filled(if n == 0 { 0 } else { x.numel() / n }, 0f32)?;
+    let mut rstd = try_filled(x.numel().checked_div(n).unwrap_or(0), 0f32)?;
     kernel::forward(&x.try_data::<f32>()?, n, eps, wd.as_deref(), &mut y, &mut rstd);
     let out = raw::from_vec(y, x.shape(), rec.inference());
     let saved = if rec.active() {
