@@ -10,7 +10,7 @@
 //! thread pool) give the right numbers; an AVX-512 instruction would stop valgrind with SIGILL.
 
 use infer::kernels::linear_nt::{linear_nt, linear_nt_with, Epilogue, Rows};
-use infer::kernels::simd::{isa, Isa};
+use infer::kernels::simd::{capped, detected, isa, parse_cap, Isa};
 use infer::{creation, ops, DType};
 
 #[test]
@@ -36,11 +36,58 @@ fn dispatch_reports_the_cpu_features_it_sees() {
         } else {
             "portable"
         };
-        assert_eq!(linear.name(), want, "linear_nt's dispatch disagrees with the CPU features");
+        assert_eq!(detected().name(), want, "the dispatch disagrees with the CPU features");
+        let cap = std::env::var("INFER_CPU").ok().and_then(|v| parse_cap(&v));
+        assert_eq!(linear, capped(detected(), cap), "the dispatch ignores INFER_CPU");
         if std::env::var_os("INFER_EXPECT_NO_AVX512").is_some() {
             assert!(!avx512f, "INFER_EXPECT_NO_AVX512 is set (valgrind) but avx512f is detected");
         }
     }
+}
+
+#[test]
+fn the_cap_only_lowers_and_ignores_unknown_values() {
+    assert_eq!(parse_cap("avx2"), Some(Isa::Avx2Fma));
+    assert_eq!(parse_cap(" AVX512 "), Some(Isa::Avx512));
+    assert_eq!(parse_cap("baseline"), Some(Isa::Portable));
+    for junk in ["", "sse4", "avx-2", "native"] {
+        assert_eq!(parse_cap(junk), None, "{junk:?}");
+    }
+    assert_eq!(capped(Isa::Avx512, Some(Isa::Avx2Fma)), Isa::Avx2Fma);
+    assert_eq!(capped(Isa::Avx512, Some(Isa::Portable)), Isa::Portable);
+    assert_eq!(capped(Isa::Avx2Fma, Some(Isa::Avx512)), Isa::Avx2Fma, "a cap above the CPU is no cap");
+    assert_eq!(capped(Isa::Avx2Fma, None), Isa::Avx2Fma);
+}
+
+/// The cap is read once per process, so each value runs this test binary again (the child runs
+/// `cap_child`, which checks the dispatch and a product under the cap it was given).
+#[test]
+fn the_environment_variable_caps_every_dispatch() {
+    if std::env::var_os("INFER_CAP_CHILD").is_some() {
+        return;
+    }
+    for value in ["baseline", "avx2", "avx512", "bogus"] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "cap_child", "--nocapture", "--test-threads=1"])
+            .env("INFER_CPU", value)
+            .env("INFER_CAP_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "INFER_CPU={value}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        let want = capped(detected(), parse_cap(value));
+        assert!(text.contains(&format!("dispatch: {}", want.name())), "INFER_CPU={value}: {text}");
+    }
+}
+
+#[test]
+fn cap_child() {
+    if std::env::var_os("INFER_CAP_CHILD").is_none() {
+        return;
+    }
+    println!("dispatch: {}", isa().name());
+    matmul_matches_a_naive_product_across_kernel_edges();
+    linear_matches_a_naive_product_across_kernel_edges();
 }
 
 #[path = "support/values.rs"]
@@ -104,10 +151,10 @@ fn linear_matches_a_naive_product_across_kernel_edges() {
 
 fn isas() -> Vec<Isa> {
     let mut v = vec![Isa::Portable];
-    if isa() != Isa::Portable {
+    if detected() != Isa::Portable {
         v.push(Isa::Avx2Fma);
     }
-    if isa() == Isa::Avx512 {
+    if detected() == Isa::Avx512 {
         v.push(Isa::Avx512);
     }
     v

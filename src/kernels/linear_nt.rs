@@ -12,7 +12,7 @@
 //! results do not depend on the thread count. Kernels: AVX-512F, AVX2+FMA or portable code,
 //! picked once at run time (valgrind reports no AVX-512, so it runs the AVX2 kernel).
 
-use super::simd::{isa, Isa};
+use super::simd::{isa, supports, Isa};
 use crate::parallel;
 
 /// Row i of an operand is `data[i * stride..][..k]`. Rows may overlap (an expanded input repeats
@@ -57,11 +57,7 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
     }
     x.check(m, k, "x");
     w.check(n, k, "w");
-    assert!(
-        isa_ == Isa::Portable || isa_ == isa() || (isa_ == Isa::Avx2Fma && isa() == Isa::Avx512),
-        "linear_nt: {} kernels are not supported on this CPU",
-        isa_.name()
-    );
+    assert!(supports(isa_), "linear_nt: {} kernels are not supported on this CPU", isa_.name());
     let job = Job {
         x: x.data.as_ptr(),
         ldx: x.stride,
