@@ -1,13 +1,12 @@
-//! Which GEMM kernels the run-time CPU dispatch picks on this machine, and that they compute the
-//! right product.
+//! Which kernels the run-time CPU dispatch picks on this machine, that the `INFER_CPU` cap lowers
+//! it, and that every kernel set computes the right product.
 //!
-//! The `gemm` crate (gemm-common 0.19, src/gemm.rs) takes its AVX-512 kernels when
-//! `is_x86_feature_detected!("avx512f")` holds, else the FMA/AVX2 ones, else scalar code. valgrind
-//! emulates no AVX-512 and its synthetic CPUID reports none, so under valgrind the FMA kernels run.
-//! .ci/run runs this file with valgrind as the cargo runner and `INFER_EXPECT_NO_AVX512=1`: the
-//! first test proves the dispatch saw no AVX-512 (and that libinfer's own linear kernels,
-//! src/kernels/linear_nt.rs, chose AVX2+FMA), the others that the kernels picked (also on the
-//! thread pool) give the right numbers; an AVX-512 instruction would stop valgrind with SIGILL.
+//! The dispatch (`simd::isa`) takes AVX-512 when `is_x86_feature_detected!("avx512f")` holds, else
+//! AVX2+FMA, else portable code. valgrind emulates no AVX-512 and its synthetic CPUID reports
+//! none, so under valgrind the AVX2 kernels run. .ci/run runs this file with valgrind as the cargo
+//! runner and `INFER_EXPECT_NO_AVX512=1`: the first test proves the dispatch saw no AVX-512, the
+//! others that the kernels picked (also on the thread pool) give the right numbers; an AVX-512
+//! instruction would stop valgrind with SIGILL.
 
 use infer::kernels::linear_nt::{linear_nt, linear_nt_with, Epilogue, Rows};
 use infer::kernels::simd::{capped, detected, isa, parse_cap, Isa};
@@ -28,7 +27,7 @@ fn dispatch_reports_the_cpu_features_it_sees() {
             "scalar"
         };
         let linear = isa();
-        println!("avx512f: {avx512f}, avx2: {avx2}, fma: {fma}; gemm picks its {kernels} kernels, linear its {} kernels", linear.name());
+        println!("avx512f: {avx512f}, avx2: {avx2}, fma: {fma}; the CPU offers {kernels}, the dispatch picks {}", linear.name());
         let want = if avx512f {
             "AVX-512"
         } else if avx2 && fma {
@@ -283,5 +282,52 @@ fn elementwise_and_row_kernels_do_not_depend_on_threads_or_layout() {
     for i in (0..data.len()).step_by(997) {
         let want = (data[i] as f64).exp();
         assert!((exp[i] as f64 - want).abs() <= 2.5e-7 * want, "exp({})", data[i]);
+    }
+}
+
+#[test]
+fn packed_gemm_matches_a_naive_product_on_every_kernel_and_thread_count() {
+    use infer::kernels::packed_gemm::{gemm_with, Operand};
+    // Edges of the 6 x 16, 8 x 32 and 4 x 8 tiles, of KC (256), MC (72) and NC (512); A
+    // transposed (column-major) in odd cases, B read through a column stride in some.
+    let shapes = [(1, 1, 1), (7, 17, 5), (13, 33, 300), (75, 530, 260), (6, 16, 256), (80, 40, 513), (2, 1100, 3)];
+    for (s, &(m, n, k)) in shapes.iter().enumerate() {
+        let a = values(m * k, 40 + s as u64);
+        let b = values(k * n * 2, 50 + s as u64);
+        let c0 = values(m * n, 60 + s as u64);
+        let (a_rs, a_cs) = if s % 2 == 1 { (1, m as isize) } else { (k as isize, 1) };
+        let (b_rs, b_cs) = if s % 3 == 2 { (1, 2 * k as isize) } else { (n as isize, 1) };
+        let at = |i: usize, p: usize| a[i * a_rs as usize + p * a_cs as usize] as f64;
+        let bt = |p: usize, j: usize| b[p * b_rs as usize + j * b_cs as usize] as f64;
+        let mut first: Option<Vec<f32>> = None;
+        for isa_ in isas() {
+            for threads in [1, 3] {
+                for accumulate in [false, true] {
+                    let mut c = c0.clone();
+                    let (ao, bo) = (Operand { ptr: a.as_ptr(), rs: a_rs, cs: a_cs }, Operand { ptr: b.as_ptr(), rs: b_rs, cs: b_cs });
+                    // SAFETY: the operands address m x k, k x n and m x n matrices inside their vectors.
+                    unsafe { gemm_with(isa_, threads, m, n, k, c.as_mut_ptr(), n as isize, accumulate, ao, bo) };
+                    for i in 0..m {
+                        for j in 0..n {
+                            let base = if accumulate { c0[i * n + j] as f64 } else { 0.0 };
+                            let want = base + (0..k).map(|p| at(i, p) * bt(p, j)).sum::<f64>();
+                            let got = c[i * n + j] as f64;
+                            assert!((got - want).abs() <= 1e-5 * (1.0 + k as f64), "{isa_:?} {m}x{n}x{k} at ({i},{j}): {got} vs {want}");
+                        }
+                    }
+                    if accumulate {
+                        continue;
+                    }
+                    match (&first, threads) {
+                        (Some(one), 3) => assert!(
+                            one.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()),
+                            "{isa_:?} {m}x{n}x{k}: 1 and 3 threads differ"
+                        ),
+                        _ => first = Some(c),
+                    }
+                }
+            }
+            first = None;
+        }
     }
 }

@@ -1,5 +1,9 @@
 //! im2col / col2im for 2-D convolution, so that the convolution itself is one GEMM per image.
 //! cols has one row per (channel, kernel row, kernel column) and one column per output position.
+//! `forward` and `backward_input` run the images on the pool, each task unfolding its own.
+
+use super::gemm::{gemm_slices_split, Mat};
+use crate::parallel::{self, Disjoint};
 
 /// The geometry of one convolution (all sizes already validated).
 #[derive(Clone, Copy, Debug)]
@@ -91,6 +95,111 @@ pub fn col2im(g: &Geometry, cols: &[f32], img: &mut [f32]) {
             }
         }
     }
+}
+
+/// How many images run at once in `forward` / `backward_input`: one per thread when the images
+/// are many or each one's product is too small to split (the digits CNN's 8 x 8 images), so the
+/// unfolding is split too; else 1, and each image's GEMM is split across the pool instead (a
+/// single 224 x 224 image).
+pub fn image_tasks(g: &Geometry, n: usize, o: usize) -> usize {
+    let threads = parallel::num_threads();
+    let per_image = o.saturating_mul(g.col_rows()).saturating_mul(g.col_cols());
+    if threads <= 1 || n < 2 || per_image.saturating_mul(n) < PARALLEL_MIN {
+        return 1;
+    }
+    if n >= 2 * threads || per_image < PARALLEL_MIN {
+        threads.min(n)
+    } else {
+        1
+    }
+}
+
+/// Multiply-adds below which a convolution stays on the calling thread (as a GEMM does).
+const PARALLEL_MIN: usize = 1 << 21;
+
+/// Floats of scratch `forward` and `backward_input` need: one unfolded image per image task
+/// (none for a pointwise convolution, whose image is its own unfolding); None on overflow.
+pub fn scratch_len(g: &Geometry, tasks: usize) -> Option<usize> {
+    if g.is_pointwise() {
+        return Some(0);
+    }
+    g.col_rows().checked_mul(g.col_cols())?.checked_mul(tasks)
+}
+
+/// Runs `per_image(i, cols)` for every image i in 0..n, `tasks` images at a time, each task with
+/// its own part of `scratch` (`scratch_len(g, tasks)` floats).
+fn each_image(g: &Geometry, n: usize, tasks: usize, scratch: &mut [f32], per_image: &(dyn Fn(usize, &mut [f32]) + Sync)) {
+    let len = scratch_len(g, 1).unwrap_or(0);
+    if tasks <= 1 {
+        (0..n).for_each(|i| per_image(i, &mut scratch[..len]));
+        return;
+    }
+    let room = Disjoint::new(scratch);
+    let per_task = n.div_ceil(tasks);
+    parallel::for_each_chunk(tasks - 1, n.div_ceil(per_task), &|t| {
+        // SAFETY: task t alone uses scratch part t.
+        let cols = unsafe { room.range(t * len..(t + 1) * len) };
+        (t * per_task..((t + 1) * per_task).min(n)).for_each(|i| per_image(i, cols));
+    });
+}
+
+/// y = W · cols(x) (+ bias) for x (n, c, h, w) and W (o, c·kh·kw) into out (n, o, ho, wo), with
+/// `tasks = image_tasks(..)` and `scratch_len(g, tasks)` floats of scratch. Each image's output
+/// comes from the same GEMM whatever the task split, so results do not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
+    g: &Geometry,
+    n: usize,
+    o: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    tasks: usize,
+    out: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let (rows, npos) = (g.col_rows(), g.col_cols());
+    let (img, plane) = (g.c * g.h * g.w, o * npos);
+    if let Some(b) = bias {
+        for (i, p) in out.chunks_exact_mut(npos.max(1)).take(n * o).enumerate() {
+            p.fill(b[i % o]);
+        }
+    }
+    let lhs = Mat { data: w, rs: rows, cs: 1 };
+    let outs = Disjoint::new(&mut out[..n * plane]);
+    each_image(g, n, tasks, scratch, &|i, cols| {
+        let image = &x[i * img..(i + 1) * img];
+        let rhs = if g.is_pointwise() {
+            Mat { data: image, rs: npos, cs: 1 }
+        } else {
+            im2col(g, image, cols);
+            Mat { data: cols, rs: npos, cs: 1 }
+        };
+        // SAFETY: image i's output plane is written by its task alone.
+        let y = unsafe { outs.range(i * plane..(i + 1) * plane) };
+        gemm_slices_split(tasks == 1, o, npos, rows, y, npos, bias.is_some(), lhs, rhs);
+    });
+}
+
+/// dx = col2im(Wᵀ · dy) per image, for dy (n, o, ho, wo), into dx (n, c, h, w) (zeroed by the
+/// caller), with tasks and scratch as `forward`.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_input(g: &Geometry, n: usize, o: usize, dy: &[f32], w: &[f32], tasks: usize, dx: &mut [f32], scratch: &mut [f32]) {
+    let (rows, npos) = (g.col_rows(), g.col_cols());
+    let (img, plane) = (g.c * g.h * g.w, o * npos);
+    let w_t = Mat { data: w, rs: 1, cs: rows };
+    let outs = Disjoint::new(&mut dx[..n * img]);
+    each_image(g, n, tasks, scratch, &|i, cols| {
+        let gi = Mat { data: &dy[i * plane..(i + 1) * plane], rs: npos, cs: 1 };
+        // SAFETY: image i's gradient is written by its task alone.
+        let dimg = unsafe { outs.range(i * img..(i + 1) * img) };
+        if g.is_pointwise() {
+            gemm_slices_split(tasks == 1, rows, npos, o, dimg, npos, false, w_t, gi);
+        } else {
+            gemm_slices_split(tasks == 1, rows, npos, o, cols, npos, false, w_t, gi);
+            col2im(g, cols, dimg);
+        }
+    });
 }
 
 #[cfg(test)]

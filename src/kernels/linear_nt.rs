@@ -94,10 +94,9 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
 /// and two cores read their halves at once (batch 1 of the 784-256 layer: 6.4-7.0 us on two
 /// threads, 8.8-10.3 us on one, measured side by side here).
 fn threads_for(m: usize, n: usize, k: usize) -> usize {
-    match parallel::gemm_parallelism(m, n, k) {
-        gemm::Parallelism::Rayon(threads) => threads,
-        _ if m <= 4 && n.saturating_mul(k) >= 1 << 17 => parallel::num_threads(),
-        _ => 1,
+    match parallel::gemm_threads(m, n, k) {
+        1 if m <= 4 && n.saturating_mul(k) >= 1 << 17 => parallel::num_threads(),
+        threads => threads,
     }
 }
 

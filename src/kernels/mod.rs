@@ -5,6 +5,7 @@ pub mod elementwise;
 pub mod gemm;
 pub mod linear_nt;
 pub mod norm;
+pub mod packed_gemm;
 pub mod pool;
 pub mod reduce;
 pub mod simd;

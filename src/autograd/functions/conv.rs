@@ -4,7 +4,7 @@
 
 use crate::autograd::node::{saved_at, Backward};
 use crate::error::Result;
-use crate::kernels::conv::{col2im, im2col, Geometry};
+use crate::kernels::conv::{self, im2col, Geometry};
 use crate::kernels::gemm::{gemm_slices, Mat};
 use crate::ops::raw;
 use crate::storage::{try_collect, try_filled};
@@ -51,16 +51,10 @@ impl Backward for Conv2dBackward {
 
         let gx = if self.needs[0] {
             let w = saved_at(saved, 1).try_data::<f32>()?;
-            let w_t = Mat { data: &w, rs: 1, cs: rows };
             let mut dx = try_filled(n * img, 0f32)?;
-            for (i, dimg) in dx.chunks_exact_mut(img.max(1)).enumerate().take(n) {
-                if geo.is_pointwise() {
-                    gemm_slices(rows, npos, o, dimg, npos, false, w_t, plane(i));
-                } else {
-                    gemm_slices(rows, npos, o, &mut cols, npos, false, w_t, plane(i));
-                    col2im(geo, &cols, dimg);
-                }
-            }
+            let tasks = conv::image_tasks(geo, n, o);
+            let mut scratch = try_filled(crate::ops::conv::scratch_len(geo, tasks)?, 0f32)?;
+            conv::backward_input(geo, n, o, &gd, &w, tasks, &mut dx, &mut scratch);
             Some(raw::from_vec(dx, &[n, geo.c, geo.h, geo.w], false))
         } else {
             None
