@@ -331,3 +331,65 @@ fn packed_gemm_matches_a_naive_product_on_every_kernel_and_thread_count() {
         }
     }
 }
+
+#[test]
+fn conv_kernels_match_a_direct_convolution_and_do_not_depend_on_the_thread_count() {
+    use infer::kernels::conv::{
+        backward_input, backward_weight, forward, image_tasks, scratch_len, weight_groups, weight_scratch_len, Geometry,
+    };
+    // Large enough for the images to run on the pool and the weight gradient to be summed in groups.
+    let (n, c, h, w, o, k, stride, pad) = (10, 8, 31, 32, 16, 3, 2, 1);
+    let (ho, wo) = (Geometry::out_size(h, k, stride, pad).unwrap(), Geometry::out_size(w, k, stride, pad).unwrap());
+    let g = Geometry { c, h, w, kh: k, kw: k, stride, pad, ho, wo };
+    let x = values(n * c * h * w, 70);
+    let wt = values(o * c * k * k, 71);
+    let bias = values(o, 72);
+    let dy = values(n * o * ho * wo, 73);
+    let run = |threads: usize| {
+        infer::parallel::set_num_threads(threads);
+        let tasks = image_tasks(&g, n, o);
+        let mut scratch = vec![0f32; scratch_len(&g, tasks).unwrap()];
+        let mut y = vec![0f32; n * o * ho * wo];
+        forward(&g, n, o, &x, &wt, Some(&bias), tasks, &mut y, &mut scratch);
+        let mut dx = vec![0f32; x.len()];
+        backward_input(&g, n, o, &dy, &wt, tasks, &mut dx, &mut scratch);
+        let groups = weight_groups(&g, n, o);
+        assert!(groups > 1, "the test should sum the weight gradient in groups");
+        let mut wscratch = vec![0f32; weight_scratch_len(&g, o, groups).unwrap()];
+        let mut dw = vec![0f32; wt.len()];
+        backward_weight(&g, n, o, &dy, &x, groups, &mut dw, &mut wscratch);
+        (tasks, [y, dx, dw])
+    };
+    let (tasks_one, one) = run(1);
+    let (tasks_three, three) = run(3);
+    infer::parallel::set_num_threads(0);
+    assert!(tasks_one == 1 && tasks_three > 1, "tasks {tasks_one}, {tasks_three}");
+    for (a, b) in one.iter().zip(&three) {
+        assert!(a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits()), "1 and 3 threads differ");
+    }
+    // Direct convolution in f64: y, and its adjoints dx and dw.
+    let src = |oi: usize, ki: usize, size: usize| (oi * stride + ki).checked_sub(pad).filter(|&i| i < size);
+    let mut y = vec![0f64; n * o * ho * wo];
+    let mut dx = vec![0f64; x.len()];
+    let mut dw = vec![0f64; wt.len()];
+    for b in 0..n {
+        for oc in 0..o {
+            for (oh, ow) in (0..ho).flat_map(|a| (0..wo).map(move |b| (a, b))) {
+                let yi = ((b * o + oc) * ho + oh) * wo + ow;
+                y[yi] = bias[oc] as f64;
+                for (ic, i, j) in (0..c).flat_map(|ic| (0..k).flat_map(move |i| (0..k).map(move |j| (ic, i, j)))) {
+                    let (Some(ih), Some(iw)) = (src(oh, i, h), src(ow, j, w)) else { continue };
+                    let (xi, wi) = (((b * c + ic) * h + ih) * w + iw, ((oc * c + ic) * k + i) * k + j);
+                    y[yi] += x[xi] as f64 * wt[wi] as f64;
+                    dx[xi] += dy[yi] as f64 * wt[wi] as f64;
+                    dw[wi] += dy[yi] as f64 * x[xi] as f64;
+                }
+            }
+        }
+    }
+    for (name, got, want) in [("y", &one[0], &y), ("dx", &one[1], &dx), ("dw", &one[2], &dw)] {
+        for (i, (&gv, &wv)) in got.iter().zip(want.iter()).enumerate() {
+            assert!((gv as f64 - wv).abs() <= 1e-4 * (1.0 + wv.abs()), "{name}[{i}] = {gv}, expected {wv}");
+        }
+    }
+}

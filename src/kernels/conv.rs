@@ -202,6 +202,68 @@ pub fn backward_input(g: &Geometry, n: usize, o: usize, dy: &[f32], w: &[f32], t
     });
 }
 
+/// Images per task of `backward_weight` is fixed by the sizes alone, never by the thread count:
+/// each group sums its images' products in order and the groups are then added in order, so the
+/// weight gradient does not depend on the thread count. At most 8 groups.
+pub fn weight_groups(g: &Geometry, n: usize, o: usize) -> usize {
+    let per_image = o.saturating_mul(g.col_rows()).saturating_mul(g.col_cols());
+    if n < 2 || per_image.saturating_mul(n) < PARALLEL_MIN {
+        1
+    } else {
+        n.min(8)
+    }
+}
+
+/// Floats of scratch `backward_weight` needs: a partial gradient per group after the first and an
+/// unfolded image per group; None on overflow.
+pub fn weight_scratch_len(g: &Geometry, o: usize, groups: usize) -> Option<usize> {
+    let partials = o.checked_mul(g.col_rows())?.checked_mul(groups - 1)?;
+    partials.checked_add(scratch_len(g, groups)?)
+}
+
+/// dW = Σ_i dy_i · cols(x_i)ᵀ over the n images, into dw (o, c·kh·kw), with
+/// `groups = weight_groups(..)` and `weight_scratch_len(g, o, groups)` floats of scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_weight(g: &Geometry, n: usize, o: usize, dy: &[f32], x: &[f32], groups: usize, dw: &mut [f32], scratch: &mut [f32]) {
+    let (rows, npos) = (g.col_rows(), g.col_cols());
+    let (img, plane, wlen) = (g.c * g.h * g.w, o * npos, o * rows);
+    let (partials, cols_room) = scratch.split_at_mut(wlen * (groups - 1));
+    let col_len = scratch_len(g, 1).unwrap_or(0);
+    let per_group = n.div_ceil(groups);
+    let (dws, cols_room) = (Disjoint::new(partials), Disjoint::new(cols_room));
+    let first = Disjoint::new(&mut dw[..wlen]);
+    let group = |t: usize| {
+        // SAFETY: group t alone uses its partial gradient (the caller's for group 0) and scratch.
+        let (acc, cols) = unsafe {
+            let acc = if t == 0 { first.range(0..wlen) } else { dws.range((t - 1) * wlen..t * wlen) };
+            (acc, cols_room.range(t * col_len..(t + 1) * col_len))
+        };
+        for (j, i) in (t * per_group..((t + 1) * per_group).min(n)).enumerate() {
+            let image = &x[i * img..(i + 1) * img];
+            let cols_t = if g.is_pointwise() {
+                Mat { data: image, rs: 1, cs: npos }
+            } else {
+                im2col(g, image, cols);
+                Mat { data: cols, rs: 1, cs: npos }
+            };
+            let gi = Mat { data: &dy[i * plane..(i + 1) * plane], rs: npos, cs: 1 };
+            gemm_slices_split(groups == 1, o, rows, npos, acc, rows, j > 0, gi, cols_t);
+        }
+    };
+    let used = n.div_ceil(per_group);
+    if groups == 1 {
+        group(0);
+    } else {
+        parallel::for_each_chunk(parallel::num_threads() - 1, used, &group);
+    }
+    let (dw, partials) = (first, dws);
+    // SAFETY: every task has finished; these are the only references.
+    let (dw, partials) = unsafe { (dw.range(0..wlen), partials.range(0..wlen * (groups - 1))) };
+    for p in partials.chunks_exact(wlen.max(1)).take(used - 1) {
+        dw.iter_mut().zip(p).for_each(|(d, &v)| *d += v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
