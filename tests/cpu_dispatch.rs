@@ -373,10 +373,10 @@ fn conv_kernels_match_a_direct_convolution_and_do_not_depend_on_the_thread_count
     let mut dx = vec![0f64; x.len()];
     let mut dw = vec![0f64; wt.len()];
     for b in 0..n {
-        for oc in 0..o {
+        for (oc, &bo) in bias.iter().enumerate() {
             for (oh, ow) in (0..ho).flat_map(|a| (0..wo).map(move |b| (a, b))) {
                 let yi = ((b * o + oc) * ho + oh) * wo + ow;
-                y[yi] = bias[oc] as f64;
+                y[yi] = bo as f64;
                 for (ic, i, j) in (0..c).flat_map(|ic| (0..k).flat_map(move |i| (0..k).map(move |j| (ic, i, j)))) {
                     let (Some(ih), Some(iw)) = (src(oh, i, h), src(ow, j, w)) else { continue };
                     let (xi, wi) = (((b * c + ic) * h + ih) * w + iw, ((oc * c + ic) * k + i) * k + j);
