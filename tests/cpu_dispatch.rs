@@ -299,6 +299,8 @@ fn packed_gemm_matches_a_naive_product_on_every_kernel_and_thread_count() {
         let (b_rs, b_cs) = if s % 3 == 2 { (1, 2 * k as isize) } else { (n as isize, 1) };
         let at = |i: usize, p: usize| a[i * a_rs as usize + p * a_cs as usize] as f64;
         let bt = |p: usize, j: usize| b[p * b_rs as usize + j * b_cs as usize] as f64;
+        // The exact product, once per shape (this test also runs under valgrind).
+        let exact: Vec<f64> = (0..m * n).map(|ij| (0..k).map(|p| at(ij / n, p) * bt(p, ij % n)).sum()).collect();
         let mut first: Option<Vec<f32>> = None;
         for isa_ in isas() {
             for threads in [1, 3] {
@@ -310,7 +312,7 @@ fn packed_gemm_matches_a_naive_product_on_every_kernel_and_thread_count() {
                     for i in 0..m {
                         for j in 0..n {
                             let base = if accumulate { c0[i * n + j] as f64 } else { 0.0 };
-                            let want = base + (0..k).map(|p| at(i, p) * bt(p, j)).sum::<f64>();
+                            let want = base + exact[i * n + j];
                             let got = c[i * n + j] as f64;
                             assert!((got - want).abs() <= 1e-5 * (1.0 + k as f64), "{isa_:?} {m}x{n}x{k} at ({i},{j}): {got} vs {want}");
                         }
