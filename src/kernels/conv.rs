@@ -42,13 +42,23 @@ impl Geometry {
         (o * self.stride + k).checked_sub(self.pad).filter(|&i| i < size)
     }
 
+    /// The output positions o in 0..out whose input coordinate o * stride + k - pad lies inside
+    /// 0..size: the others read padding.
+    fn inside(&self, k: usize, size: usize, out: usize) -> std::ops::Range<usize> {
+        let lo = (self.pad.saturating_sub(k)).div_ceil(self.stride).min(out);
+        let hi = (size + self.pad).saturating_sub(k).div_ceil(self.stride).min(out);
+        lo..hi.max(lo)
+    }
+
     /// True when cols equals the image itself (1x1 kernel, stride 1, no padding).
     pub fn is_pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == 1 && self.pad == 0
     }
 }
 
-/// Unfolds one image (c, h, w) into `cols` (col_rows x col_cols); padding reads as zero.
+/// Unfolds one image (c, h, w) into `cols` (col_rows x col_cols); padding reads as zero. Each
+/// row's in-image positions are found once (`inside`), so the copy itself has no bounds checks
+/// per element, and stride 1 copies whole runs.
 pub fn im2col(g: &Geometry, img: &[f32], cols: &mut [f32]) {
     let npos = g.col_cols();
     let mut rows = cols.chunks_exact_mut(npos.max(1));
@@ -57,15 +67,25 @@ pub fn im2col(g: &Geometry, img: &[f32], cols: &mut [f32]) {
         for i in 0..g.kh {
             for j in 0..g.kw {
                 let row = rows.next().expect("cols holds col_rows rows");
+                let cols_in = g.inside(j, g.w, g.wo);
                 for oh in 0..g.ho {
                     let dst = &mut row[oh * g.wo..(oh + 1) * g.wo];
-                    match g.source(oh, i, g.h) {
-                        None => dst.fill(0.0),
-                        Some(ih) => {
-                            let src = &plane[ih * g.w..(ih + 1) * g.w];
-                            for (ow, d) in dst.iter_mut().enumerate() {
-                                *d = g.source(ow, j, g.w).map_or(0.0, |iw| src[iw]);
-                            }
+                    let Some(ih) = g.source(oh, i, g.h) else {
+                        dst.fill(0.0);
+                        continue;
+                    };
+                    let src = &plane[ih * g.w..(ih + 1) * g.w];
+                    dst[..cols_in.start].fill(0.0);
+                    dst[cols_in.end..].fill(0.0);
+                    if cols_in.is_empty() {
+                        continue;
+                    }
+                    let first = cols_in.start * g.stride + j - g.pad;
+                    if g.stride == 1 {
+                        dst[cols_in.clone()].copy_from_slice(&src[first..first + cols_in.len()]);
+                    } else {
+                        for (d, &v) in dst[cols_in.clone()].iter_mut().zip(src[first..].iter().step_by(g.stride)) {
+                            *d = v;
                         }
                     }
                 }
@@ -83,13 +103,16 @@ pub fn col2im(g: &Geometry, cols: &[f32], img: &mut [f32]) {
         for i in 0..g.kh {
             for j in 0..g.kw {
                 let row = rows.next().expect("cols holds col_rows rows");
+                let cols_in = g.inside(j, g.w, g.wo);
+                if cols_in.is_empty() {
+                    continue;
+                }
+                let first = cols_in.start * g.stride + j - g.pad;
                 for oh in 0..g.ho {
                     let Some(ih) = g.source(oh, i, g.h) else { continue };
                     let dst = &mut plane[ih * g.w..(ih + 1) * g.w];
-                    for (ow, &v) in row[oh * g.wo..(oh + 1) * g.wo].iter().enumerate() {
-                        if let Some(iw) = g.source(ow, j, g.w) {
-                            dst[iw] += v;
-                        }
+                    for (d, &v) in dst[first..].iter_mut().step_by(g.stride).zip(&row[oh * g.wo..(oh + 1) * g.wo][cols_in.clone()]) {
+                        *d += v;
                     }
                 }
             }
@@ -282,6 +305,32 @@ mod tests {
         let lhs: f32 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
         let rhs: f32 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn im2col_reads_every_position_or_padding() {
+        // Strides 1-3, paddings 0-3, kernels wider than the image with padding: each entry is the
+        // pixel its definition names, or zero.
+        for (stride, pad, kh, kw, h, w) in
+            [(1, 0, 3, 3, 5, 6), (1, 1, 3, 3, 5, 6), (2, 3, 7, 7, 9, 8), (3, 2, 5, 4, 7, 7), (1, 3, 6, 7, 2, 3)]
+        {
+            let (Some(ho), Some(wo)) = (Geometry::out_size(h, kh, stride, pad), Geometry::out_size(w, kw, stride, pad)) else { continue };
+            let g = Geometry { c: 2, h, w, kh, kw, stride, pad, ho, wo };
+            let x: Vec<f32> = (0..g.c * h * w).map(|i| i as f32 + 1.0).collect();
+            let mut cols = vec![f32::NAN; g.col_rows() * g.col_cols()];
+            im2col(&g, &x, &mut cols);
+            for (r, row) in cols.chunks_exact(g.col_cols()).enumerate() {
+                let (c, i, j) = (r / (kh * kw), r / kw % kh, r % kw);
+                for (p, &v) in row.iter().enumerate() {
+                    let (oh, ow) = (p / wo, p % wo);
+                    let want = match (g.source(oh, i, h), g.source(ow, j, w)) {
+                        (Some(ih), Some(iw)) => x[(c * h + ih) * w + iw],
+                        _ => 0.0,
+                    };
+                    assert_eq!(v, want, "stride {stride} pad {pad} {kh}x{kw} on {h}x{w}: row {r}, position {p}");
+                }
+            }
+        }
     }
 
     #[test]
