@@ -38,6 +38,8 @@ test:
 #   make check-valgrind   C tests under valgrind memcheck, and the GEMM dispatch under valgrind
 #   make check-tsan       C tests under ThreadSanitizer (library and std rebuilt: needs rust-src)
 #   make fuzz-smoke       each cargo-fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
+#   make check-isa        C tests under each instruction-set cap (INFER_CPU=avx2, then baseline), so
+#                         the lower kernel paths are tested on a CPU that would not pick them
 FUZZ_TARGETS := safetensors api_calls
 FUZZ_SECONDS ?= 30
 HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
@@ -46,7 +48,11 @@ HOST_RUNNER_VAR = CARGO_TARGET_$(shell echo $(HOST_TRIPLE) | tr 'a-z-' 'A-Z_')_R
 # definitely lost bytes are leaks.
 VALGRIND_RUNNER = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no
 
-.PHONY: check-asan check-valgrind check-tsan fuzz-smoke
+.PHONY: check-asan check-valgrind check-tsan check-isa fuzz-smoke
+
+check-isa:
+	INFER_CPU=avx2 $(CARGO) test --test c_tests
+	INFER_CPU=baseline $(CARGO) test --test c_tests
 
 check-asan:
 	INFER_C_TESTS_MODE=asan $(CARGO) test --test c_tests

@@ -4,10 +4,13 @@
 //! `cargo bench --bench anchors` prints a table; `-- --json` prints one JSON object per line for
 //! benches/compare_ort.py. Medians over many runs; the machine is shared, so compare ratios.
 
+use infer::ffi::autograd::*;
+use infer::ffi::layers::*;
 use infer::ffi::mode::*;
 use infer::ffi::module::*;
 use infer::ffi::nn_ops::*;
 use infer::ffi::ops::*;
+use infer::ffi::optim::*;
 use infer::ffi::runtime::*;
 use infer::ffi::tensor::*;
 use infer::ffi::types::*;
@@ -116,6 +119,145 @@ unsafe fn time_forward(m: *mut rt_module, x: *mut rt_tensor, mode: Mode, budget:
     )
 }
 
+unsafe fn sequential(kids: &[*mut rt_module]) -> *mut rt_module {
+    let mut m = std::ptr::null_mut();
+    ok(rt_module_sequential(kids.as_ptr(), kids.len(), &mut m));
+    for &k in kids {
+        ok(rt_module_free(k));
+    }
+    m
+}
+
+unsafe fn module(make: impl FnOnce(*mut *mut rt_module) -> rt_status) -> *mut rt_module {
+    let mut m = std::ptr::null_mut();
+    ok(make(&mut m));
+    m
+}
+
+/// examples_c/digits.c's CNN on 8 x 8 images: two Conv2d(3x3, pad 1) + BatchNorm2d + ReLU
+/// blocks (1 -> 16 -> 32 channels), max pooling, Linear(512, 10).
+unsafe fn digits_cnn() -> *mut rt_module {
+    sequential(&[
+        module(|o| rt_module_conv2d(1, 16, 3, 1, 1, true, o)),
+        module(|o| rt_module_batch_norm2d(16, 1e-5, 0.1, o)),
+        module(|o| rt_module_relu(o)),
+        module(|o| rt_module_conv2d(16, 32, 3, 1, 1, true, o)),
+        module(|o| rt_module_batch_norm2d(32, 1e-5, 0.1, o)),
+        module(|o| rt_module_relu(o)),
+        module(|o| rt_module_max_pool2d(2, 2, o)),
+        module(|o| rt_module_flatten(1, -1, o)),
+        module(|o| rt_module_linear(32 * 4 * 4, 10, true, o)),
+    ])
+}
+
+/// Conv2d(c, c, 3x3, pad 1, no bias) + BatchNorm2d: half of a ResNet basic block.
+unsafe fn conv_bn(c: i64) -> [*mut rt_module; 2] {
+    [module(|o| rt_module_conv2d(c, c, 3, 1, 1, false, o)), module(|o| rt_module_batch_norm2d(c, 1e-5, 0.1, o))]
+}
+
+/// ResNet's basic block in eval mode: relu(bn(conv(relu(bn(conv(x))))) + x).
+unsafe fn resnet_block(first: *mut rt_module, second: *mut rt_module, x: *mut rt_tensor) -> *mut rt_tensor {
+    let (mut h, mut y, mut sum, mut out) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    ok(rt_module_forward(first, x, &mut h));
+    ok(rt_module_forward(second, h, &mut y));
+    ok(rt_tensor_add(y, x, &mut sum));
+    ok(rt_tensor_relu(sum, &mut out));
+    for t in [h, y, sum] {
+        ok(rt_tensor_free(t));
+    }
+    out
+}
+
+/// Class labels 0..10 for a batch, as int64.
+unsafe fn labels(batch: usize) -> *mut rt_tensor {
+    let ys: Vec<i64> = (0..batch as i64).map(|i| (i * 7) % 10).collect();
+    let mut t = std::ptr::null_mut();
+    ok(rt_tensor_from_data(ys.as_ptr().cast(), ys.len() * 8, RT_DTYPE_I64, [batch as i64].as_ptr(), 1, &mut t));
+    t
+}
+
+/// One training step as a C program runs it: zero the gradients, forward, cross-entropy,
+/// backward, optimizer step.
+unsafe fn train_step(m: *mut rt_module, opt: *mut rt_optimizer, x: *mut rt_tensor, y: *mut rt_tensor) {
+    let (mut logits, mut loss) = (std::ptr::null_mut(), std::ptr::null_mut());
+    ok(rt_optimizer_zero_grad(opt));
+    ok(rt_module_forward(m, x, &mut logits));
+    ok(rt_tensor_cross_entropy(logits, y, &mut loss));
+    ok(rt_tensor_backward(loss, std::ptr::null(), false));
+    ok(rt_optimizer_step(opt));
+    ok(rt_tensor_free(logits));
+    ok(rt_tensor_free(loss));
+}
+
+/// The convolution and training workloads of the performance issue (issue 14), inference mode
+/// and eval mode for the forward ones; "flops" counts the convolutions' multiply-adds twice.
+unsafe fn conv_and_training(rows: &mut Vec<Row>, budget: Duration) {
+    let cnn = digits_cnn();
+    ok(rt_module_train(cnn, false));
+    let x = randn(&[64, 1, 8, 8]);
+    let cnn_flops = 2.0 * 64.0 * 64.0 * (16.0 * 9.0 + 32.0 * 16.0 * 9.0);
+    let s = time_forward(cnn, x, Mode::Inference, budget);
+    rows.push(Row { workload: "cnn_digits_b64".into(), mode: "inference", seconds: s, flops: cnn_flops });
+
+    let (c, hw, batch) = (64i64, 56i64, 8i64);
+    let [conv1, bn1] = conv_bn(c);
+    let first = sequential(&[conv1, bn1, module(|o| rt_module_relu(o))]);
+    let second = sequential(&conv_bn(c));
+    for m in [first, second] {
+        ok(rt_module_train(m, false));
+    }
+    let xr = randn(&[batch, c, hw, hw]);
+    let flops = 2.0 * 2.0 * (batch * c * c * 9 * hw * hw) as f64;
+    Mode::Inference.enter();
+    let s = median_time(|| ok(rt_tensor_free(resnet_block(first, second, xr))), budget);
+    Mode::Inference.exit();
+    rows.push(Row { workload: "resnet_block_64c_56_b8".into(), mode: "inference", seconds: s, flops });
+    for m in [first, second] {
+        ok(rt_module_free(m));
+    }
+    ok(rt_tensor_free(xr));
+
+    let stem = module(|o| rt_module_conv2d(3, 64, 7, 2, 3, false, o));
+    let xs = randn(&[1, 3, 224, 224]);
+    let s = time_forward(stem, xs, Mode::Inference, budget);
+    rows.push(Row {
+        workload: "stem_7x7s2_3to64_224_b1".into(),
+        mode: "inference",
+        seconds: s,
+        flops: 2.0 * (64 * 3 * 49 * 112 * 112) as f64,
+    });
+    ok(rt_module_free(stem));
+    ok(rt_tensor_free(xs));
+
+    // Training: forward + loss + backward (about 3x the forward's products) + optimizer step.
+    let y = labels(64);
+    let m = mlp(&[784, 256, 10]);
+    ok(rt_module_train(m, true));
+    let mut opt = std::ptr::null_mut();
+    ok(rt_optimizer_sgd(m, 0.01, 0.0, 0.0, &mut opt));
+    let xm = randn(&[64, 784]);
+    let s = median_time(|| train_step(m, opt, xm, y), budget);
+    rows.push(Row {
+        workload: "train_mlp_784_256_10_sgd_b64".into(),
+        mode: "grad",
+        seconds: s,
+        flops: 3.0 * 2.0 * 64.0 * (784.0 * 256.0 + 2560.0),
+    });
+    ok(rt_optimizer_free(opt));
+    ok(rt_module_free(m));
+    ok(rt_tensor_free(xm));
+
+    ok(rt_module_train(cnn, true));
+    let mut opt = std::ptr::null_mut();
+    ok(rt_optimizer_adam(cnn, 1e-3, 0.9, 0.999, 1e-8, 0.0, &mut opt));
+    let s = median_time(|| train_step(cnn, opt, x, y), budget);
+    rows.push(Row { workload: "train_cnn_digits_adam_b64".into(), mode: "grad", seconds: s, flops: 3.0 * cnn_flops });
+    ok(rt_optimizer_free(opt));
+    ok(rt_module_free(cnn));
+    ok(rt_tensor_free(x));
+    ok(rt_tensor_free(y));
+}
+
 /// Shape of the elementwise and row-kernel workloads: a batch of 256 rows of 1024 features.
 const ROWS: i64 = 256;
 const COLS: i64 = 1024;
@@ -207,6 +349,8 @@ fn main() {
         for t in [x, positive, w, b] {
             ok(rt_tensor_free(t));
         }
+
+        conv_and_training(&mut rows, budget);
 
         let a = randn(&[4]);
         let b = randn(&[4]);

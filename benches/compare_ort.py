@@ -115,6 +115,50 @@ def torch_mlp(dims):
     return torch.nn.Sequential(*layers).eval()
 
 
+def torch_cnn():
+    """examples_c/digits.c's CNN (anchors.rs digits_cnn)."""
+    nn = torch.nn
+    return nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 32, 3, 1, 1), nn.BatchNorm2d(32),
+                         nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(32 * 4 * 4, 10))
+
+
+class BasicBlock(torch.nn.Module):
+    """torchvision's ResNet basic block without downsampling: relu(bn(conv(relu(bn(conv(x))))) + x)."""
+
+    def __init__(self, c):
+        super().__init__()
+        nn = torch.nn
+        self.c1, self.b1 = nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c)
+        self.c2, self.b2 = nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c)
+
+    def forward(self, x):
+        return torch.relu(self.b2(self.c2(torch.relu(self.b1(self.c1(x))))) + x)
+
+
+def torch_conv_and_training(out):
+    """The convolution workloads (inference_mode, eval) and the training steps of anchors.rs."""
+    with torch.inference_mode():
+        cnn, x = torch_cnn().eval(), torch.randn(64, 1, 8, 8)
+        out[("cnn_digits_b64", "torch")] = median_time(lambda: cnn(x))
+        block, xr = BasicBlock(64).eval(), torch.randn(8, 64, 56, 56)
+        out[("resnet_block_64c_56_b8", "torch")] = median_time(lambda: block(xr))
+        stem, xs = torch.nn.Conv2d(3, 64, 7, 2, 3, bias=False), torch.randn(1, 3, 224, 224)
+        out[("stem_7x7s2_3to64_224_b1", "torch")] = median_time(lambda: stem(xs))
+    y = torch.arange(64) * 7 % 10
+    for key, model, x, make_opt in [
+        ("train_mlp_784_256_10_sgd_b64", torch_mlp([784, 256, 10]), torch.randn(64, 784), lambda p: torch.optim.SGD(p, lr=0.01)),
+        ("train_cnn_digits_adam_b64", torch_cnn(), torch.randn(64, 1, 8, 8), lambda p: torch.optim.Adam(p, lr=1e-3)),
+    ]:
+        model.train()
+        opt = make_opt(model.parameters())
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        out[(key, "torch")] = median_time(step)
+
+
 def baselines():
     """Every ONNX Runtime workload first, then every PyTorch one: PyTorch's OpenMP threads keep
     spinning for a while after each op, which slowed an ORT run measured right after one by 40%."""
@@ -145,6 +189,7 @@ def baselines():
             out[(f"{op}_{ROWS}x{COLS}", "torch")] = median_time(lambda: f(xt))
         a, b = torch.randn(4), torch.randn(4)
         out[("tiny_add_4", "torch")] = median_time(lambda: torch.add(a, b))
+    torch_conv_and_training(out)
     return out
 
 
@@ -169,10 +214,13 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     keys = ["mlp_784_256_10_b1", "mlp_784_256_10_b64", "mlp_784_256_10_b1024", "deep_8x1024_b256"]
     keys += [f"{op}_{ROWS}x{COLS}" for op in OPS] + ["tiny_add_4"]
+    keys += ["cnn_digits_b64", "resnet_block_64c_56_b8", "stem_7x7s2_3to64_224_b1", "train_mlp_784_256_10_sgd_b64",
+             "train_cnn_digits_adam_b64"]
     for key in keys:
-        inf = ours[(key, "inference")]["seconds"]
+        # Training steps have only a grad-mode time; it goes in the first column.
+        inf = ours.get((key, "inference"), ours.get((key, "grad")))["seconds"]
         ng = ours.get((key, "no_grad"), {}).get("seconds")
-        gr = ours.get((key, "grad"), {}).get("seconds")
+        gr = ours.get((key, "grad"), {}).get("seconds") if (key, "inference") in ours else None
         o = base.get((key, "ort"))
         t = base.get((key, "torch"))
         print(f"| {key} | {fmt(inf)} | {fmt(ng) if ng else '-'} | {fmt(gr) if gr else '-'} | {fmt(o) if o else '-'} | {fmt(t) if t else '-'} | "

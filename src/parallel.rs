@@ -42,12 +42,6 @@ pub fn num_threads() -> usize {
     pool().read().threads
 }
 
-/// Runs `f` inside the private pool (rayon calls in `f` use its threads).
-pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let pool = pool().read().pool.clone();
-    pool.install(f)
-}
-
 /// Runs `task(c)` once for every chunk c in 0..chunks, on the calling thread and on up to
 /// `helpers` pool threads, and returns when every chunk is done.
 ///
@@ -190,14 +184,14 @@ pub fn for_each_range(items: usize, unit_cost: usize, min_elements: usize, task:
     for_each_chunk(threads - 1, items.div_ceil(per_range), &|c| task(c * per_range..((c + 1) * per_range).min(items)));
 }
 
-/// Below ~2M multiply-adds (tens of microseconds on one core) a GEMM is faster on the calling
-/// thread than with the pool: measured on the batch-1 MLP, where 200k multiply-adds took 12 us on
-/// one thread and 28 us split across two.
-pub fn gemm_parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+/// Threads for a GEMM: below ~2M multiply-adds (tens of microseconds on one core) it is faster
+/// on the calling thread than with the pool: measured on the batch-1 MLP, where 200k multiply-adds
+/// took 12 us on one thread and 28 us split across two.
+pub fn gemm_threads(m: usize, n: usize, k: usize) -> usize {
     let threads = num_threads();
     if threads <= 1 || m.saturating_mul(n).saturating_mul(k) < 1 << 21 {
-        gemm::Parallelism::None
+        1
     } else {
-        gemm::Parallelism::Rayon(threads)
+        threads
     }
 }

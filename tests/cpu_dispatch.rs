@@ -1,16 +1,15 @@
-//! Which GEMM kernels the run-time CPU dispatch picks on this machine, and that they compute the
-//! right product.
+//! Which kernels the run-time CPU dispatch picks on this machine, that the `INFER_CPU` cap lowers
+//! it, and that every kernel set computes the right product.
 //!
-//! The `gemm` crate (gemm-common 0.19, src/gemm.rs) takes its AVX-512 kernels when
-//! `is_x86_feature_detected!("avx512f")` holds, else the FMA/AVX2 ones, else scalar code. valgrind
-//! emulates no AVX-512 and its synthetic CPUID reports none, so under valgrind the FMA kernels run.
-//! .ci/run runs this file with valgrind as the cargo runner and `INFER_EXPECT_NO_AVX512=1`: the
-//! first test proves the dispatch saw no AVX-512 (and that libinfer's own linear kernels,
-//! src/kernels/linear_nt.rs, chose AVX2+FMA), the others that the kernels picked (also on the
-//! thread pool) give the right numbers; an AVX-512 instruction would stop valgrind with SIGILL.
+//! The dispatch (`simd::isa`) takes AVX-512 when `is_x86_feature_detected!("avx512f")` holds, else
+//! AVX2+FMA, else portable code. valgrind emulates no AVX-512 and its synthetic CPUID reports
+//! none, so under valgrind the AVX2 kernels run. .ci/run runs this file with valgrind as the cargo
+//! runner and `INFER_EXPECT_NO_AVX512=1`: the first test proves the dispatch saw no AVX-512, the
+//! others that the kernels picked (also on the thread pool) give the right numbers; an AVX-512
+//! instruction would stop valgrind with SIGILL.
 
 use infer::kernels::linear_nt::{linear_nt, linear_nt_with, Epilogue, Rows};
-use infer::kernels::simd::{isa, Isa};
+use infer::kernels::simd::{capped, detected, isa, parse_cap, Isa};
 use infer::{creation, ops, DType};
 
 #[test]
@@ -28,7 +27,7 @@ fn dispatch_reports_the_cpu_features_it_sees() {
             "scalar"
         };
         let linear = isa();
-        println!("avx512f: {avx512f}, avx2: {avx2}, fma: {fma}; gemm picks its {kernels} kernels, linear its {} kernels", linear.name());
+        println!("avx512f: {avx512f}, avx2: {avx2}, fma: {fma}; the CPU offers {kernels}, the dispatch picks {}", linear.name());
         let want = if avx512f {
             "AVX-512"
         } else if avx2 && fma {
@@ -36,11 +35,58 @@ fn dispatch_reports_the_cpu_features_it_sees() {
         } else {
             "portable"
         };
-        assert_eq!(linear.name(), want, "linear_nt's dispatch disagrees with the CPU features");
+        assert_eq!(detected().name(), want, "the dispatch disagrees with the CPU features");
+        let cap = std::env::var("INFER_CPU").ok().and_then(|v| parse_cap(&v));
+        assert_eq!(linear, capped(detected(), cap), "the dispatch ignores INFER_CPU");
         if std::env::var_os("INFER_EXPECT_NO_AVX512").is_some() {
             assert!(!avx512f, "INFER_EXPECT_NO_AVX512 is set (valgrind) but avx512f is detected");
         }
     }
+}
+
+#[test]
+fn the_cap_only_lowers_and_ignores_unknown_values() {
+    assert_eq!(parse_cap("avx2"), Some(Isa::Avx2Fma));
+    assert_eq!(parse_cap(" AVX512 "), Some(Isa::Avx512));
+    assert_eq!(parse_cap("baseline"), Some(Isa::Portable));
+    for junk in ["", "sse4", "avx-2", "native"] {
+        assert_eq!(parse_cap(junk), None, "{junk:?}");
+    }
+    assert_eq!(capped(Isa::Avx512, Some(Isa::Avx2Fma)), Isa::Avx2Fma);
+    assert_eq!(capped(Isa::Avx512, Some(Isa::Portable)), Isa::Portable);
+    assert_eq!(capped(Isa::Avx2Fma, Some(Isa::Avx512)), Isa::Avx2Fma, "a cap above the CPU is no cap");
+    assert_eq!(capped(Isa::Avx2Fma, None), Isa::Avx2Fma);
+}
+
+/// The cap is read once per process, so each value runs this test binary again (the child runs
+/// `cap_child`, which checks the dispatch and a product under the cap it was given).
+#[test]
+fn the_environment_variable_caps_every_dispatch() {
+    if std::env::var_os("INFER_CAP_CHILD").is_some() {
+        return;
+    }
+    for value in ["baseline", "avx2", "avx512", "bogus"] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "cap_child", "--nocapture", "--test-threads=1"])
+            .env("INFER_CPU", value)
+            .env("INFER_CAP_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "INFER_CPU={value}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        let want = capped(detected(), parse_cap(value));
+        assert!(text.contains(&format!("dispatch: {}", want.name())), "INFER_CPU={value}: {text}");
+    }
+}
+
+#[test]
+fn cap_child() {
+    if std::env::var_os("INFER_CAP_CHILD").is_none() {
+        return;
+    }
+    println!("dispatch: {}", isa().name());
+    matmul_matches_a_naive_product_across_kernel_edges();
+    linear_matches_a_naive_product_across_kernel_edges();
 }
 
 #[path = "support/values.rs"]
@@ -104,10 +150,10 @@ fn linear_matches_a_naive_product_across_kernel_edges() {
 
 fn isas() -> Vec<Isa> {
     let mut v = vec![Isa::Portable];
-    if isa() != Isa::Portable {
+    if detected() != Isa::Portable {
         v.push(Isa::Avx2Fma);
     }
-    if isa() == Isa::Avx512 {
+    if detected() == Isa::Avx512 {
         v.push(Isa::Avx512);
     }
     v
@@ -237,5 +283,116 @@ fn elementwise_and_row_kernels_do_not_depend_on_threads_or_layout() {
     for i in (0..data.len()).step_by(997) {
         let want = (data[i] as f64).exp();
         assert!((exp[i] as f64 - want).abs() <= 2.5e-7 * want, "exp({})", data[i]);
+    }
+}
+
+#[test]
+fn packed_gemm_matches_a_naive_product_on_every_kernel_and_thread_count() {
+    use infer::kernels::packed_gemm::{gemm_with, Operand};
+    // Edges of the 6 x 16, 8 x 32 and 4 x 8 tiles, of KC (256), MC (72) and NC (512); A
+    // transposed (column-major) in odd cases, B read through a column stride in some.
+    let shapes = [(1, 1, 1), (7, 17, 5), (13, 33, 300), (75, 530, 260), (6, 16, 256), (80, 40, 513), (2, 1100, 3)];
+    for (s, &(m, n, k)) in shapes.iter().enumerate() {
+        let a = values(m * k, 40 + s as u64);
+        let b = values(k * n * 2, 50 + s as u64);
+        let c0 = values(m * n, 60 + s as u64);
+        let (a_rs, a_cs) = if s % 2 == 1 { (1, m as isize) } else { (k as isize, 1) };
+        let (b_rs, b_cs) = if s % 3 == 2 { (1, 2 * k as isize) } else { (n as isize, 1) };
+        let at = |i: usize, p: usize| a[i * a_rs as usize + p * a_cs as usize] as f64;
+        let bt = |p: usize, j: usize| b[p * b_rs as usize + j * b_cs as usize] as f64;
+        // The exact product, once per shape (this test also runs under valgrind).
+        let exact: Vec<f64> = (0..m * n).map(|ij| (0..k).map(|p| at(ij / n, p) * bt(p, ij % n)).sum()).collect();
+        let mut first: Option<Vec<f32>> = None;
+        for isa_ in isas() {
+            for threads in [1, 3] {
+                for accumulate in [false, true] {
+                    let mut c = c0.clone();
+                    let (ao, bo) = (Operand { ptr: a.as_ptr(), rs: a_rs, cs: a_cs }, Operand { ptr: b.as_ptr(), rs: b_rs, cs: b_cs });
+                    // SAFETY: the operands address m x k, k x n and m x n matrices inside their vectors.
+                    unsafe { gemm_with(isa_, threads, m, n, k, c.as_mut_ptr(), n as isize, accumulate, ao, bo) };
+                    for i in 0..m {
+                        for j in 0..n {
+                            let base = if accumulate { c0[i * n + j] as f64 } else { 0.0 };
+                            let want = base + exact[i * n + j];
+                            let got = c[i * n + j] as f64;
+                            assert!((got - want).abs() <= 1e-5 * (1.0 + k as f64), "{isa_:?} {m}x{n}x{k} at ({i},{j}): {got} vs {want}");
+                        }
+                    }
+                    if accumulate {
+                        continue;
+                    }
+                    match (&first, threads) {
+                        (Some(one), 3) => assert!(
+                            one.iter().zip(&c).all(|(x, y)| x.to_bits() == y.to_bits()),
+                            "{isa_:?} {m}x{n}x{k}: 1 and 3 threads differ"
+                        ),
+                        _ => first = Some(c),
+                    }
+                }
+            }
+            first = None;
+        }
+    }
+}
+
+#[test]
+fn conv_kernels_match_a_direct_convolution_and_do_not_depend_on_the_thread_count() {
+    use infer::kernels::conv::{
+        backward_input, backward_weight, forward, image_tasks, scratch_len, weight_groups, weight_scratch_len, Geometry,
+    };
+    // Large enough for the images to run on the pool and the weight gradient to be summed in groups.
+    let (n, c, h, w, o, k, stride, pad) = (10, 8, 31, 32, 16, 3, 2, 1);
+    let (ho, wo) = (Geometry::out_size(h, k, stride, pad).unwrap(), Geometry::out_size(w, k, stride, pad).unwrap());
+    let g = Geometry { c, h, w, kh: k, kw: k, stride, pad, ho, wo };
+    let x = values(n * c * h * w, 70);
+    let wt = values(o * c * k * k, 71);
+    let bias = values(o, 72);
+    let dy = values(n * o * ho * wo, 73);
+    let run = |threads: usize| {
+        infer::parallel::set_num_threads(threads);
+        let tasks = image_tasks(&g, n, o);
+        let mut scratch = vec![0f32; scratch_len(&g, tasks).unwrap()];
+        let mut y = vec![0f32; n * o * ho * wo];
+        forward(&g, n, o, &x, &wt, Some(&bias), tasks, &mut y, &mut scratch);
+        let mut dx = vec![0f32; x.len()];
+        backward_input(&g, n, o, &dy, &wt, tasks, &mut dx, &mut scratch);
+        let groups = weight_groups(&g, n, o);
+        assert!(groups > 1, "the test should sum the weight gradient in groups");
+        let mut wscratch = vec![0f32; weight_scratch_len(&g, o, groups).unwrap()];
+        let mut dw = vec![0f32; wt.len()];
+        backward_weight(&g, n, o, &dy, &x, groups, &mut dw, &mut wscratch);
+        (tasks, [y, dx, dw])
+    };
+    let (tasks_one, one) = run(1);
+    let (tasks_three, three) = run(3);
+    infer::parallel::set_num_threads(0);
+    assert!(tasks_one == 1 && tasks_three > 1, "tasks {tasks_one}, {tasks_three}");
+    for (a, b) in one.iter().zip(&three) {
+        assert!(a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits()), "1 and 3 threads differ");
+    }
+    // Direct convolution in f64: y, and its adjoints dx and dw.
+    let src = |oi: usize, ki: usize, size: usize| (oi * stride + ki).checked_sub(pad).filter(|&i| i < size);
+    let mut y = vec![0f64; n * o * ho * wo];
+    let mut dx = vec![0f64; x.len()];
+    let mut dw = vec![0f64; wt.len()];
+    for b in 0..n {
+        for (oc, &bo) in bias.iter().enumerate() {
+            for (oh, ow) in (0..ho).flat_map(|a| (0..wo).map(move |b| (a, b))) {
+                let yi = ((b * o + oc) * ho + oh) * wo + ow;
+                y[yi] = bo as f64;
+                for (ic, i, j) in (0..c).flat_map(|ic| (0..k).flat_map(move |i| (0..k).map(move |j| (ic, i, j)))) {
+                    let (Some(ih), Some(iw)) = (src(oh, i, h), src(ow, j, w)) else { continue };
+                    let (xi, wi) = (((b * c + ic) * h + ih) * w + iw, ((oc * c + ic) * k + i) * k + j);
+                    y[yi] += x[xi] as f64 * wt[wi] as f64;
+                    dx[xi] += dy[yi] as f64 * wt[wi] as f64;
+                    dw[wi] += dy[yi] as f64 * x[xi] as f64;
+                }
+            }
+        }
+    }
+    for (name, got, want) in [("y", &one[0], &y), ("dx", &one[1], &dx), ("dw", &one[2], &dw)] {
+        for (i, (&gv, &wv)) in got.iter().zip(want.iter()).enumerate() {
+            assert!((gv as f64 - wv).abs() <= 1e-4 * (1.0 + wv.abs()), "{name}[{i}] = {gv}, expected {wv}");
+        }
     }
 }

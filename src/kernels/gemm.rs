@@ -1,16 +1,8 @@
-//! The one GEMM entry point for matmul, linear and their backward: the `gemm` crate, which picks
-//! AVX-512 / AVX2 / scalar kernels at run time. Operands are addressed by row and column strides,
-//! so transposed operands cost no copy.
+//! The one GEMM entry point for matmul, linear and their backward: libinfer's packed GEMM
+//! (packed_gemm.rs), whose kernels follow `simd::isa()` and so the `INFER_CPU` cap. Operands are
+//! addressed by row and column strides, so transposed operands cost no copy.
 
-use crate::parallel;
-
-/// A strided matrix operand (strides in elements).
-#[derive(Clone, Copy)]
-struct MatRef {
-    pub ptr: *const f32,
-    pub rs: isize,
-    pub cs: isize,
-}
+use super::packed_gemm::{self, Operand};
 
 /// dst (m x n, row-major contiguous rows of `dst_rs`) = [dst +] lhs (m x k) * rhs (k x n).
 ///
@@ -18,7 +10,7 @@ struct MatRef {
 /// Pointers and strides must address valid m x k, k x n and m x n matrices; dst must not alias
 /// lhs or rhs.
 #[allow(clippy::too_many_arguments)]
-unsafe fn gemm(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, accumulate: bool, lhs: MatRef, rhs: MatRef) {
+unsafe fn gemm(split: bool, m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, accumulate: bool, lhs: Operand, rhs: Operand) {
     if m == 0 || n == 0 {
         return;
     }
@@ -30,32 +22,7 @@ unsafe fn gemm(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, accum
         }
         return;
     }
-    let par = parallel::gemm_parallelism(m, n, k);
-    let ptrs = SendPtrs(dst, lhs.ptr, rhs.ptr);
-    let run = move || {
-        let (dst, lhs_ptr, rhs_ptr) = ptrs.get();
-        gemm::gemm(
-            m, n, k, dst, 1, dst_rs, accumulate, lhs_ptr, lhs.cs, lhs.rs, rhs_ptr, rhs.cs, rhs.rs, 1.0f32, 1.0f32, false, false, false, par,
-        )
-    };
-    match par {
-        gemm::Parallelism::None => run(),
-        _ => parallel::install(run),
-    }
-}
-
-/// The operand pointers, moved into the pool's closure.
-#[derive(Clone, Copy)]
-struct SendPtrs(*mut f32, *const f32, *const f32);
-// SAFETY: the caller of `gemm` keeps the matrices alive and unaliased until it returns, and the
-// pool closure finishes before `gemm` returns.
-unsafe impl Send for SendPtrs {}
-
-impl SendPtrs {
-    /// Taking `self` whole makes closures capture the Send wrapper, not its raw fields.
-    fn get(self) -> (*mut f32, *const f32, *const f32) {
-        (self.0, self.1, self.2)
-    }
+    packed_gemm::gemm(split, m, n, k, dst, dst_rs, accumulate, lhs, rhs)
 }
 
 /// A strided matrix inside a slice: element (i, j) is `data[i * rs + j * cs]`.
@@ -75,8 +42,8 @@ impl Mat<'_> {
         }
     }
 
-    fn as_ref(&self) -> MatRef {
-        MatRef { ptr: self.data.as_ptr(), rs: self.rs as isize, cs: self.cs as isize }
+    fn as_ref(&self) -> Operand {
+        Operand { ptr: self.data.as_ptr(), rs: self.rs as isize, cs: self.cs as isize }
     }
 }
 
@@ -85,6 +52,23 @@ impl Mat<'_> {
 /// touching memory it should not.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_slices(m: usize, n: usize, k: usize, dst: &mut [f32], dst_rs: usize, accumulate: bool, lhs: Mat<'_>, rhs: Mat<'_>) {
+    gemm_slices_split(true, m, n, k, dst, dst_rs, accumulate, lhs, rhs)
+}
+
+/// `gemm_slices`, split across the pool (above its size threshold) only when `split` holds: a
+/// caller already running one product per pool thread passes false.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_slices_split(
+    split: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: Mat<'_>,
+    rhs: Mat<'_>,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -93,5 +77,5 @@ pub fn gemm_slices(m: usize, n: usize, k: usize, dst: &mut [f32], dst_rs: usize,
     rhs.check(k, n, "rhs");
     // SAFETY: the extents were checked above; `dst` is a unique borrow, so it aliases neither
     // operand.
-    unsafe { gemm(m, n, k, dst.as_mut_ptr(), dst_rs as isize, accumulate, lhs.as_ref(), rhs.as_ref()) }
+    unsafe { gemm(split, m, n, k, dst.as_mut_ptr(), dst_rs as isize, accumulate, lhs.as_ref(), rhs.as_ref()) }
 }

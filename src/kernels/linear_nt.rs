@@ -12,7 +12,7 @@
 //! results do not depend on the thread count. Kernels: AVX-512F, AVX2+FMA or portable code,
 //! picked once at run time (valgrind reports no AVX-512, so it runs the AVX2 kernel).
 
-use super::simd::{isa, Isa};
+use super::simd::{isa, supports, Isa};
 use crate::parallel;
 
 /// Row i of an operand is `data[i * stride..][..k]`. Rows may overlap (an expanded input repeats
@@ -57,11 +57,7 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
     }
     x.check(m, k, "x");
     w.check(n, k, "w");
-    assert!(
-        isa_ == Isa::Portable || isa_ == isa() || (isa_ == Isa::Avx2Fma && isa() == Isa::Avx512),
-        "linear_nt: {} kernels are not supported on this CPU",
-        isa_.name()
-    );
+    assert!(supports(isa_), "linear_nt: {} kernels are not supported on this CPU", isa_.name());
     let job = Job {
         x: x.data.as_ptr(),
         ldx: x.stride,
@@ -98,10 +94,9 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
 /// and two cores read their halves at once (batch 1 of the 784-256 layer: 6.4-7.0 us on two
 /// threads, 8.8-10.3 us on one, measured side by side here).
 fn threads_for(m: usize, n: usize, k: usize) -> usize {
-    match parallel::gemm_parallelism(m, n, k) {
-        gemm::Parallelism::Rayon(threads) => threads,
-        _ if m <= 4 && n.saturating_mul(k) >= 1 << 17 => parallel::num_threads(),
-        _ => 1,
+    match parallel::gemm_threads(m, n, k) {
+        1 if m <= 4 && n.saturating_mul(k) >= 1 << 17 => parallel::num_threads(),
+        threads => threads,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod gemm;
 pub mod linear_nt;
 pub mod mask;
 pub mod norm;
+pub mod packed_gemm;
 pub mod pool;
 pub mod reduce;
 pub mod rms_norm;

@@ -2,7 +2,7 @@
 //! baseline x86-64 (SSE2, 4 lanes; never target-cpu=native), so a plain loop cannot use AVX2 or
 //! AVX-512. `multiversion!` instantiates a function's body inside copies with
 //! `#[target_feature(enable = "avx512f")]`, `"avx2,fma"` and none, and runs the copy for this CPU
-//! (`isa()`, which linear_nt's kernels also follow); LLVM vectorises each copy at its width.
+//! (`isa()`, which linear_nt's kernels also follow, capped by `INFER_CPU`); LLVM vectorises each copy at its width.
 //!
 //! The body is an `#[inline(always)]` function, and so must be whatever it calls in its loops
 //! (vmath's functions are): a closure or plain function called from the three copies is compiled
@@ -32,10 +32,22 @@ impl Isa {
     }
 }
 
-/// The kernel set picked for this CPU (detected once).
+/// The kernel set every run-time dispatch uses: the best this CPU has, lowered to the cap that
+/// the environment variable `INFER_CPU` names (`avx512`, `avx2` or `baseline`), read once. The
+/// cap only lowers (AVX2 on an AVX-512 CPU, to measure and test that path there); any other
+/// value is ignored, as is a cap above what the CPU has.
 pub fn isa() -> Isa {
     static ISA: OnceLock<Isa> = OnceLock::new();
     *ISA.get_or_init(|| {
+        let cap = std::env::var("INFER_CPU").ok().and_then(|v| parse_cap(&v));
+        capped(detected(), cap)
+    })
+}
+
+/// The best kernel set this CPU runs, whatever the cap (tests may call kernels for any of these).
+pub fn detected() -> Isa {
+    static DETECTED: OnceLock<Isa> = OnceLock::new();
+    *DETECTED.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx512f") {
@@ -47,6 +59,40 @@ pub fn isa() -> Isa {
         }
         Isa::Portable
     })
+}
+
+/// True when this CPU can run `isa`'s kernels.
+pub fn supports(isa: Isa) -> bool {
+    isa.rank() <= detected().rank()
+}
+
+/// The kernel set an `INFER_CPU` value names; None (no cap) for anything else, so a typo costs
+/// speed at most, never a failure.
+pub fn parse_cap(value: &str) -> Option<Isa> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "avx512" => Some(Isa::Avx512),
+        "avx2" => Some(Isa::Avx2Fma),
+        "baseline" => Some(Isa::Portable),
+        _ => None,
+    }
+}
+
+/// `detected` lowered to `cap`.
+pub fn capped(detected: Isa, cap: Option<Isa>) -> Isa {
+    match cap {
+        Some(c) if c.rank() < detected.rank() => c,
+        _ => detected,
+    }
+}
+
+impl Isa {
+    fn rank(self) -> u8 {
+        match self {
+            Isa::Portable => 0,
+            Isa::Avx2Fma => 1,
+            Isa::Avx512 => 2,
+        }
+    }
 }
 
 /// `multiversion! { fn name<T: Bound>(args) -> ret { body } }` defines `name`, running `body` in

@@ -1,11 +1,10 @@
-//! 2-D convolution (no groups or dilation): im2col, then one GEMM per image on the one GEMM entry.
+//! 2-D convolution (no groups or dilation): im2col, then one GEMM per image (kernels/conv.rs).
 
 use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::conv::Conv2dBackward;
 use crate::error::{bail, Result};
-use crate::kernels::conv::{im2col, Geometry};
-use crate::kernels::gemm::{gemm_slices, Mat};
+use crate::kernels::conv::{self, Geometry};
 use crate::shape::{fmt_shape, size_arg};
 use crate::storage::{try_filled, DType};
 use crate::tensor::Tensor;
@@ -92,25 +91,17 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i64, padding: 
 }
 
 fn forward(geo: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Result<Vec<f32>> {
-    let (rows, cols_n) = (geo.col_rows(), geo.col_cols());
-    let img = geo.c * geo.h * geo.w;
-    let mut out = try_filled(n * o * cols_n, 0f32)?;
-    if let Some(b) = b {
-        for (i, plane) in out.chunks_exact_mut(cols_n.max(1)).enumerate() {
-            plane.fill(b[i % o]);
-        }
-    }
-    let mut cols = if geo.is_pointwise() { Vec::new() } else { try_filled(rows * cols_n, 0f32)? };
-    let lhs = Mat { data: w, rs: rows, cs: 1 };
-    for (i, y) in out.chunks_exact_mut((o * cols_n).max(1)).enumerate().take(n) {
-        let image = &x[i * img..(i + 1) * img];
-        let rhs = if geo.is_pointwise() {
-            Mat { data: image, rs: cols_n, cs: 1 }
-        } else {
-            im2col(geo, image, &mut cols);
-            Mat { data: &cols, rs: cols_n, cs: 1 }
-        };
-        gemm_slices(o, cols_n, rows, y, cols_n, b.is_some(), lhs, rhs);
-    }
+    let mut out = try_filled(n * o * geo.col_cols(), 0f32)?;
+    let tasks = conv::image_tasks(geo, n, o);
+    let mut scratch = try_filled(scratch_len(geo, tasks)?, 0f32)?;
+    conv::forward(geo, n, o, x, w, b, tasks, &mut out, &mut scratch);
     Ok(out)
+}
+
+/// Floats of scratch for `tasks` image tasks, or OutOfMemory.
+pub(crate) fn scratch_len(geo: &Geometry, tasks: usize) -> Result<usize> {
+    match conv::scratch_len(geo, tasks) {
+        Some(len) if len <= isize::MAX as usize / 8 => Ok(len),
+        _ => bail!(OutOfMemory, "conv2d: {tasks} unfolded images of {} x {} values cannot be allocated", geo.col_rows(), geo.col_cols()),
+    }
 }

@@ -1,11 +1,10 @@
-//! Derivative of conv2d, through the same im2col + GEMM as the forward. Per image n, with
-//! cols = im2col(x[n]) and G = dy[n] as (O, Ho*Wo):
+//! Derivative of conv2d, through the same im2col + GEMM as the forward (kernels/conv.rs). Per
+//! image n, with cols = im2col(x[n]) and G = dy[n] as (O, Ho*Wo):
 //! dW += G cols^T; dx[n] = col2im(W^T G); db = sum of dy over n, h, w.
 
 use crate::autograd::node::{saved_at, Backward};
-use crate::error::Result;
-use crate::kernels::conv::{col2im, im2col, Geometry};
-use crate::kernels::gemm::{gemm_slices, Mat};
+use crate::error::{bail, Result};
+use crate::kernels::conv::{self, Geometry};
 use crate::ops::raw;
 use crate::storage::{try_collect, try_filled};
 use crate::tensor::Tensor;
@@ -28,22 +27,17 @@ impl Backward for Conv2dBackward {
         let (rows, npos) = (geo.col_rows(), geo.col_cols());
         let img = geo.c * geo.h * geo.w;
         let gd = g.try_data::<f32>()?;
-        let plane = |i: usize| Mat { data: &gd[i * o * npos..(i + 1) * o * npos], rs: npos, cs: 1 };
-        let mut cols = if geo.is_pointwise() { Vec::new() } else { try_filled(rows * npos, 0f32)? };
 
         let gw = if self.needs[1] {
             let x = saved_at(saved, 0).try_data::<f32>()?;
             let mut dw = try_filled(o * rows, 0f32)?;
-            for i in 0..n {
-                let image = &x[i * img..(i + 1) * img];
-                let cols_t = if geo.is_pointwise() {
-                    Mat { data: image, rs: 1, cs: npos }
-                } else {
-                    im2col(geo, image, &mut cols);
-                    Mat { data: &cols, rs: 1, cs: npos }
-                };
-                gemm_slices(o, rows, npos, &mut dw, rows, i > 0, plane(i), cols_t);
-            }
+            let groups = conv::weight_groups(geo, n, o);
+            let len = conv::weight_scratch_len(geo, o, groups).filter(|&l| l <= isize::MAX as usize / 8);
+            let Some(len) = len else {
+                bail!(OutOfMemory, "conv2d backward: {groups} unfolded images of {rows} x {npos} values cannot be allocated");
+            };
+            let mut scratch = try_filled(len, 0f32)?;
+            conv::backward_weight(geo, n, o, &gd, &x, groups, &mut dw, &mut scratch);
             Some(raw::from_vec(dw, &[o, geo.c, geo.kh, geo.kw], false))
         } else {
             None
@@ -51,16 +45,10 @@ impl Backward for Conv2dBackward {
 
         let gx = if self.needs[0] {
             let w = saved_at(saved, 1).try_data::<f32>()?;
-            let w_t = Mat { data: &w, rs: 1, cs: rows };
             let mut dx = try_filled(n * img, 0f32)?;
-            for (i, dimg) in dx.chunks_exact_mut(img.max(1)).enumerate().take(n) {
-                if geo.is_pointwise() {
-                    gemm_slices(rows, npos, o, dimg, npos, false, w_t, plane(i));
-                } else {
-                    gemm_slices(rows, npos, o, &mut cols, npos, false, w_t, plane(i));
-                    col2im(geo, &cols, dimg);
-                }
-            }
+            let tasks = conv::image_tasks(geo, n, o);
+            let mut scratch = try_filled(crate::ops::conv::scratch_len(geo, tasks)?, 0f32)?;
+            conv::backward_input(geo, n, o, &gd, &w, tasks, &mut dx, &mut scratch);
             Some(raw::from_vec(dx, &[n, geo.c, geo.h, geo.w], false))
         } else {
             None

@@ -1,0 +1,88 @@
+//! GFLOP/s of the GEMM kernels per CPU second of the calling thread (one thread), against a
+//! register-only FMA loop: on a shared machine wall-clock times swing with the neighbours' load,
+//! while a thread's own CPU time mostly does not, so these ratios hold when anchors.rs's do not.
+//!
+//! `cargo bench --bench kernels` (honours `INFER_CPU`).
+
+use infer::kernels::linear_nt::{linear_nt_with, Epilogue, Rows};
+use infer::kernels::packed_gemm::{gemm_with, Operand};
+use infer::kernels::simd::{isa, Isa};
+
+/// CPU seconds this thread has run.
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Median CPU seconds of `f` over 7 runs.
+fn cpu_time(mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..7)
+        .map(|_| {
+            let s = thread_cpu();
+            f();
+            thread_cpu() - s
+        })
+        .collect();
+    t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    t[3]
+}
+
+/// GFLOP/s of 12 independent 8-lane FMA chains (AVX2), the most one core's FMA units do.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_peak() -> f64 {
+    use std::arch::x86_64::*;
+    let iters = 20_000_000u64;
+    let secs = cpu_time(|| {
+        let (a, b) = std::hint::black_box((_mm256_set1_ps(0.999), _mm256_set1_ps(0.001)));
+        let mut acc = [_mm256_set1_ps(1.0); 12];
+        for _ in 0..std::hint::black_box(iters) {
+            for r in acc.iter_mut() {
+                *r = _mm256_fmadd_ps(*r, a, b);
+            }
+        }
+        std::hint::black_box(acc);
+    });
+    (iters * 12 * 16) as f64 / secs / 1e9
+}
+
+fn main() {
+    infer::parallel::set_num_threads(1);
+    let (m, n, k) = (256, 1024, 1024);
+    let x: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 * 0.1).collect();
+    let w: Vec<f32> = (0..n * k).map(|i| ((i * 5) % 11) as f32 * 0.1).collect();
+    let mut out = vec![0f32; m * n];
+    let flops = 2.0 * (m * n * k) as f64;
+    // Three rounds, each kernel in turn, so a change of the neighbours' load shows as spread.
+    println!("one thread, {} kernels, {m} x {n} x {k}: GFLOP per CPU second, three rounds", isa().name());
+    let a = Operand { ptr: x.as_ptr(), rs: k as isize, cs: 1 };
+    let (wt, wr) = (Operand { ptr: w.as_ptr(), rs: 1, cs: k as isize }, Operand { ptr: w.as_ptr(), rs: n as isize, cs: 1 });
+    let mut rows: Vec<(&str, Vec<f64>)> =
+        ["FMA peak (register-only loop)", "linear_nt x·wᵀ", "packed_gemm x·wᵀ (B strided)", "packed_gemm x·w (B rows)"]
+            .into_iter()
+            .map(|name| (name, Vec::new()))
+            .collect();
+    for _ in 0..3 {
+        #[cfg(target_arch = "x86_64")]
+        if isa() != Isa::Portable {
+            // SAFETY: isa() reports AVX2+FMA or better.
+            rows[0].1.push(unsafe { fma_peak() });
+        }
+        let s = cpu_time(|| {
+            linear_nt_with(isa(), m, n, k, Rows { data: &x, stride: k }, Rows { data: &w, stride: k }, Epilogue::default(), &mut out)
+        });
+        rows[1].1.push(flops / s / 1e9);
+        for (row, b) in [(2, wt), (3, wr)] {
+            // SAFETY: the operands address m x k, k x n and m x n matrices inside the vectors.
+            let s = cpu_time(|| unsafe { gemm_with(isa(), 1, m, n, k, out.as_mut_ptr(), n as isize, false, a, b) });
+            rows[row].1.push(flops / s / 1e9);
+        }
+    }
+    for (name, v) in rows {
+        let cells: Vec<String> = v.iter().map(|g| format!("{g:7.1}")).collect();
+        println!("{name:<32} {}", cells.join(" "));
+    }
+}

@@ -1,0 +1,401 @@
+//! libinfer's packed GEMM (the Goto/BLIS scheme): C (m x n) = [C +] A (m x k) · B (k x n) for
+//! strided operands, behind every matmul, convolution and backward product.
+//!
+//! k is cut into blocks of KC. For each block, B's columns are copied into panels NR wide (KC x NR
+//! contiguous: one panel stays in L1 while every A strip passes over it) and A's rows into strips
+//! MR tall (MC rows per block stay in L2). A register-blocked micro-kernel then computes an
+//! MR x NR tile as KC rank-1 updates: MR broadcasts of A against NR/LANES vectors of B, held in
+//! MR x NR/LANES accumulator registers (6 x 16 on AVX2 uses 12 of the 16 ymm registers, 8 x 32 on
+//! AVX-512 16 of the 32 zmm). Packing makes every operand layout (transposed, strided) cost the
+//! same, and pads edge tiles with zeros so they run the same kernel.
+//!
+//! The pool splits the output into rectangles (column ranges when n >= m, else row ranges); each
+//! task packs what its rectangle needs (A's repacking per column range costs 1/width of the
+//! arithmetic). Every output sums its k blocks in order and each block in order, whatever the
+//! rectangle, tile or thread it falls in, so results do not depend on the thread count. The
+//! kernels use FMA where the instruction set has it, so the AVX2 / AVX-512 results differ from
+//! the portable ones by rounding only (one rounding per multiply-add instead of two).
+
+use super::simd::{isa, supports, Isa};
+use crate::parallel;
+use std::cell::RefCell;
+use std::ops::Range;
+
+/// k per block: an NR-wide panel of B (KC x 16 floats = 16 KiB on AVX2) stays in L1.
+const KC: usize = 256;
+/// A rows per block (a multiple of every MR): MC x KC = 72 KiB of packed A stay in L2.
+const MC: usize = 72;
+/// B columns per block (a multiple of every NR): KC x NC = 512 KiB of packed B.
+const NC: usize = 512;
+
+/// A strided operand: element (i, j) is at `ptr + i * rs + j * cs`.
+#[derive(Clone, Copy)]
+pub struct Operand {
+    pub ptr: *const f32,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+/// C = [C +] A · B with the kernels of `isa()`, on the calling thread and (when `split` and the
+/// product is large enough) the pool.
+///
+/// # Safety
+/// The operands must address valid m x k and k x n matrices, `c` a valid m x n matrix with rows
+/// `ldc` apart that aliases neither operand; k > 0.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm(split: bool, m: usize, n: usize, k: usize, c: *mut f32, ldc: isize, accumulate: bool, a: Operand, b: Operand) {
+    let threads = if split { parallel::gemm_threads(m, n, k) } else { 1 };
+    gemm_with(isa(), threads, m, n, k, c, ldc, accumulate, a, b)
+}
+
+/// `gemm` with a chosen kernel set and thread count (tests compare them); an ISA this CPU lacks
+/// panics.
+///
+/// # Safety
+/// As `gemm`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_with(
+    isa_: Isa,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    c: *mut f32,
+    ldc: isize,
+    accumulate: bool,
+    a: Operand,
+    b: Operand,
+) {
+    assert!(supports(isa_), "packed_gemm: {} kernels are not supported on this CPU", isa_.name());
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let job = Job { k, a, b, c, ldc, accumulate };
+    if threads <= 1 {
+        run(isa_, &job, 0..m, 0..n);
+        return;
+    }
+    // Split the larger dimension into about four ranges per thread (a thread that wakes late
+    // takes fewer), none so narrow that repacking the other operand would show.
+    let split_cols = n >= m;
+    let (len, unit) = if split_cols { (n, 64) } else { (m, 48) };
+    let chunk = (len / (4 * threads)).max(unit).div_ceil(unit) * unit;
+    let task = |t: usize| {
+        let range = t * chunk..((t + 1) * chunk).min(len);
+        let (rows, cols) = if split_cols { (0..m, range) } else { (range, 0..n) };
+        // SAFETY: as the caller's contract; chunks write disjoint rectangles of C.
+        unsafe { run(isa_, &job, rows, cols) }
+    };
+    parallel::for_each_chunk(threads - 1, len.div_ceil(chunk), &task);
+}
+
+/// The operands, shared by the pool's tasks.
+struct Job {
+    k: usize,
+    a: Operand,
+    b: Operand,
+    c: *mut f32,
+    ldc: isize,
+    accumulate: bool,
+}
+// SAFETY: `gemm_with` keeps the operands alive until every task is done, and tasks write
+// disjoint rectangles of C.
+unsafe impl Sync for Job {}
+
+thread_local! {
+    /// Packing room, kept per thread: (MC + NC) x KC floats (584 KiB) would otherwise be mapped
+    /// and faulted in afresh by every call.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs the rectangle `rows` x `cols` of C with `isa_`'s kernels.
+///
+/// # Safety
+/// As `gemm`, for this rectangle.
+unsafe fn run(isa_: Isa, job: &Job, rows: Range<usize>, cols: Range<usize>) {
+    SCRATCH.with(|cell| {
+        let mut fresh = Vec::new();
+        // A task on this thread already holds it only if a kernel re-entered the GEMM, which
+        // none does; a private buffer keeps that case correct anyway.
+        let mut held = cell.try_borrow_mut();
+        let scratch = match held.as_deref_mut() {
+            Ok(v) => v,
+            Err(_) => &mut fresh,
+        };
+        let need = (MC + NC) * KC;
+        if scratch.len() < need {
+            scratch.resize(need, 0.0);
+        }
+        let (apack, bpack) = scratch.split_at_mut(MC * KC);
+        match isa_ {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86::rect_avx512(job, rows, cols, apack, bpack),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => x86::rect_avx2(job, rows, cols, apack, bpack),
+            _ => rect::<Portable, 4, 1>(job, rows, cols, apack, bpack),
+        }
+    })
+}
+
+/// What the micro-kernel needs of a vector type.
+trait Lanes {
+    type V: Copy;
+    const LANES: usize;
+    unsafe fn zero() -> Self::V;
+    unsafe fn splat(x: f32) -> Self::V;
+    unsafe fn load(p: *const f32) -> Self::V;
+    unsafe fn store(p: *mut f32, v: Self::V);
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// a * b + acc (fused where the instruction set has FMA).
+    unsafe fn fma(a: Self::V, b: Self::V, acc: Self::V) -> Self::V;
+}
+
+/// The Goto loops over one rectangle of C: blocks of NC columns, KC of k, MC rows, then MR x NR
+/// tiles (NR = NV vectors).
+#[inline(always)]
+unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
+    job: &Job,
+    rows: Range<usize>,
+    cols: Range<usize>,
+    apack: &mut [f32],
+    bpack: &mut [f32],
+) {
+    let nr = NV * S::LANES;
+    let mut jc = cols.start;
+    while jc < cols.end {
+        let nc = NC.min(cols.end - jc);
+        let mut pc = 0;
+        while pc < job.k {
+            let kc = KC.min(job.k - pc);
+            pack_b(job.b, pc, kc, jc, nc, nr, bpack);
+            let mut ic = rows.start;
+            while ic < rows.end {
+                let mc = MC.min(rows.end - ic);
+                pack_a(job.a, ic, mc, pc, kc, MR, apack);
+                let add = job.accumulate || pc > 0;
+                let mut jr = 0;
+                while jr < nc {
+                    let b = bpack.as_ptr().add(jr * kc);
+                    let mut ir = 0;
+                    while ir < mc {
+                        let acc = micro::<S, MR, NV>(kc, apack.as_ptr().add(ir * kc), b);
+                        let c = job.c.offset((ic + ir) as isize * job.ldc + (jc + jr) as isize);
+                        store::<S, MR, NV>(&acc, c, job.ldc, MR.min(mc - ir), nr.min(nc - jr), add);
+                        ir += MR;
+                    }
+                    jr += nr;
+                }
+                ic += mc;
+            }
+            pc += kc;
+        }
+        jc += nc;
+    }
+}
+
+/// The MR x NR tile of products of an A strip (kc x MR, MR values per k) and a B panel (kc x NR).
+#[inline(always)]
+unsafe fn micro<S: Lanes, const MR: usize, const NV: usize>(kc: usize, a: *const f32, b: *const f32) -> [[S::V; NV]; MR] {
+    let nr = NV * S::LANES;
+    let mut acc = [[S::zero(); NV]; MR];
+    for p in 0..kc {
+        let bv: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(p * nr + v * S::LANES)));
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = S::splat(*a.add(p * MR + i));
+            for (r, &bw) in row.iter_mut().zip(&bv) {
+                *r = S::fma(av, bw, *r);
+            }
+        }
+    }
+    acc
+}
+
+/// Writes (or adds) the top-left mr x nr of a tile to C. Edge tiles go through a buffer and are
+/// added with the same single rounding, so their values equal a full tile's.
+#[inline(always)]
+unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
+    acc: &[[S::V; NV]; MR],
+    c: *mut f32,
+    ldc: isize,
+    mr: usize,
+    nr: usize,
+    add: bool,
+) {
+    let full = NV * S::LANES;
+    if mr == MR && nr == full {
+        for (i, row) in acc.iter().enumerate() {
+            let ci = c.offset(i as isize * ldc);
+            for (v, &x) in row.iter().enumerate() {
+                let p = ci.add(v * S::LANES);
+                S::store(p, if add { S::add(S::load(p), x) } else { x });
+            }
+        }
+        return;
+    }
+    let mut buf = [0f32; 32];
+    for (i, row) in acc.iter().enumerate().take(mr) {
+        for (v, &x) in row.iter().enumerate() {
+            S::store(buf.as_mut_ptr().add(v * S::LANES), x);
+        }
+        let ci = c.offset(i as isize * ldc);
+        for (j, &x) in buf.iter().enumerate().take(nr) {
+            *ci.add(j) = if add { *ci.add(j) + x } else { x };
+        }
+    }
+}
+
+/// Copies A's rows ic..ic+mc, columns pc..pc+kc into strips of MR rows, each kc x MR (k-major),
+/// rows past mc as zeros.
+#[inline(always)]
+unsafe fn pack_a(a: Operand, ic: usize, mc: usize, pc: usize, kc: usize, mr: usize, dst: &mut [f32]) {
+    let mut strip = 0;
+    while strip < mc {
+        let rows = mr.min(mc - strip);
+        let out = &mut dst[strip * kc..(strip + mr) * kc];
+        for r in 0..mr {
+            if r >= rows {
+                for p in 0..kc {
+                    out[p * mr + r] = 0.0;
+                }
+                continue;
+            }
+            let src = a.ptr.offset((ic + strip + r) as isize * a.rs + pc as isize * a.cs);
+            for p in 0..kc {
+                out[p * mr + r] = *src.offset(p as isize * a.cs);
+            }
+        }
+        strip += mr;
+    }
+}
+
+/// Copies B's rows pc..pc+kc, columns jc..jc+nc into panels of nr columns, each kc x nr
+/// (row-major), columns past nc as zeros.
+#[inline(always)]
+unsafe fn pack_b(b: Operand, pc: usize, kc: usize, jc: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+    let mut panel = 0;
+    while panel < nc {
+        let cols = nr.min(nc - panel);
+        let out = &mut dst[panel * kc..(panel + nr) * kc];
+        for p in 0..kc {
+            let src = b.ptr.offset((pc + p) as isize * b.rs + (jc + panel) as isize * b.cs);
+            let row = &mut out[p * nr..(p + 1) * nr];
+            if b.cs == 1 {
+                std::ptr::copy_nonoverlapping(src, row.as_mut_ptr(), cols);
+            } else {
+                for (j, x) in row.iter_mut().enumerate().take(cols) {
+                    *x = *src.offset(j as isize * b.cs);
+                }
+            }
+            row[cols..].fill(0.0);
+        }
+        panel += nr;
+    }
+}
+
+/// Eight lanes of plain Rust (the compiler vectorises them for the baseline target), multiply
+/// and add rounded separately.
+struct Portable;
+
+impl Lanes for Portable {
+    type V = [f32; 8];
+    const LANES: usize = 8;
+    unsafe fn zero() -> [f32; 8] {
+        [0.0; 8]
+    }
+    unsafe fn splat(x: f32) -> [f32; 8] {
+        [x; 8]
+    }
+    unsafe fn load(p: *const f32) -> [f32; 8] {
+        std::ptr::read_unaligned(p as *const [f32; 8])
+    }
+    unsafe fn store(p: *mut f32, v: [f32; 8]) {
+        std::ptr::write_unaligned(p as *mut [f32; 8], v)
+    }
+    unsafe fn add(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] + b[l])
+    }
+    unsafe fn fma(a: [f32; 8], b: [f32; 8], acc: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] * b[l] + acc[l])
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{rect, Job, Lanes};
+    use std::arch::x86_64::*;
+    use std::ops::Range;
+
+    pub struct Avx2Fma;
+
+    impl Lanes for Avx2Fma {
+        type V = __m256;
+        const LANES: usize = 8;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            _mm256_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m256 {
+            _mm256_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            _mm256_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m256) {
+            _mm256_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            _mm256_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m256, b: __m256, acc: __m256) -> __m256 {
+            _mm256_fmadd_ps(a, b, acc)
+        }
+    }
+
+    pub struct Avx512;
+
+    impl Lanes for Avx512 {
+        type V = __m512;
+        const LANES: usize = 16;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            _mm512_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            _mm512_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512) {
+            _mm512_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            _mm512_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m512, b: __m512, acc: __m512) -> __m512 {
+            _mm512_fmadd_ps(a, b, acc)
+        }
+    }
+
+    /// 6 x 16 tiles: 12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn rect_avx2(job: &Job, rows: Range<usize>, cols: Range<usize>, apack: &mut [f32], bpack: &mut [f32]) {
+        rect::<Avx2Fma, 6, 2>(job, rows, cols, apack, bpack)
+    }
+
+    /// 8 x 32 tiles: 16 accumulators + 2 B vectors + 1 broadcast of the 32 zmm registers.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn rect_avx512(job: &Job, rows: Range<usize>, cols: Range<usize>, apack: &mut [f32], bpack: &mut [f32]) {
+        rect::<Avx512, 8, 2>(job, rows, cols, apack, bpack)
+    }
+}
