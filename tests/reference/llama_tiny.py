@@ -26,7 +26,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 OUT = os.path.join(ROOT, "tests", "fixtures", "llama")
 PROMPT = "The C ABI never "
 NEW_TOKENS = 48
-STEPS = int(os.environ.get("LLAMA_TINY_STEPS", "600"))
+STEPS = int(os.environ.get("LLAMA_TINY_STEPS", "400"))
 
 
 def corpus():
@@ -56,7 +56,7 @@ def config(vocab_size, tied):
     )
 
 
-def train(model, data, steps, seq=96, batch=24):
+def train(model, data, steps, seq=64, batch=16):
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     model.train()
