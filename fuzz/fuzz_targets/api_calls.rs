@@ -30,6 +30,7 @@ use infer::ffi::optim::*;
 use infer::ffi::runtime::*;
 use infer::ffi::safetensors::*;
 use infer::ffi::tensor::*;
+use infer::ffi::transformer::*;
 use infer::ffi::types::*;
 use libfuzzer_sys::fuzz_target;
 use std::ffi::{c_char, c_void, CString};
