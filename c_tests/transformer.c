@@ -392,3 +392,28 @@ TEST(encoder_layer_bad_inputs) {
     rt_tensor_free(x), rt_tensor_free(kpm);
     rt_module_free(m);
 }
+
+/* The modules follow the grad modes: under no_grad and in inference mode the output records
+ * nothing and has PyTorch's values. */
+TEST(mha_in_no_grad_and_inference_mode) {
+    rt_module *m = mha_from_fixture();
+    rt_tensor *q = T32(mha_q), *k = T32(mha_k), *v = T32(mha_v), *kpm = TBOOL(mha_kpm), *ab = TBOOL(mha_attn_bool);
+    const rt_tensor *in[] = {q, k, v, kpm, ab};
+    rt_tensor *y = forward_n(m, in, 5);
+    CHECK(requires_grad(y));
+    rt_tensor_free(y);
+    CHECK_OK(rt_grad_mode_enter(false));
+    y = forward_n(m, in, 5);
+    CHECK(!requires_grad(y));
+    EXPECT_VALUES(y, mha_y_bool);
+    rt_tensor_free(y);
+    CHECK_OK(rt_grad_mode_exit());
+    CHECK_OK(rt_inference_mode_enter(true));
+    y = forward_n(m, in, 5);
+    CHECK(!requires_grad(y));
+    EXPECT_VALUES(y, mha_y_bool);
+    rt_tensor_free(y);
+    CHECK_OK(rt_inference_mode_exit());
+    rt_tensor_free(q), rt_tensor_free(k), rt_tensor_free(v), rt_tensor_free(kpm), rt_tensor_free(ab);
+    rt_module_free(m);
+}

@@ -28,7 +28,7 @@ impl MultiheadAttention {
     /// PyTorch's _reset_parameters: xavier_uniform_ in_proj_weight, zero in_proj_bias and
     /// out_proj.bias; out_proj.weight keeps Linear's init.
     pub fn new(embed_dim: usize, num_heads: usize, bias: bool, batch_first: bool, dropout: f64) -> Result<MultiheadAttention> {
-        if num_heads == 0 || embed_dim == 0 || embed_dim % num_heads != 0 {
+        if num_heads == 0 || embed_dim == 0 || !embed_dim.is_multiple_of(num_heads) {
             bail!(InvalidArgument, "embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads}), as PyTorch requires");
         }
         if !(0.0..1.0).contains(&dropout) {
