@@ -417,3 +417,25 @@ TEST(mha_in_no_grad_and_inference_mode) {
     rt_tensor_free(q), rt_tensor_free(k), rt_tensor_free(v), rt_tensor_free(kpm), rt_tensor_free(ab);
     rt_module_free(m);
 }
+
+/* An unbatched (L, E) query, with an (S) padding mask, is a batch of one, as in PyTorch. */
+TEST(mha_unbatched_input_is_a_batch_of_one) {
+    rt_module *m = mha_from_fixture();
+    rt_tensor *q = T32(mha_q), *k = T32(mha_k), *v = T32(mha_v), *kpm = TBOOL(mha_kpm);
+    rt_tensor *q0 = NULL, *k0 = NULL, *v0 = NULL, *kpm0 = NULL, *ref = NULL, *ref0 = NULL;
+    CHECK_OK(rt_tensor_select(q, 1, 0, &q0));
+    CHECK_OK(rt_tensor_select(k, 1, 0, &k0));
+    CHECK_OK(rt_tensor_select(v, 1, 0, &v0));
+    CHECK_OK(rt_tensor_select(kpm, 0, 0, &kpm0));
+    const rt_tensor *batched[] = {q, k, v, kpm};
+    ref = forward_n(m, batched, 4);
+    CHECK_OK(rt_tensor_select(ref, 1, 0, &ref0));
+    const rt_tensor *one[] = {q0, k0, v0, kpm0};
+    rt_tensor *y = forward_n(m, one, 4);
+    const int64_t shape[] = {3, 8};
+    check_shape(y, shape, 2);
+    check_same_values(y, ref0, 24);
+    rt_tensor *t[] = {q, k, v, kpm, q0, k0, v0, kpm0, ref, ref0, y};
+    for (size_t i = 0; i < LEN(t); i++) rt_tensor_free(t[i]);
+    rt_module_free(m);
+}
