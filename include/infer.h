@@ -959,6 +959,39 @@ rt_status rt_module_type_name(const struct rt_module *m, char *buf, size_t cap, 
  */
 rt_status rt_module_load_safetensors_mapped(struct rt_module *m, const char *path, bool strict, rt_key_map_fn map, void *ctx);
 
+/**
+ * nn.SiLU.
+ */
+rt_status rt_module_silu(struct rt_module **out);
+
+/**
+ * nn.GELU(approximate="tanh"); its type name is PyTorch's class name, GELU.
+ */
+rt_status rt_module_gelu_tanh(struct rt_module **out);
+
+/**
+ * nn.Identity: returns its input (the same tensor).
+ */
+rt_status rt_module_identity(struct rt_module **out);
+
+/**
+ * nn.RMSNorm(shape, eps, elementwise_affine=True): parameter `weight`, ones.
+ */
+rt_status rt_module_rms_norm(const int64_t *shape, size_t ndim, double eps, struct rt_module **out);
+
+/**
+ * nn.MultiheadAttention(embed_dim, num_heads, bias, batch_first) with PyTorch's init;
+ * rt_module_forward_n takes {query, key, value, key_padding_mask, attn_mask}.
+ */
+rt_status rt_module_multihead_attention(int64_t embed_dim, int64_t num_heads, bool bias, bool batch_first, struct rt_module **out);
+
+/**
+ * nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, relu or gelu,
+ * layer_norm_eps, batch_first, norm_first); rt_module_forward_n takes {src, src_mask,
+ * src_key_padding_mask}.
+ */
+rt_status rt_module_transformer_encoder_layer(int64_t d_model, int64_t nhead, int64_t dim_feedforward, double dropout, bool gelu, double layer_norm_eps, bool batch_first, bool norm_first, struct rt_module **out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

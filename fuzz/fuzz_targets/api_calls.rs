@@ -33,6 +33,7 @@ use infer::ffi::optim::*;
 use infer::ffi::runtime::*;
 use infer::ffi::safetensors::*;
 use infer::ffi::tensor::*;
+use infer::ffi::transformer::*;
 use infer::ffi::types::*;
 use libfuzzer_sys::fuzz_target;
 use std::ffi::{c_char, c_void, CString};
@@ -665,7 +666,7 @@ fn autograd(s: &mut State, inp: &mut Input) {
 
 fn module(s: &mut State, inp: &mut Input) {
     let mut out = null_mut();
-    let status = match inp.below(11) {
+    let status = match inp.below(17) {
         0 => call!(rt_module_linear(inp.size(), inp.size(), inp.flag(), &mut out)),
         1 => call!(rt_module_relu(&mut out)),
         2 => call!(rt_module_gelu(&mut out)),
@@ -710,6 +711,26 @@ fn module(s: &mut State, inp: &mut Input) {
             call!(rt_module_zero_grad(s.module(inp)));
             return;
         }
+        // PyTorch's transformer modules (API.md 7.D).
+        11 => call!(rt_module_silu(&mut out)),
+        12 => call!(rt_module_gelu_tanh(&mut out)),
+        13 => call!(rt_module_identity(&mut out)),
+        14 => {
+            let shape: Vec<i64> = (0..inp.below(3)).map(|_| inp.size()).collect();
+            call!(rt_module_rms_norm(shape.as_ptr(), shape.len(), inp.scalar(), &mut out))
+        }
+        15 => call!(rt_module_multihead_attention(inp.size(), inp.size(), inp.flag(), inp.flag(), &mut out)),
+        16 => call!(rt_module_transformer_encoder_layer(
+            inp.size(),
+            inp.size(),
+            inp.size(),
+            inp.scalar(),
+            inp.flag(),
+            inp.scalar(),
+            inp.flag(),
+            inp.flag(),
+            &mut out
+        )),
         _ => {
             if s.modules.is_empty() || inp.below(4) == 0 {
                 let h = s.not_a(Kind::Module, inp);

@@ -75,3 +75,6 @@ pub fn boundary(function: &str, f: impl FnOnce() -> Result<()>) -> rt_status {
 pub fn infallible<R>(fallback: R, f: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
+
+// PyTorch's transformer modules (API.md 7.D).
+pub mod transformer;

@@ -61,3 +61,11 @@ impl Module for Functional {
         (self.apply)(one_input(self, inputs)?, self.core.is_training())
     }
 }
+
+// nn.Identity (API.md 7.D).
+impl Functional {
+    /// Returns its input itself (the same tensor, as nn.Identity does).
+    pub fn identity() -> Functional {
+        Self::new("Identity", Box::new(|x, _| Ok(x.clone())))
+    }
+}

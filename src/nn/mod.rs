@@ -111,3 +111,11 @@ pub(crate) fn register_weight_bias(core: &ModuleCore, weight: &Tensor, bias: Opt
 
 #[cfg(test)]
 mod tests;
+
+// PyTorch's transformer modules (API.md 7.D).
+pub mod multihead_attention;
+pub mod rms_norm;
+pub mod transformer_encoder_layer;
+pub use multihead_attention::MultiheadAttention;
+pub use rms_norm::RmsNorm;
+pub use transformer_encoder_layer::TransformerEncoderLayer;

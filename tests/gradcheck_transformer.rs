@@ -1,0 +1,74 @@
+//! Finite-difference gradcheck of MultiheadAttention's forward (self- and cross-attention, both
+//! layouts, BOOL and F32 masks, the F32 mask's own gradient) and of a TransformerEncoderLayer's.
+
+use infer::autograd::gradcheck::{gradcheck, Tolerance};
+use infer::nn::transformer_encoder_layer::EncoderLayerConfig;
+use infer::nn::{Module, MultiheadAttention, TransformerEncoderLayer};
+use infer::{creation, Result, Tensor};
+
+#[path = "support/values.rs"]
+mod support_values;
+use support_values::values;
+
+/// An input requiring grad with values in [-1, 1).
+fn x(shape: &[usize], seed: u64) -> Tensor {
+    let t = creation::from_slice(&values(shape.iter().product(), seed), shape).unwrap();
+    t.set_requires_grad(true).unwrap();
+    t
+}
+
+fn check(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
+    if let Err(e) = gradcheck(f, inputs, Tolerance::default()) {
+        panic!("{e}");
+    }
+}
+
+/// A BOOL tensor (its elements are 0/1 bytes).
+fn bools(v: &[u8], shape: &[usize]) -> Tensor {
+    creation::from_slice(v, shape).unwrap()
+}
+
+#[test]
+fn mha_self_and_cross_attention() {
+    infer::rng::manual_seed(3);
+    let m = MultiheadAttention::new(6, 2, true, false, 0.0).unwrap();
+    check(|t| m.forward(&t[0]), &[x(&[3, 2, 6], 1)]);
+    let qkv = [x(&[3, 2, 6], 2), x(&[4, 2, 6], 3), x(&[4, 2, 6], 4)];
+    check(|t| m.forward_n(&[Some(t[0].clone()), Some(t[1].clone()), Some(t[2].clone())]), &qkv);
+}
+
+#[test]
+fn mha_with_masks_batch_first() {
+    infer::rng::manual_seed(4);
+    let m = MultiheadAttention::new(4, 2, true, true, 0.0).unwrap();
+    let kpm = bools(&[0, 0, 1, 0, 0, 0], &[2, 3]);
+    let attn = bools(&[0, 1, 0, 0, 0, 1], &[2, 3]);
+    let qkv = [x(&[2, 2, 4], 5), x(&[2, 3, 4], 6), x(&[2, 3, 4], 7)];
+    let run = |t: &[Tensor], mask: &Tensor| {
+        m.forward_n(&[Some(t[0].clone()), Some(t[1].clone()), Some(t[2].clone()), Some(kpm.clone()), Some(mask.clone())])
+    };
+    check(|t| run(t, &attn), &qkv);
+    // An F32 (batch * heads, L, S) mask gets its own gradient, the padding mask added to it.
+    let with_mask = [qkv[0].clone(), qkv[1].clone(), qkv[2].clone(), x(&[4, 2, 3], 8)];
+    check(|t| run(t, &t[3]), &with_mask);
+}
+
+#[test]
+fn encoder_layer_pre_and_post_norm() {
+    infer::rng::manual_seed(5);
+    for norm_first in [false, true] {
+        let c = EncoderLayerConfig {
+            d_model: 4,
+            nhead: 2,
+            dim_feedforward: 6,
+            dropout: 0.1,
+            gelu: norm_first,
+            layer_norm_eps: 1e-5,
+            batch_first: true,
+            norm_first,
+        };
+        let layer = TransformerEncoderLayer::new(&c).unwrap();
+        infer::nn::train(&layer, false);
+        check(|t| layer.forward(&t[0]), &[x(&[2, 3, 4], 9)]);
+    }
+}
