@@ -4,19 +4,11 @@
  * PyTorch's outputs and input gradient (c_tests/transformer_ref.h); both come from
  * tests/reference/transformer.py. Also: init statistics, state_dict names, dropout in training
  * only, and the status of every bad input of the constructors and forward_n arities. */
-#include "harness.h"
+#include "ref_checks.h"
 #include "safetensors_util.h"
 #include "transformer_ref.h"
 
-#define TOL 1e-4
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define T32(name) tensor_f32(name, name##_shape, LEN(name##_shape))
 #define TBOOL(name) tensor_bool(name, name##_shape, LEN(name##_shape))
-#define EXPECT_VALUES(t, name)                                                            \
-    do {                                                                                  \
-        check_shape(t, name##_shape, LEN(name##_shape));                                  \
-        check_all_near(t, name, LEN(name), TOL);                                          \
-    } while (0)
 
 static rt_tensor *tensor_bool(const uint8_t *data, const int64_t *shape, size_t ndim) {
     size_t n = 1;
