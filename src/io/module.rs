@@ -137,31 +137,33 @@ pub fn save(m: &dyn Module, path: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::creation::from_slice;
-    use crate::nn::TrainingFlag;
+    use crate::nn::ModuleCore;
+    use crate::storage::Element;
     use crate::Tensor;
 
-    /// A module holding a BOOL buffer beside an F32 parameter (as a custom module's mask would).
+    /// A module holding a BOOL buffer beside another tensor (as a custom module's mask would).
     struct Masked {
+        core: ModuleCore,
         weight: Tensor,
         mask: Tensor,
-        flag: TrainingFlag,
     }
 
     impl Module for Masked {
-        fn forward(&self, x: &Tensor) -> Result<Tensor> {
-            Ok(x.clone())
+        fn core(&self) -> &ModuleCore {
+            &self.core
         }
-        fn training_flag(&self) -> &TrainingFlag {
-            &self.flag
-        }
-        fn named_tensors(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-            out.push((format!("{prefix}weight"), self.weight.clone()));
-            out.push((format!("{prefix}mask"), self.mask.clone()));
+        fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
+            Ok(crate::nn::one_input(self, inputs)?.clone())
         }
     }
 
-    fn masked(w: &[f32], mask: &[u8]) -> Masked {
-        Masked { weight: from_slice(w, &[2]).unwrap(), mask: from_slice(mask, &[3]).unwrap(), flag: TrainingFlag::default() }
+    /// `weight` and `mask` registered as buffers (of any dtype), in that order.
+    fn module<W: Element, M: Element>(w: &[W], mask: &[M]) -> Masked {
+        let (weight, mask) = (from_slice(w, &[w.len()]).unwrap(), from_slice(mask, &[mask.len()]).unwrap());
+        let core = ModuleCore::new("Masked");
+        core.register_buffer("weight", weight.clone(), true).unwrap();
+        core.register_buffer("mask", mask.clone(), true).unwrap();
+        Masked { core, weight, mask }
     }
 
     #[test]
@@ -169,17 +171,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("infer-module-bool-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("m.safetensors");
-        save(&masked(&[1.0, 2.0], &[1, 0, 1]), &path).unwrap();
-        let target = masked(&[0.0, 0.0], &[0, 1, 0]);
+        save(&module(&[1.0f32, 2.0], &[1u8, 0, 1]), &path).unwrap();
+        let target = module(&[0.0f32, 0.0], &[0u8, 1, 0]);
         load(&target, &path, true).unwrap();
         assert_eq!(target.mask.to_vec_i64(), vec![1, 0, 1]);
         assert_eq!(target.mask.version(), Some(1));
         // A BOOL key does not load into an F32 tensor (nor the reverse), and changes nothing.
-        let swapped = Masked {
-            weight: from_slice(&[0u8, 0], &[2]).unwrap(),
-            mask: from_slice(&[0f32; 3], &[3]).unwrap(),
-            flag: TrainingFlag::default(),
-        };
+        let swapped = module(&[0u8, 0], &[0f32; 3]);
         let e = load(&swapped, &path, true).unwrap_err();
         assert_eq!(e.code, crate::Code::Dtype);
         assert!(e.message.contains("BOOL"), "{}", e.message);
