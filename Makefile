@@ -50,7 +50,13 @@ HOST_RUNNER_VAR = CARGO_TARGET_$(shell echo $(HOST_TRIPLE) | tr 'a-z-' 'A-Z_')_R
 # definitely lost bytes are leaks.
 VALGRIND_RUNNER = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-possibly-lost=no
 
-.PHONY: check-asan check-valgrind check-tsan check-isa fuzz-smoke
+# The Rust face: formatting, lints on every target, and the crate's documentation without a warning.
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+.PHONY: check-asan check-valgrind check-tsan check-isa fuzz-smoke lint
 
 check-isa:
 	INFER_CPU=avx2 $(CARGO) test --test c_tests

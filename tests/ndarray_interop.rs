@@ -96,3 +96,31 @@ fn tensors_made_in_inference_mode_are_inference_tensors() {
     assert!(t.is_inference());
     assert!(!Tensor::from_ndarray(array_f32(&[2])).unwrap().is_inference());
 }
+
+/// The workflow of examples/ndarray_mlp.rs: a batch moves from ndarray into a model without a
+/// copy, in inference mode, and the logits come back as an array equal to the tensor path's.
+#[test]
+fn a_model_serves_an_ndarray_batch_without_copying_it() {
+    use infer::nn::{Functional, Linear, Module, Sequential};
+    use infer::ops::UnaryOp;
+    use std::sync::Arc;
+    let model = Sequential::new(vec![
+        Arc::new(Linear::new(64, 32, true).unwrap()),
+        Arc::new(Functional::activation("ReLU", UnaryOp::Relu)),
+        Arc::new(Linear::new(32, 10, true).unwrap()),
+    ])
+    .unwrap();
+    infer::nn::train(&model, false);
+    let images = array_f32(&[8, 64]);
+    let expected = model.forward(&creation::from_slice(images.as_slice().unwrap(), &[8, 64]).unwrap()).unwrap();
+    let pixels = images.as_ptr();
+    let batch = Tensor::from_ndarray(images).unwrap();
+    assert_eq!(batch.storage().as_ptr() as *const f32, pixels, "no copy of the input");
+    let logits = {
+        let _guard = InferenceModeGuard::new(true);
+        model.forward(&batch).unwrap()
+    };
+    let logits: ArrayD<f32> = logits.to_ndarray().unwrap();
+    assert_eq!(logits.shape(), &[8, 10]);
+    assert_eq!(logits, expected.to_ndarray::<f32>().unwrap());
+}

@@ -47,7 +47,7 @@ pub fn for_each_row2(
     }
 }
 
-/// out[i] = f(a[i], b[i]) over broadcast operands described by (offset, strides) into `a` and `b`.
+/// out\[i\] = f(a\[i\], b\[i\]) over broadcast operands described by (offset, strides) into `a` and `b`.
 pub fn binary<T: Copy, U: Copy>(
     out: &mut [U],
     shape: &[usize],
@@ -88,7 +88,7 @@ pub fn binary<T: Copy, U: Copy>(
     });
 }
 
-/// out[i] = f(a[i]) over a strided operand.
+/// out\[i\] = f(a\[i\]) over a strided operand.
 pub fn unary<T: Copy, U: Copy>(out: &mut [U], shape: &[usize], a: &[T], la: (usize, &[usize]), f: impl Fn(T) -> U) {
     let n = shape.len();
     let ia = if n == 0 { 1 } else { la.1[n - 1] };
@@ -110,12 +110,12 @@ pub fn unary<T: Copy, U: Copy>(out: &mut [U], shape: &[usize], a: &[T], la: (usi
 /// more than it saves).
 pub const PARALLEL_MIN: usize = 1 << 16;
 
-/// out[i] = f(a[i], b[i]) on the calling thread (for the small outputs recycle.rs hands out).
+/// out\[i\] = f(a\[i\], b\[i\]) on the calling thread (for the small outputs recycle.rs hands out).
 pub fn zip_write(out: &mut [f32], a: &[f32], b: &[f32], f: &impl LaneFn2) {
     simd::zip_init(out, a, b, f)
 }
 
-/// out[i] = f(a[i]) on the calling thread.
+/// out\[i\] = f(a\[i\]) on the calling thread.
 pub fn map_write(out: &mut [f32], a: &[f32], f: &impl LaneFn) {
     simd::map_init(out, a, f)
 }

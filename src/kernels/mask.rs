@@ -4,7 +4,7 @@
 /// to the output's shape (stride 0 on broadcast dims). A scalar is one element with all strides 0.
 pub type Strided<'a, T> = (&'a [T], usize, &'a [usize]);
 
-/// out[i] = a[i] where cond[i] is nonzero, else b[i], for a contiguous `out` of `shape`.
+/// out\[i\] = a\[i\] where cond\[i\] is nonzero, else b\[i\], for a contiguous `out` of `shape`.
 /// Any nonzero mask byte counts as true: caller memory wrapped as BOOL may hold other bytes.
 pub fn select<T: Copy>(out: &mut [T], shape: &[usize], cond: Strided<u8>, a: Strided<T>, b: Strided<T>) {
     let nd = shape.len();

@@ -166,7 +166,7 @@ impl Channels {
         try_collect(self.channels, (0..self.channels).map(|c| mean_var(self.slices(x, c), self.count())))
     }
 
-    /// y = (x - mean[c]) * invstd[c] * w[c] + b[c].
+    /// y = (x - mean\[c\]) * invstd\[c\] * w\[c\] + b\[c\].
     pub fn normalize(&self, x: &[f32], mean: &[f32], invstd: &[f32], affine: Affine<'_>, y: &mut [f32]) {
         let sp = self.spatial;
         if sp == 0 {
@@ -181,7 +181,7 @@ impl Channels {
         }
     }
 
-    /// Gradients of batch norm, with xhat = (x - mean) invstd: dw[c] = sum g xhat, db[c] = sum g,
+    /// Gradients of batch norm, with xhat = (x - mean) invstd: dw\[c\] = sum g xhat, db\[c\] = sum g,
     /// and dx = w invstd (g - mean(g) - xhat mean(g xhat)) when the statistics came from the
     /// batch (training), dx = w invstd g when they were constants (running statistics).
     #[allow(clippy::too_many_arguments)]

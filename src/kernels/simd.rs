@@ -154,7 +154,7 @@ impl<F: Fn(f32, f32) -> f32> LaneFn2 for F {
 }
 
 multiversion! {
-    /// out[i] = f(x[i]) for equal-length slices, into room that need not be initialised (a fresh
+    /// out\[i\] = f(x\[i\]) for equal-length slices, into room that need not be initialised (a fresh
     /// Vec's spare capacity: no zero fill first). Every element is written.
     pub fn map<F: LaneFn>(out: &mut [MaybeUninit<f32>], x: &[f32], f: &F) {
         assert_eq!(out.len(), x.len(), "simd::map: lengths differ");
@@ -165,7 +165,7 @@ multiversion! {
 }
 
 multiversion! {
-    /// out[i] = f(a[i], b[i]), as `map`.
+    /// out\[i\] = f(a\[i\], b\[i\]), as `map`.
     pub fn zip<F: LaneFn2>(out: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32], f: &F) {
         assert!(out.len() == a.len() && a.len() == b.len(), "simd::zip: lengths differ");
         for ((y, &u), &v) in out.iter_mut().zip(a).zip(b) {
@@ -175,7 +175,7 @@ multiversion! {
 }
 
 multiversion! {
-    /// xs[i] = f(xs[i]).
+    /// xs\[i\] = f(xs\[i\]).
     pub fn update<F: LaneFn>(xs: &mut [f32], f: &F) {
         for x in xs.iter_mut() {
             *x = f.apply(*x);
@@ -183,7 +183,7 @@ multiversion! {
     }
 }
 
-/// Σ f(x[i]) in f64, over 8 lanes LLVM keeps in vector registers (a single running sum would be a
+/// Σ f(x\[i\]) in f64, over 8 lanes LLVM keeps in vector registers (a single running sum would be a
 /// chain of dependent adds). Inline(always), for the loops of multiversioned bodies.
 #[inline(always)]
 pub fn lane_sum(x: &[f32], f: impl Fn(f32) -> f64) -> f64 {
@@ -202,12 +202,12 @@ pub fn lane_sum(x: &[f32], f: impl Fn(f32) -> f64) -> f64 {
     lanes.iter().sum()
 }
 
-/// out[i] = f(x[i]) over an initialised output.
+/// out\[i\] = f(x\[i\]) over an initialised output.
 pub fn map_init(out: &mut [f32], x: &[f32], f: &impl LaneFn) {
     map(as_uninit(out), x, f)
 }
 
-/// out[i] = f(a[i], b[i]) over an initialised output.
+/// out\[i\] = f(a\[i\], b\[i\]) over an initialised output.
 pub fn zip_init(out: &mut [f32], a: &[f32], b: &[f32], f: &impl LaneFn2) {
     zip(as_uninit(out), a, b, f)
 }

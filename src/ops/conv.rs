@@ -57,7 +57,7 @@ fn geometry(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Geometr
     Ok(g)
 }
 
-/// y[n] = W (O x C*kh*kw) cols(x[n]) + b, for x (N, C, H, W) -> y (N, O, Ho, Wo).
+/// y\[n\] = W (O x C*kh*kw) cols(x\[n\]) + b, for x (N, C, H, W) -> y (N, O, Ho, Wo).
 pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i64, padding: i64) -> Result<Tensor> {
     x.expect_dtype(DType::F32, "input")?;
     w.expect_dtype(DType::F32, "weight")?;

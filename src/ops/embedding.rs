@@ -8,7 +8,7 @@ use crate::shape::{fmt_shape, Dims};
 use crate::storage::{try_with_capacity, DType};
 use crate::tensor::Tensor;
 
-/// out[..., :] = weight[indices[...], :]; the result has shape indices.shape + [D].
+/// out[..., :] = weight[indices[...], :]; the result has shape indices.shape + \[D\].
 pub fn embedding(indices: &Tensor, weight: &Tensor) -> Result<Tensor> {
     indices.expect_dtype(DType::I64, "indices")?;
     weight.expect_dtype(DType::F32, "weight")?;

@@ -54,7 +54,7 @@ fn base_offsets(i_shape: &[usize], t_shape: &[usize], d: usize) -> Result<Vec<us
     Ok(out)
 }
 
-/// out[p] = t[p with p[d] = index[p]], shaped as index; indices already checked.
+/// out\[p\] = t[p with p\[d\] = index\[p\]], shaped as index; indices already checked.
 pub fn gather_raw(t: &Tensor, d: usize, index: &[i64], i_shape: &[usize], inference: bool) -> Result<Tensor> {
     match t.dtype() {
         DType::F32 => gather_typed::<f32>(t, d, index, i_shape, inference),
@@ -72,7 +72,7 @@ fn gather_typed<T: Element>(t: &Tensor, d: usize, index: &[i64], i_shape: &[usiz
     Ok(raw::from_vec(out, i_shape, inference))
 }
 
-/// The adjoint of gather: zeros of `t_shape` with g[p] added at p with p[d] = index[p].
+/// The adjoint of gather: zeros of `t_shape` with g\[p\] added at p with p\[d\] = index\[p\].
 pub fn scatter_add_raw(g: &[f32], d: usize, index: &[i64], i_shape: &[usize], t_shape: &[usize]) -> Result<Tensor> {
     let mut dx = try_filled(t_shape.iter().product(), 0f32)?;
     let stride = contiguous_strides(t_shape).get(d).copied().unwrap_or(1);
@@ -112,7 +112,7 @@ pub fn index_select(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     Ok(rec.finish(out, || Box::new(IndexSelectBackward { in_shape, dim: d }), saved))
 }
 
-/// torch.gather: out[p] = t[p with p[dim] = index[p]]; index has t's rank and fits inside it
+/// torch.gather: out\[p\] = t[p with p\[dim\] = index\[p\]]; index has t's rank and fits inside it
 /// in every other dim.
 pub fn gather(t: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     index.expect_dtype(DType::I64, "index")?;

@@ -10,7 +10,7 @@ use crate::shape::fmt_shape;
 use crate::storage::{try_filled, DType};
 use crate::tensor::Tensor;
 
-/// mean over rows of -log softmax(logits)[target]: logits (N, C) F32, targets (N) I64 in [0, C).
+/// mean over rows of -log softmax(logits)\[target\]: logits (N, C) F32, targets (N) I64 in [0, C).
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     logits.expect_dtype(DType::F32, "logits")?;
     targets.expect_dtype(DType::I64, "targets")?;

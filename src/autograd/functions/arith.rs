@@ -66,7 +66,7 @@ impl Backward for ScalarBackward {
     }
 }
 
-/// x^p: d/dx = p x^(p-1). Saved: [x].
+/// x^p: d/dx = p x^(p-1). Saved: \[x\].
 pub struct PowBackward {
     pub exponent: f32,
 }

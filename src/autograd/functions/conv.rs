@@ -1,6 +1,6 @@
 //! Derivative of conv2d, through the same im2col + GEMM as the forward (kernels/conv.rs). Per
-//! image n, with cols = im2col(x[n]) and G = dy[n] as (O, Ho*Wo):
-//! dW += G cols^T; dx[n] = col2im(W^T G); db = sum of dy over n, h, w.
+//! image n, with cols = im2col(x\[n\]) and G = dy\[n\] as (O, Ho*Wo):
+//! dW += G cols^T; dx\[n\] = col2im(W^T G); db = sum of dy over n, h, w.
 
 use crate::autograd::node::{saved_at, Backward};
 use crate::error::{bail, Result};

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::ops::raw;
 use crate::tensor::Tensor;
 
-/// Saved: [m].
+/// Saved: \[m\].
 pub struct DropoutBackward;
 
 impl Backward for DropoutBackward {

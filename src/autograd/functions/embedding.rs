@@ -1,4 +1,4 @@
-//! Derivative of embedding: dW[k] = sum of g over the positions whose index is k (scatter-add).
+//! Derivative of embedding: dW\[k\] = sum of g over the positions whose index is k (scatter-add).
 
 use crate::autograd::node::{saved_at, Backward};
 use crate::error::Result;
@@ -6,7 +6,7 @@ use crate::ops::raw;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;
 
-/// Saved: [indices].
+/// Saved: \[indices\].
 pub struct EmbeddingBackward {
     pub v: usize,
     pub d: usize,

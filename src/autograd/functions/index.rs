@@ -10,8 +10,8 @@ use crate::shape::Dims;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;
 
-/// y[p] = x[p with p[dim] = index[p]]  =>  dx = scatter_add(zeros, dim, index, dy).
-/// Saved: [index] (for max_dim/min_dim/topk, their indices in the keepdim shape; dy arrives in
+/// y\[p\] = x[p with p\[dim\] = index\[p\]]  =>  dx = scatter_add(zeros, dim, index, dy).
+/// Saved: \[index\] (for max_dim/min_dim/topk, their indices in the keepdim shape; dy arrives in
 /// the output's shape, which has the same elements in the same order).
 pub struct GatherBackward {
     pub name: &'static str,
@@ -32,7 +32,7 @@ impl Backward for GatherBackward {
 }
 
 /// y = x.index_select(dim, index)  =>  dx = zeros.index_add(dim, index, dy).
-/// Saved: [index] (1-D or 0-d).
+/// Saved: \[index\] (1-D or 0-d).
 pub struct IndexSelectBackward {
     pub in_shape: Dims,
     pub dim: usize,

@@ -10,7 +10,7 @@ fn scalar(g: &Tensor) -> f32 {
     g.data::<f32>()[0]
 }
 
-/// cross_entropy = mean_i (logsumexp(x_i) - x_i[t_i]): dx_i = g (softmax(x_i) - onehot(t_i)) / N.
+/// cross_entropy = mean_i (logsumexp(x_i) - x_i\[t_i\]): dx_i = g (softmax(x_i) - onehot(t_i)) / N.
 /// Saved: [softmax of the logits, targets].
 pub struct CrossEntropyBackward;
 

@@ -9,7 +9,7 @@ use crate::storage::DType;
 use crate::tensor::Tensor;
 
 /// where(cond, a, b): da = where(cond, g, 0), db = where(cond, 0, g), each summed back over the
-/// dims it was broadcast along. Saved: [cond].
+/// dims it was broadcast along. Saved: \[cond\].
 pub struct WhereBackward {
     pub shape: Dims,
     pub a_shape: Dims,
@@ -40,7 +40,7 @@ impl Backward for WhereBackward {
 }
 
 /// masked_fill(t, mask, v): dt = where(mask, 0, g) (filled elements no longer depend on t).
-/// Saved: [mask].
+/// Saved: \[mask\].
 pub struct MaskedFillBackward;
 
 impl Backward for MaskedFillBackward {

@@ -8,7 +8,7 @@ use crate::ops::raw;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;
 
-/// Saved: [y].
+/// Saved: \[y\].
 pub struct SoftmaxBackward {
     /// The input seen as (outer, dim size, inner).
     pub split: (usize, usize, usize),
