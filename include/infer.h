@@ -513,7 +513,7 @@ rt_status rt_tensor_dropout(const struct rt_tensor *x, double p, bool training, 
 
 /**
  * Rows of weight (V, D) F32 picked by indices (I64, any shape, each in [0, V)): the result has
- * shape indices.shape + [D].
+ * shape `indices.shape + [D]`.
  */
 rt_status rt_tensor_embedding(const struct rt_tensor *indices, const struct rt_tensor *weight, struct rt_tensor **out);
 

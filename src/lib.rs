@@ -46,9 +46,11 @@
 //! The C surface is [`ffi`]; its functions are `extern "C"` and documented in `docs/API.md`.
 
 pub mod autograd;
+pub mod compute;
 pub mod creation;
 pub mod error;
 pub mod ffi;
+pub mod gradcheck;
 pub mod io;
 pub mod kernels;
 pub mod layout;

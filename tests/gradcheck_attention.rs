@@ -1,7 +1,7 @@
 //! Finite-difference gradcheck of scaled_dot_product_attention (masks, causal, GQA, broadcast
 //! batch dims, transposed views, dropout with a fixed seed), rms_norm and apply_rotary_emb.
 
-use infer::autograd::gradcheck::{gradcheck, Tolerance};
+use infer::gradcheck::{gradcheck, Tolerance};
 use infer::ops;
 use infer::{creation, rng, Result, Tensor};
 

@@ -1,7 +1,7 @@
 //! Finite-difference gradcheck of where and masked_fill (API.md 7.B): the gradient reaches only
 //! the values each op picks, summed back over broadcast dims, also through strided operands.
 
-use infer::autograd::gradcheck::{gradcheck, Tolerance};
+use infer::gradcheck::{gradcheck, Tolerance};
 use infer::ops::{self, mask};
 use infer::{creation, Result, Tensor};
 

@@ -1,7 +1,7 @@
 //! Finite-difference gradcheck of the ops of API.md 7.C (the models additions), in f32,
 //! including non-contiguous inputs where an op reads through a layout.
 
-use infer::autograd::gradcheck::{gradcheck, Tolerance};
+use infer::gradcheck::{gradcheck, Tolerance};
 use infer::ops::{self, UnaryOp};
 use infer::{creation, Result, Tensor};
 use std::slice::from_ref;

@@ -1,7 +1,7 @@
-//! Finite-difference gradcheck (infer::autograd::gradcheck) over every differentiable op of the
+//! Finite-difference gradcheck (infer::gradcheck) over every differentiable op of the
 //! crate, in f32, including non-contiguous inputs and gradients where an op has a layout path.
 
-use infer::autograd::gradcheck::{gradcheck, Tolerance};
+use infer::gradcheck::{gradcheck, Tolerance};
 use infer::ops::{self, UnaryOp};
 use infer::{creation, rng, Result, Tensor};
 use std::slice::from_ref;

@@ -1,7 +1,7 @@
 //! Finite-difference gradcheck of MultiheadAttention's forward (self- and cross-attention, both
 //! layouts, BOOL and F32 masks, the F32 mask's own gradient) and of a TransformerEncoderLayer's.
 
-use infer::autograd::gradcheck::{gradcheck, Tolerance};
+use infer::gradcheck::{gradcheck, Tolerance};
 use infer::nn::transformer_encoder_layer::EncoderLayerConfig;
 use infer::nn::{Module, MultiheadAttention, TransformerEncoderLayer};
 use infer::{creation, Result, Tensor};

@@ -4,8 +4,8 @@
 
 use super::mode;
 use super::node::{Edge, Node};
+use crate::compute::raw;
 use crate::error::{bail, Result};
-use crate::ops::raw;
 use crate::shape::fmt_shape;
 use crate::storage::DType;
 use crate::tensor::{Tensor, TensorImpl};

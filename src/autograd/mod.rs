@@ -3,6 +3,5 @@
 
 pub mod engine;
 pub mod functions;
-pub mod gradcheck;
 pub mod mode;
 pub mod node;

@@ -145,7 +145,7 @@ pub unsafe extern "C" fn rt_tensor_dropout(x: *const rt_tensor, p: f64, training
 }
 
 /// Rows of weight (V, D) F32 picked by indices (I64, any shape, each in [0, V)): the result has
-/// shape indices.shape + \[D\].
+/// shape `indices.shape + [D]`.
 #[no_mangle]
 pub unsafe extern "C" fn rt_tensor_embedding(indices: *const rt_tensor, weight: *const rt_tensor, out: *mut *mut rt_tensor) -> rt_status {
     export!(rt_tensor_embedding, [indices, weight, out], {

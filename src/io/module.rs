@@ -2,7 +2,6 @@
 
 use super::header::Entry;
 use super::safetensors::{self, SafeTensors, Values};
-use crate::autograd::mode;
 use crate::error::{bail, Error, Result};
 use crate::nn::{state_dict, Module};
 use crate::ops::raw;
@@ -95,10 +94,8 @@ pub fn load_mapped(m: &dyn Module, path: &Path, strict: bool, map: &mut KeyMap) 
             bail!(Shape, "key {k}: the module expects shape {} but the file has {}", fmt_shape(t.shape()), fmt_shape(&e.shape));
         }
     }
-    if !mode::is_inference_enabled() {
-        if let Some((k, _, _)) = pairs.iter().find(|(_, t, _)| t.is_inference()) {
-            bail!(InferenceMode, "key {k} belongs to an inference tensor, which cannot be modified in place outside inference mode (rule I6); load inside inference mode or rebuild the module outside it");
-        }
+    for (k, t, _) in &pairs {
+        crate::ops::inplace::check_inplace(t, &format!("key {k}"), false)?;
     }
     let staged = pairs.iter().map(|(_, _, e)| file.values(e)).collect::<Result<Vec<_>>>()?;
     for ((_, t, _), values) in pairs.iter().zip(staged) {

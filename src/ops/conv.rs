@@ -3,6 +3,7 @@
 use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::conv::Conv2dBackward;
+use crate::compute::conv::scratch_len;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{self, Geometry};
 use crate::shape::{fmt_shape, size_arg};
@@ -96,12 +97,4 @@ fn forward(geo: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], b: Option<&
     let mut scratch = try_filled(scratch_len(geo, tasks)?, 0f32)?;
     conv::forward(geo, n, o, x, w, b, tasks, &mut out, &mut scratch);
     Ok(out)
-}
-
-/// Floats of scratch for `tasks` image tasks, or OutOfMemory.
-pub(crate) fn scratch_len(geo: &Geometry, tasks: usize) -> Result<usize> {
-    match conv::scratch_len(geo, tasks) {
-        Some(len) if len <= isize::MAX as usize / 8 => Ok(len),
-        _ => bail!(OutOfMemory, "conv2d: {tasks} unfolded images of {} x {} values cannot be allocated", geo.col_rows(), geo.col_cols()),
-    }
 }

@@ -8,35 +8,27 @@ use super::record::edge_of;
 use crate::autograd::functions::inplace::InplaceBackward;
 use crate::autograd::mode::{self, GradState};
 use crate::autograd::node::{Node, SavedTensor};
+pub use crate::compute::inplace::Inplace;
 use crate::error::{bail, Result};
 use crate::shape::fmt_shape;
 use crate::storage::DType;
 use crate::tensor::{CreationMeta, Tensor};
 use std::sync::Arc;
 
-/// What an in-place op writes into its target.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Inplace {
-    Binary(BinOp),
-    AddScalar(f32),
-    MulScalar(f32),
-    Copy,
-    Fill(f64),
-}
-
-impl Inplace {
-    pub fn name(self) -> &'static str {
-        match self {
-            Inplace::Binary(BinOp::Add) => "add_inplace",
-            Inplace::Binary(BinOp::Sub) => "sub_inplace",
-            Inplace::Binary(BinOp::Mul) => "mul_inplace",
-            Inplace::Binary(BinOp::Div) => "div_inplace",
-            Inplace::AddScalar(_) => "add_scalar_inplace",
-            Inplace::MulScalar(_) => "mul_scalar_inplace",
-            Inplace::Copy => "copy_inplace",
-            Inplace::Fill(_) => "fill_inplace",
-        }
+/// Whether `t` may be written in place now: PyTorch's check_inplace, the one check every in-place
+/// write goes through. In-place ops check with `recorded` true; optimizer steps, batch norm's
+/// running statistics and module loads, which write without recording, check with it false, as
+/// under no_grad (rule I6 only). `what` starts the error sentence ("add_inplace", "parameter 3").
+pub fn check_inplace(t: &Tensor, what: &str, recorded: bool) -> Result<()> {
+    if t.layout().has_internal_overlap() {
+        bail!(
+            InvalidArgument,
+            "{what}: the target is an expanded tensor whose elements share memory; call rt_tensor_contiguous (or clone) first"
+        );
     }
+    let mut state = mode::state();
+    state.grad &= recorded;
+    check_target(t, state, what)
 }
 
 /// The inference-mode and autograd rules for writing into `t` (checked in that order).
@@ -90,14 +82,8 @@ pub fn apply(t: &Tensor, src: Option<&Tensor>, op: Inplace) -> Result<()> {
             bail!(InvalidArgument, "{name}: value {v} cannot be stored in an I64 tensor");
         }
     }
-    if t.layout().has_internal_overlap() {
-        bail!(
-            InvalidArgument,
-            "{name}: the target is an expanded tensor whose elements share memory; call rt_tensor_contiguous (or clone) first"
-        );
-    }
+    check_inplace(t, name, true)?;
     let state = mode::state();
-    check_target(t, state, name)?;
 
     let src_requires = src.is_some_and(|s| s.requires_grad());
     let record = state.recording() && (t.requires_grad() || src_requires);

@@ -14,7 +14,7 @@ pub mod loss;
 pub mod mask;
 pub mod norm;
 pub mod pool;
-pub mod raw;
+pub use crate::compute::raw;
 pub mod record;
 pub mod reduce;
 pub mod rms_norm;

@@ -3,7 +3,6 @@
 use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::norm::{BatchNormBackward, LayerNormBackward};
-use crate::autograd::mode;
 use crate::error::{bail, Result};
 use crate::kernels::norm::{inv_std, layer_forward, Affine, Channels};
 use crate::shape::{fmt_shape, numel};
@@ -81,13 +80,7 @@ pub fn layer_norm(x: &Tensor, normalized_shape: &[usize], w: Option<&Tensor>, b:
 /// Running statistics are updated in place: the rules of in-place ops apply (API.md I6), checked
 /// before anything is written.
 fn check_running(t: &Tensor, what: &str) -> Result<()> {
-    if t.is_inference() && !mode::is_inference_enabled() {
-        bail!(InferenceMode, "batch_norm: {what} is an inference tensor and training mode updates it in place, which is not allowed outside inference mode (rule I6); use a normal tensor for the running statistics");
-    }
-    if t.layout().has_internal_overlap() {
-        bail!(InvalidArgument, "batch_norm: {what} is an expanded tensor whose elements share memory, so it cannot be updated in place; pass a contiguous tensor");
-    }
-    Ok(())
+    super::inplace::check_inplace(t, &format!("batch_norm: {what}, which training mode updates in place,"), false)
 }
 
 /// F.batch_norm over channel dim 1 of x (N, C, ...): training normalises with the batch mean and

@@ -9,7 +9,6 @@ mod sgd;
 pub use adam::Adam;
 pub use sgd::Sgd;
 
-use crate::autograd::mode;
 use crate::error::{bail, Result};
 use crate::ops::raw;
 use crate::storage::DType;
@@ -57,17 +56,8 @@ impl Optimizer {
 
     /// Updates every parameter that has a gradient.
     pub fn step(&mut self) -> Result<()> {
-        let inference = mode::is_inference_enabled();
         for (i, p) in self.params.iter().enumerate() {
-            if p.is_inference() && !inference {
-                bail!(
-                    InferenceMode,
-                    "parameter {i} is an inference tensor, which cannot be updated in place outside inference mode (rule I6)"
-                );
-            }
-            if p.layout().has_internal_overlap() {
-                bail!(InvalidArgument, "parameter {i} is an expanded tensor whose elements share memory; pass a contiguous tensor");
-            }
+            crate::ops::inplace::check_inplace(p, &format!("parameter {i}"), false)?;
         }
         // Everything that can fail comes before the first write.
         let mut work = Vec::new();

@@ -1,8 +1,8 @@
 //! Derivatives of elementwise arithmetic with broadcasting.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw::{self, sum_to, BinOp};
 use crate::error::Result;
-use crate::ops::raw::{self, sum_to, BinOp};
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 

@@ -3,10 +3,10 @@
 //! input's shape, as repeat_interleave's and broadcasting's derivatives do.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::attention::Plan;
+use crate::compute::raw;
 use crate::error::Result;
 use crate::kernels::attention::{self as kernel, Dropout, Grads};
-use crate::ops::attention::Plan;
-use crate::ops::raw;
 use crate::shape::numel;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;

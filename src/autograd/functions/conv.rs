@@ -3,9 +3,9 @@
 //! dW += G cols^T; dx\[n\] = col2im(W^T G); db = sum of dy over n, h, w.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{self, Geometry};
-use crate::ops::raw;
 use crate::storage::{try_collect, try_filled};
 use crate::tensor::Tensor;
 
@@ -47,7 +47,7 @@ impl Backward for Conv2dBackward {
             let w = saved_at(saved, 1).try_data::<f32>()?;
             let mut dx = try_filled(n * img, 0f32)?;
             let tasks = conv::image_tasks(geo, n, o);
-            let mut scratch = try_filled(crate::ops::conv::scratch_len(geo, tasks)?, 0f32)?;
+            let mut scratch = try_filled(crate::compute::conv::scratch_len(geo, tasks)?, 0f32)?;
             conv::backward_input(geo, n, o, &gd, &w, tasks, &mut dx, &mut scratch);
             Some(raw::from_vec(dx, &[n, geo.c, geo.h, geo.w], false))
         } else {

@@ -1,8 +1,8 @@
 //! Derivative of dropout: y = x * m with the saved mask m (0 or 1 / (1 - p)), so dx = g * m.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
 use crate::error::Result;
-use crate::ops::raw;
 use crate::tensor::Tensor;
 
 /// Saved: \[m\].

@@ -1,8 +1,8 @@
 //! Derivative of embedding: dW\[k\] = sum of g over the positions whose index is k (scatter-add).
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
 use crate::error::Result;
-use crate::ops::raw;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;
 

@@ -2,10 +2,10 @@
 //! and topk, which are gathers of their indices), index_select, amax, triu/tril.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::indexing::{scatter_add_raw, split_at};
+use crate::compute::raw;
+use crate::compute::triangle::mask_triangle;
 use crate::error::Result;
-use crate::ops::indexing::{scatter_add_raw, split_at};
-use crate::ops::raw;
-use crate::ops::triangle::mask_triangle;
 use crate::shape::Dims;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;

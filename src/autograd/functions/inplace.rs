@@ -2,9 +2,9 @@
 //! source (other).
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::inplace::Inplace;
+use crate::compute::raw::{self, sum_to, BinOp};
 use crate::error::Result;
-use crate::ops::inplace::Inplace;
-use crate::ops::raw::{self, sum_to, BinOp};
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 

@@ -1,10 +1,10 @@
 //! Derivatives of matmul and linear.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::linalg::{bmm_raw, rows_of};
+use crate::compute::raw::{self, sum_to};
 use crate::error::Result;
 use crate::layout::Layout;
-use crate::ops::linalg::{bmm_raw, rows_of};
-use crate::ops::raw::{self, sum_to};
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 

@@ -1,8 +1,8 @@
 //! Derivatives of the mean-reduced losses (g is the 0-d output gradient).
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
 use crate::error::Result;
-use crate::ops::raw;
 use crate::storage::try_with_capacity;
 use crate::tensor::Tensor;
 

@@ -1,9 +1,9 @@
 //! Derivatives of where and masked_fill: the gradient flows to the picked values only.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::mask::{select, Pick};
+use crate::compute::raw::sum_to;
 use crate::error::Result;
-use crate::ops::mask::{select, Pick};
-use crate::ops::raw::sum_to;
 use crate::shape::Dims;
 use crate::storage::DType;
 use crate::tensor::Tensor;

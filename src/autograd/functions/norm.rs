@@ -6,9 +6,9 @@
 //! both: dw = sum g xhat, db = sum g.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
 use crate::error::Result;
 use crate::kernels::norm::{layer_backward, Channels};
-use crate::ops::raw;
 use crate::shape::Dims;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;

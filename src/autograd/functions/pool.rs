@@ -2,9 +2,9 @@
 //! (first) maximum of its window; overlapping windows add up.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
 use crate::error::Result;
 use crate::kernels::pool::{max_backward, Pool};
-use crate::ops::raw;
 use crate::shape::{numel, Dims};
 use crate::storage::try_filled;
 use crate::tensor::Tensor;

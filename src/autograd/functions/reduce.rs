@@ -1,8 +1,8 @@
 //! Derivatives of reductions.
 
 use crate::autograd::node::Backward;
+use crate::compute::raw;
 use crate::error::Result;
-use crate::ops::raw;
 use crate::shape::Dims;
 use crate::tensor::Tensor;
 

@@ -1,9 +1,9 @@
 //! Derivative of rms_norm (formulas in kernels/rms_norm.rs).
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
 use crate::error::Result;
 use crate::kernels::rms_norm::backward;
-use crate::ops::raw;
 use crate::shape::Dims;
 use crate::storage::{try_collect, try_filled};
 use crate::tensor::Tensor;

@@ -3,9 +3,9 @@
 //! shape cos and sin had before broadcasting.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::{raw, rotary::rotate};
 use crate::error::Result;
 use crate::kernels::rotary::{grad_sin, Pass};
-use crate::ops::{raw, rotary::rotate};
 use crate::shape::Dims;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;

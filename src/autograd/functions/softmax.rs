@@ -2,9 +2,9 @@
 //! softmax: dx = y * (g - sum(g * y)); log_softmax: dx = g - exp(y) * sum(g), sums along the dim.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
 use crate::error::Result;
 use crate::kernels::softmax as kernel;
-use crate::ops::raw;
 use crate::storage::try_filled;
 use crate::tensor::Tensor;
 

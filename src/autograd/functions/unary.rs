@@ -2,10 +2,10 @@
 //! formula is cheaper in.
 
 use crate::autograd::node::{saved_at, Backward};
+use crate::compute::raw;
+use crate::compute::unary::UnaryOp;
 use crate::error::Result;
 use crate::kernels::vmath;
-use crate::ops::raw;
-use crate::ops::unary::UnaryOp;
 use crate::tensor::Tensor;
 
 /// Saved: what `UnaryOp::saves` says (relu saves its output: y > 0 iff x > 0).

@@ -1,8 +1,8 @@
 //! Derivatives of views: each maps the view's gradient back onto its input's shape.
 
 use crate::autograd::node::Backward;
+use crate::compute::raw;
 use crate::error::Result;
-use crate::ops::raw;
 use crate::shape::Dims;
 use crate::storage::DType;
 use crate::tensor::Tensor;

@@ -6,8 +6,8 @@
 //! and each input element is then nudged by +-eps to estimate the same derivative as
 //! (L(x + eps) - L(x - eps)) / (2 eps), with L summed in f64.
 
-use super::engine::backward;
-use super::mode::{GradModeGuard, InferenceModeGuard};
+use crate::autograd::engine::backward;
+use crate::autograd::mode::{GradModeGuard, InferenceModeGuard};
 use crate::ops::{self, raw};
 use crate::storage::DType;
 use crate::tensor::Tensor;
