@@ -128,7 +128,7 @@ static rt_module *bert_encoder(void) {
     adopt(emb, "token_type_embeddings", embedding(2));
     adopt(emb, "LayerNorm", layer_norm());
     for (int i = 0; i < BERT_LAYERS; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "%d", i);
         adopt(layers, name, bert_layer());
     }
