@@ -26,12 +26,17 @@ fn path() -> &'static CString {
     })
 }
 
-/// Element bytes of a tensor (F32 or I64), read through rt_tensor_copy_to.
+/// Element bytes of a tensor (F32, I64 or BOOL), read through rt_tensor_copy_to.
 fn contents(t: *mut rt_tensor) -> Vec<u8> {
     let (mut numel, mut dtype) = (0usize, 0u32);
     assert_eq!(call!(rt_tensor_numel(t, &mut numel)), RT_OK);
     assert_eq!(call!(rt_tensor_dtype(t, &mut dtype)), RT_OK);
-    let mut bytes = vec![0u8; numel * if dtype == RT_DTYPE_I64 { 8 } else { 4 }];
+    let size = match dtype {
+        RT_DTYPE_I64 => 8,
+        RT_DTYPE_BOOL => 1,
+        _ => 4,
+    };
+    let mut bytes = vec![0u8; numel * size];
     assert_eq!(call!(rt_tensor_copy_to(t, bytes.as_mut_ptr() as *mut c_void, bytes.len())), RT_OK);
     bytes
 }
