@@ -2,6 +2,7 @@
 #ifndef MODULES_NN_REF_H
 #define MODULES_NN_REF_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "infer.h"

@@ -2,6 +2,7 @@
 #ifndef NN_OPS_REF_H
 #define NN_OPS_REF_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* softmax(x, dim=1), x (2,3,4) */
@@ -27,7 +28,7 @@ static const int64_t logsm_gx_shape[] = {3, 5};
 /* cross_entropy(logits (4,5), targets (4)), mean */
 static const float ce_logits[] = {0.771722853f, 0.565484703f, 0.57822603f, 1.12973666f, 0.783540428f, 0.831526816f, 0.29325521f, -1.24521041f, 3.44076204f, -1.14228511f, 4.03078842f, 3.26044559f, -2.89052296f, 3.00839829f, -1.04951155f, 0.606844962f, 2.24036002f, -2.58954096f, 2.05992508f, 0.670232713f};
 static const int64_t ce_logits_shape[] = {4, 5};
-static const int64_t ce_targets[] = {3, 0, 4, 3};
+static const int64_t ce_targets[] = {3LL, 0LL, 4LL, 3LL};
 static const int64_t ce_targets_shape[] = {4};
 static const float ce_loss[] = {2.66955447f};
 static const int64_t ce_loss_shape[] = {1};
@@ -215,7 +216,7 @@ static const float bne_rv_after[] = {0.567927063f, 1.42704511f, 1.23699296f};
 static const int64_t bne_rv_after_shape[] = {3};
 
 /* embedding(indices (2,3) with repeats, weight (5,4)) */
-static const int64_t emb_idx[] = {1, 4, 1, 0, 4, 4};
+static const int64_t emb_idx[] = {1LL, 4LL, 1LL, 0LL, 4LL, 4LL};
 static const int64_t emb_idx_shape[] = {2, 3};
 static const float emb_w[] = {-1.53183484f, -0.880952835f, -1.47402537f, -1.40689969f, -0.0107502704f, 0.852293551f, 1.40461373f, 0.197188288f, 0.826563179f, 1.43623269f, 1.56055295f, 0.475212306f, -0.804411411f, -0.902963042f, -0.0101838177f, -0.662687063f, -0.0393734388f, -0.503165305f, 0.633365333f, 0.271467775f};
 static const int64_t emb_w_shape[] = {5, 4};

@@ -2,6 +2,7 @@
 #ifndef OPS_MODELS_REF_H
 #define OPS_MODELS_REF_H
 
+#include <math.h>
 #include <stdint.h>
 
 /* unary functions of x (3,4), x ~ 3 N(0,1) (rsqrt: x in [0.1, 2.1)) */
@@ -61,7 +62,7 @@ static const float max_gy[] = {-0.419416875f, 0.144110069f, -0.126250744f, -1.01
 static const int64_t max_gy_shape[] = {3, 5};
 static const float max_v[] = {0.985609949f, 1.05871594f, 1.06235063f, 0.186590835f, 1.12882864f, -0.362594038f, 0.681271851f, 1.54973388f, 0.76856339f, 0.0410584286f, 0.794454515f, 0.21767059f, 1.49102271f, 0.533516824f, 1.51640224f};
 static const int64_t max_v_shape[] = {3, 5};
-static const int64_t max_i[] = {3, 3, 2, 3, 2, 2, 1, 3, 1, 2, 3, 0, 3, 2, 0};
+static const int64_t max_i[] = {3LL, 3LL, 2LL, 3LL, 2LL, 2LL, 1LL, 3LL, 1LL, 2LL, 3LL, 0LL, 3LL, 2LL, 0LL};
 static const int64_t max_i_shape[] = {3, 5};
 static const float max_gx[] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, -0.126250744f, 0.0f, -0.956209719f, -0.419416875f, 0.144110069f, 0.0f, -1.01803005f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.078063421f, 0.0f, 0.806197226f, 0.0f, -0.825531125f, 0.0f, 0.0f, 0.0f, -0.602853239f, 0.0f, 0.0f, -0.559123874f, 0.0f, 0.0f, 0.0f, -0.533781111f, 0.0f, 0.0f, 1.40214193f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, -2.20580888f, 0.0f, 0.811621666f, 0.0f, 0.879513144f, 0.0f, 0.0f};
 static const int64_t max_gx_shape[] = {3, 4, 5};
@@ -69,15 +70,15 @@ static const float min_gy[] = {0.531434596f, -1.28786719f, -1.16875422f, 1.67707
 static const int64_t min_gy_shape[] = {1, 4, 5};
 static const float min_v[] = {-1.38791847f, 0.072456345f, 0.10743095f, -1.38415325f, -0.646018684f, -1.05400789f, -0.360218674f, -1.03289795f, -1.99048805f, -0.957727432f, -2.16172862f, -1.63750613f, -0.440808505f, -1.22767091f, -0.849812329f, -0.702099204f, -0.954277754f, -1.54367542f, -1.6900773f, -0.357288152f};
 static const int64_t min_v_shape[] = {1, 4, 5};
-static const int64_t min_i[] = {2, 0, 0, 1, 1, 1, 2, 0, 0, 2, 0, 0, 1, 1, 2, 1, 2, 0, 2, 1};
+static const int64_t min_i[] = {2LL, 0LL, 0LL, 1LL, 1LL, 1LL, 2LL, 0LL, 0LL, 2LL, 0LL, 0LL, 1LL, 1LL, 2LL, 1LL, 2LL, 0LL, 2LL, 1LL};
 static const int64_t min_i_shape[] = {1, 4, 5};
 static const float min_gx[] = {0.0f, -1.28786719f, -1.16875422f, 0.0f, 0.0f, 0.0f, 0.0f, -0.973503411f, 1.33981037f, 0.0f, -1.07172489f, 1.55395687f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.4998219f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.67707527f, -0.0507600307f, -0.347591728f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, -0.66341877f, -0.475498289f, 0.0f, 0.104086258f, 0.0f, 0.0f, 0.0f, 0.179557562f, 0.531434596f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.839084387f, 0.0f, 0.0f, 1.43396115f, 0.0f, 0.0f, 0.0f, 0.0f, 0.111462168f, 0.0f, 1.50359905f, 0.0f, 0.916098535f, 0.0f};
 static const int64_t min_gx_shape[] = {3, 4, 5};
 
 /* ties and NaN along dim 1: indices of max and min */
-static const int64_t ties_max_i[] = {1, 0, 0};
+static const int64_t ties_max_i[] = {1LL, 0LL, 0LL};
 static const int64_t ties_max_i_shape[] = {3};
-static const int64_t ties_min_i[] = {3, 0, 0};
+static const int64_t ties_min_i[] = {3LL, 0LL, 0LL};
 static const int64_t ties_min_i_shape[] = {3};
 
 /* amax(x, dims=[0, 2]) of x (3,4,5); amax(t, 1) with ties: the gradient is split */
@@ -103,7 +104,7 @@ static const float topl_gy[] = {-0.301674455f, -0.682265043f, 0.323046654f, 2.14
 static const int64_t topl_gy_shape[] = {3, 3};
 static const float topl_v[] = {1.22658026f, 1.12009227f, 0.360657305f, 1.54797828f, 1.52259707f, 1.05528378f, 1.9302882f, 0.57065165f, 0.0326598994f};
 static const int64_t topl_v_shape[] = {3, 3};
-static const int64_t topl_i[] = {1, 0, 3, 3, 4, 5, 0, 3, 4};
+static const int64_t topl_i[] = {1LL, 0LL, 3LL, 3LL, 4LL, 5LL, 0LL, 3LL, 4LL};
 static const int64_t topl_i_shape[] = {3, 3};
 static const float topl_gx[] = {-0.682265043f, -0.301674455f, 0.0f, 0.323046654f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 2.14479327f, 0.0792934448f, 0.988881469f, 0.0730239525f, 0.0f, 0.0f, 0.668673635f, -0.548072278f, 0.0f};
 static const int64_t topl_gx_shape[] = {3, 6};
@@ -111,7 +112,7 @@ static const float tops_gy[] = {-1.35479605f, 0.697357357f, 0.546717286f, 0.3155
 static const int64_t tops_gy_shape[] = {3, 3};
 static const float tops_v[] = {-0.739188194f, -0.195670187f, 0.247188032f, -1.17488682f, 0.741095185f, 0.780015767f, -0.717933714f, -0.459655672f, -0.2156277f};
 static const int64_t tops_v_shape[] = {3, 3};
-static const int64_t tops_i[] = {4, 2, 5, 1, 2, 0, 5, 1, 2};
+static const int64_t tops_i[] = {4LL, 2LL, 5LL, 1LL, 2LL, 0LL, 5LL, 1LL, 2LL};
 static const int64_t tops_i_shape[] = {3, 3};
 static const float tops_gx[] = {0.0f, 0.0f, 0.697357357f, 0.0f, -1.35479605f, 0.546717286f, 1.24058545f, 0.315550715f, -1.9427855f, 0.0f, 0.0f, 0.0f, 0.0f, -0.284635127f, 0.355171919f, 0.0f, 0.0f, 0.979775727f};
 static const int64_t tops_gx_shape[] = {3, 6};
@@ -121,7 +122,7 @@ static const int64_t top_x_shape[] = {3, 6};
 /* index_select(x (3,4), dim 1, [3, 0, 3]); gather(x (3,4), dim 1, index (3,2)) */
 static const float isel_x[] = {-0.701895714f, 0.931923807f, 1.35080934f, 0.852353692f, -0.0664893463f, -1.31465113f, -1.11940205f, -1.93071175f, -0.830590963f, -1.24688721f, -0.0168478508f, -0.224971429f};
 static const int64_t isel_x_shape[] = {3, 4};
-static const int64_t isel_idx[] = {3, 0, 3};
+static const int64_t isel_idx[] = {3LL, 0LL, 3LL};
 static const int64_t isel_idx_shape[] = {3};
 static const float isel_gy[] = {0.106554382f, 1.67817914f, -0.567994475f, 0.320519835f, -0.719098568f, 1.19805694f, -1.87342334f, -0.758468926f, -1.57471073f};
 static const int64_t isel_gy_shape[] = {3, 3};
@@ -129,7 +130,7 @@ static const float isel_y[] = {0.852353692f, -0.701895714f, 0.852353692f, -1.930
 static const int64_t isel_y_shape[] = {3, 3};
 static const float isel_gx[] = {1.67817914f, 0.0f, 0.0f, -0.461440086f, -0.719098568f, 0.0f, 0.0f, 1.51857674f, -0.758468926f, 0.0f, 0.0f, -3.44813395f};
 static const int64_t isel_gx_shape[] = {3, 4};
-static const int64_t gat_idx[] = {0, 0, 3, 1, 2, 2};
+static const int64_t gat_idx[] = {0LL, 0LL, 3LL, 1LL, 2LL, 2LL};
 static const int64_t gat_idx_shape[] = {3, 2};
 static const float gat_gy[] = {-0.24553296f, 1.73353744f, 1.81804311f, -0.679230392f, 0.312546492f, -1.03362882f};
 static const int64_t gat_gy_shape[] = {3, 2};
@@ -153,7 +154,7 @@ static const float tril_gx[] = {0.0f, 0.0f, 0.0f, 0.0f, -0.473435879f, 0.0f, 0.0
 static const int64_t tril_gx_shape[] = {2, 3, 4};
 static const float tri_x[] = {0.0661004409f, -1.70906377f, -0.867788315f, 0.424981922f, -0.188402817f, 0.202561989f, 0.40949139f, 0.397572637f, -1.13432014f, -0.406096667f, -0.806737125f, 0.937940598f, -0.455607593f, -1.05557752f, 0.925412416f, -1.66723251f, -1.73159182f, -0.206005916f, 0.567753017f, 0.366322398f, 0.0867268369f, 1.58571196f, 1.14221609f, -1.07633436f};
 static const int64_t tri_x_shape[] = {2, 3, 4};
-static const int64_t triu64_y[] = {0, 1, 2, 3, 0, 5, 6, 7, 0, 0, 10, 11};
+static const int64_t triu64_y[] = {0LL, 1LL, 2LL, 3LL, 0LL, 5LL, 6LL, 7LL, 0LL, 0LL, 10LL, 11LL};
 static const int64_t triu64_y_shape[] = {3, 4};
 
 /* stack([a, b] (2,3), dim 1) */
@@ -175,15 +176,15 @@ static const float ar1[] = {-1.0f, -0.699999988f, -0.400000006f, -0.100000001f, 
 static const int64_t ar1_shape[] = {10};
 static const float ar2[] = {0.0f, 0.100000001f, 0.200000003f, 0.300000012f, 0.400000006f, 0.5f, 0.600000024f, 0.699999988f, 0.800000012f, 0.899999976f};
 static const int64_t ar2_shape[] = {10};
-static const int64_t ar3[] = {10, 6, 2, -2};
+static const int64_t ar3[] = {10LL, 6LL, 2LL, -2LL};
 static const int64_t ar3_shape[] = {4};
 
 /* chunk sizes along dim 0: (7, 3 chunks), (6, 4 chunks), (5, 5 chunks) */
-static const int64_t chunk7_3[] = {3, 3, 1};
+static const int64_t chunk7_3[] = {3LL, 3LL, 1LL};
 static const int64_t chunk7_3_shape[] = {3};
-static const int64_t chunk6_4[] = {2, 2, 2};
+static const int64_t chunk6_4[] = {2LL, 2LL, 2LL};
 static const int64_t chunk6_4_shape[] = {3};
-static const int64_t chunk5_5[] = {1, 1, 1, 1, 1};
+static const int64_t chunk5_5[] = {1LL, 1LL, 1LL, 1LL, 1LL};
 static const int64_t chunk5_5_shape[] = {5};
 
 #endif

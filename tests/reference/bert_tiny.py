@@ -21,15 +21,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertForSequenceClassification
 
+from c_header import c_float
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 OUT = os.path.join(ROOT, "tests", "fixtures", "bert_tiny")
-
-
-def c_float(v):
-    s = f"{v:.9g}"
-    if s.lstrip("-").isdigit():
-        s += ".0"
-    return s + "f"
 
 
 def main():
