@@ -1,30 +1,15 @@
 //! Finite-difference gradcheck of scaled_dot_product_attention (masks, causal, GQA, broadcast
 //! batch dims, transposed views, dropout with a fixed seed), rms_norm and apply_rotary_emb.
 
-use infer::gradcheck::{gradcheck, Tolerance};
 use infer::ops;
 use infer::{creation, rng, Result, Tensor};
 
+#[path = "support/gradcheck_inputs.rs"]
+mod gradcheck_inputs;
 #[path = "support/values.rs"]
 mod support_values;
+use gradcheck_inputs::{check, x};
 use support_values::values;
-
-fn leaf(data: Vec<f32>, shape: &[usize]) -> Tensor {
-    let t = creation::from_slice(&data, shape).unwrap();
-    t.set_requires_grad(true).unwrap();
-    t
-}
-
-/// An input requiring grad with values in [-1, 1).
-fn x(shape: &[usize], seed: u64) -> Tensor {
-    leaf(values(shape.iter().product(), seed), shape)
-}
-
-fn check(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
-    if let Err(e) = gradcheck(f, inputs, Tolerance::default()) {
-        panic!("{e}");
-    }
-}
 
 fn sdpa(t: &[Tensor], mask: Option<&Tensor>, causal: bool, gqa: bool) -> Result<Tensor> {
     ops::scaled_dot_product_attention(&t[0], &t[1], &t[2], mask, 0.0, causal, 0.0, gqa)

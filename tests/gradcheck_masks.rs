@@ -1,32 +1,21 @@
 //! Finite-difference gradcheck of where and masked_fill (API.md 7.B): the gradient reaches only
 //! the values each op picks, summed back over broadcast dims, also through strided operands.
 
-use infer::gradcheck::{gradcheck, Tolerance};
 use infer::ops::{self, mask};
-use infer::{creation, Result, Tensor};
+use infer::{creation, Tensor};
 
+#[path = "support/gradcheck_inputs.rs"]
+mod gradcheck_inputs;
 #[path = "support/values.rs"]
 mod support_values;
+use gradcheck_inputs::{check, x};
 use support_values::values;
-
-/// An input requiring grad with values in [-1, 1).
-fn x(shape: &[usize], seed: u64) -> Tensor {
-    let t = creation::from_slice(&values(shape.iter().product(), seed), shape).unwrap();
-    t.set_requires_grad(true).unwrap();
-    t
-}
 
 /// A BOOL mask with both values, from the signs of seeded values.
 fn mask_of(shape: &[usize], seed: u64) -> Tensor {
     let bits: Vec<u8> = values(shape.iter().product(), seed).iter().map(|&v| (v > 0.0) as u8).collect();
     assert!(bits.contains(&0) && bits.contains(&1), "pick another seed: the mask must have both values");
     creation::from_slice(&bits, shape).unwrap()
-}
-
-fn check(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
-    if let Err(e) = gradcheck(f, inputs, Tolerance::default()) {
-        panic!("{e}");
-    }
 }
 
 #[test]

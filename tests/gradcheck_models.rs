@@ -1,53 +1,15 @@
 //! Finite-difference gradcheck of the ops of API.md 7.C (the models additions), in f32,
 //! including non-contiguous inputs where an op reads through a layout.
 
-use infer::gradcheck::{gradcheck, Tolerance};
 use infer::ops::{self, UnaryOp};
-use infer::{creation, Result, Tensor};
 use std::slice::from_ref;
 
+#[path = "support/gradcheck_inputs.rs"]
+mod gradcheck_inputs;
 #[path = "support/values.rs"]
 mod support_values;
+use gradcheck_inputs::{away_from_zero, check, distinct, indices, leaf, x};
 use support_values::values;
-
-fn leaf(data: Vec<f32>, shape: &[usize]) -> Tensor {
-    let t = creation::from_slice(&data, shape).unwrap();
-    t.set_requires_grad(true).unwrap();
-    t
-}
-
-/// An input requiring grad with values in [-1, 1).
-fn x(shape: &[usize], seed: u64) -> Tensor {
-    leaf(values(shape.iter().product(), seed), shape)
-}
-
-/// Values at least 0.2 away from 0 (abs has a kink there).
-fn away_from_zero(shape: &[usize], seed: u64) -> Tensor {
-    leaf(values(shape.iter().product(), seed).into_iter().map(|v| v + 0.2 * v.signum()).collect(), shape)
-}
-
-/// Distinct values at least 0.05 apart (no near-ties for max, topk), shuffled.
-fn distinct(shape: &[usize], seed: u64) -> Tensor {
-    let n: usize = shape.iter().product();
-    let keys = values(n, seed);
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
-    let mut data = vec![0f32; n];
-    for (rank, &i) in order.iter().enumerate() {
-        data[i] = rank as f32 * 0.05 - n as f32 * 0.025;
-    }
-    leaf(data, shape)
-}
-
-fn indices(data: &[i64], shape: &[usize]) -> Tensor {
-    creation::from_slice(data, shape).unwrap()
-}
-
-fn check(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
-    if let Err(e) = gradcheck(f, inputs, Tolerance::default()) {
-        panic!("{e}");
-    }
-}
 
 #[test]
 fn new_unary_functions() {

@@ -1,58 +1,16 @@
 //! Finite-difference gradcheck (infer::gradcheck) over every differentiable op of the
 //! crate, in f32, including non-contiguous inputs and gradients where an op has a layout path.
 
-use infer::gradcheck::{gradcheck, Tolerance};
 use infer::ops::{self, UnaryOp};
-use infer::{creation, rng, Result, Tensor};
+use infer::{creation, rng};
 use std::slice::from_ref;
 
+#[path = "support/gradcheck_inputs.rs"]
+mod gradcheck_inputs;
 #[path = "support/values.rs"]
 mod support_values;
+use gradcheck_inputs::{away_from_zero, check, distinct, indices, positive, x};
 use support_values::values;
-
-fn leaf(data: Vec<f32>, shape: &[usize]) -> Tensor {
-    let t = creation::from_slice(&data, shape).unwrap();
-    t.set_requires_grad(true).unwrap();
-    t
-}
-
-/// An input requiring grad with values in [-1, 1).
-fn x(shape: &[usize], seed: u64) -> Tensor {
-    leaf(values(shape.iter().product(), seed), shape)
-}
-
-/// Values kept at least 0.2 away from 0 (for kinks at 0 and for divisors), in [-1.2, 1.2].
-fn away_from_zero(shape: &[usize], seed: u64) -> Tensor {
-    leaf(values(shape.iter().product(), seed).into_iter().map(|v| v + 0.2 * v.signum()).collect(), shape)
-}
-
-/// Values in [0.3, 1.3) (for log, sqrt and fractional powers).
-fn positive(shape: &[usize], seed: u64) -> Tensor {
-    leaf(values(shape.iter().product(), seed).into_iter().map(|v| 0.8 + v * 0.5).collect(), shape)
-}
-
-/// Distinct values at least 0.05 apart (no near-ties for max pooling), shuffled.
-fn distinct(shape: &[usize], seed: u64) -> Tensor {
-    let n: usize = shape.iter().product();
-    let keys = values(n, seed);
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
-    let mut data = vec![0f32; n];
-    for (rank, &i) in order.iter().enumerate() {
-        data[i] = rank as f32 * 0.05 - n as f32 * 0.025;
-    }
-    leaf(data, shape)
-}
-
-fn indices(data: &[i64], shape: &[usize]) -> Tensor {
-    creation::from_slice(data, shape).unwrap()
-}
-
-fn check(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
-    if let Err(e) = gradcheck(f, inputs, Tolerance::default()) {
-        panic!("{e}");
-    }
-}
 
 #[test]
 fn arithmetic_with_broadcasting() {

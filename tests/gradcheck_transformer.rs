@@ -1,32 +1,15 @@
 //! Finite-difference gradcheck of MultiheadAttention's forward (self- and cross-attention, both
 //! layouts, BOOL and F32 masks, the F32 mask's own gradient) and of a TransformerEncoderLayer's.
 
-use infer::gradcheck::{gradcheck, Tolerance};
 use infer::nn::transformer_encoder_layer::EncoderLayerConfig;
 use infer::nn::{Module, MultiheadAttention, TransformerEncoderLayer};
-use infer::{creation, Result, Tensor};
+use infer::Tensor;
 
+#[path = "support/gradcheck_inputs.rs"]
+mod gradcheck_inputs;
 #[path = "support/values.rs"]
 mod support_values;
-use support_values::values;
-
-/// An input requiring grad with values in [-1, 1).
-fn x(shape: &[usize], seed: u64) -> Tensor {
-    let t = creation::from_slice(&values(shape.iter().product(), seed), shape).unwrap();
-    t.set_requires_grad(true).unwrap();
-    t
-}
-
-fn check(f: impl Fn(&[Tensor]) -> Result<Tensor>, inputs: &[Tensor]) {
-    if let Err(e) = gradcheck(f, inputs, Tolerance::default()) {
-        panic!("{e}");
-    }
-}
-
-/// A BOOL tensor (its elements are 0/1 bytes).
-fn bools(v: &[u8], shape: &[usize]) -> Tensor {
-    creation::from_slice(v, shape).unwrap()
-}
+use gradcheck_inputs::{bools, check, x};
 
 #[test]
 fn mha_self_and_cross_attention() {
