@@ -1,5 +1,6 @@
 # The two entry points (see README.md):
-#   make demo   build in release and run the demos (examples_c/digits.c, then examples_c/llama.c)
+#   make demo   build in release and run the demos (examples_c/digits.c, examples_c/llama.c, then
+#               examples_c/char_transformer.c)
 #   make test   run every test: cargo's (Rust unit tests, tests/c_tests.rs, tests/cpp_tests.rs,
 #               tests/header.rs), then CMake configure + build + CTest in build/: the examples of
 #               examples_c/ and the packaging tests of tests/consumers/ (the debug build installed
@@ -16,7 +17,8 @@ MAKEFLAGS += --no-print-directory
 
 # The demo: examples_c/digits.c trains an MLP and a CNN on the digits, then serves them in
 # inference mode (its weights go to $(BUILD_DIR)); then examples_c/llama.c generates text with a
-# Hugging Face Llama checkpoint built from caller-defined modules.
+# Hugging Face Llama checkpoint built from caller-defined modules; then examples_c/char_transformer.c
+# trains a character transformer from C on the same text, reloads it and samples from it.
 DEMO := digits
 
 CMAKE_CONFIGURE = $(CMAKE) -S . -B $(BUILD_DIR) -DINFER_CARGO_TARGET_DIR=$(CURDIR)/target
@@ -25,9 +27,10 @@ CMAKE_CONFIGURE = $(CMAKE) -S . -B $(BUILD_DIR) -DINFER_CARGO_TARGET_DIR=$(CURDI
 
 demo:
 	$(CMAKE_CONFIGURE) -DCMAKE_BUILD_TYPE=Release
-	$(CMAKE) --build $(BUILD_DIR) --target $(DEMO) llama
+	$(CMAKE) --build $(BUILD_DIR) --target $(DEMO) llama char_transformer
 	./$(BUILD_DIR)/examples_c/$(DEMO) examples_c/digits.safetensors $(BUILD_DIR)
 	./$(BUILD_DIR)/examples_c/llama tests/fixtures/llama/untied
+	./$(BUILD_DIR)/examples_c/char_transformer tests/fixtures/llama/corpus.txt $(BUILD_DIR)
 
 test:
 	$(CARGO) test
