@@ -15,6 +15,7 @@ pub mod mask;
 pub mod norm;
 pub mod pool;
 pub use crate::compute::raw;
+#[doc(hidden)]
 pub mod record;
 pub mod reduce;
 pub mod rms_norm;
