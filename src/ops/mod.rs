@@ -14,6 +14,7 @@ pub mod loss;
 pub mod mask;
 pub mod norm;
 pub mod pool;
+#[doc(hidden)] // the shared computations below ops/, not part of the Rust API
 pub use crate::compute::raw;
 #[doc(hidden)]
 pub mod record;
