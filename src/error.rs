@@ -7,33 +7,35 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Code {
-    /// A required pointer argument was NULL (C ABI only).
+    /// A required pointer was NULL (C ABI only).
     NullArgument = 1,
-    /// An argument is out of its documented range.
+    /// A value is out of range (dim, index, probability, size...).
     InvalidArgument = 2,
-    /// A handle is stale, freed or of the wrong kind (C ABI only).
+    /// A freed, foreign or wrong-kind handle (C ABI only).
     InvalidHandle = 3,
-    /// Shapes do not match or do not broadcast.
+    /// Shapes do not match or cannot broadcast, or a view is impossible.
     Shape = 4,
-    /// An element type is not the one the operation takes.
+    /// A dtype the function does not accept.
     Dtype = 5,
-    /// Autograd misuse: backward twice without `retain_graph`, a modified saved tensor, a non-leaf flag change.
+    /// Autograd misuse: backward on a tensor with no grad_fn that does not require grad, a tensor
+    /// saved for backward modified in place, in-place on a leaf that requires grad in grad mode,
+    /// a graph already freed (no `retain_graph`).
     Autograd = 6,
-    /// An inference tensor used where the inference-mode rules forbid it.
+    /// An inference-mode rule was broken (docs/API.md section 3).
     InferenceMode = 7,
-    /// The call is not valid in the current state (frames out of order, a module in the wrong mode).
+    /// An unbalanced or mismatched grad-mode exit on this thread.
     InvalidState = 8,
-    /// A file could not be read or written.
+    /// A file could not be opened, read or written.
     Io = 9,
-    /// A file is not valid safetensors, or does not match the model.
+    /// A file or buffer is malformed.
     Format = 10,
-    /// An allocation the size of the data failed.
+    /// An allocation could not be made (or its size overflows).
     OutOfMemory = 11,
-    /// The combination of arguments is valid but not supported.
+    /// A valid request this build does not support.
     Unsupported = 12,
-    /// A caller's output buffer is too small (C ABI only).
+    /// The caller's buffer is too small (C ABI only).
     BufferTooSmall = 13,
-    /// A bug in libinfer (a caught panic).
+    /// A bug: a caught panic.
     Internal = 14,
 }
 
