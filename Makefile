@@ -59,7 +59,19 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
-.PHONY: check-asan check-valgrind check-tsan check-isa fuzz-smoke lint
+# crates.io readiness: the package holds what a build needs and none of the C tests, fixtures,
+# fuzz corpora or bindings (Cargo.toml's `include`), then `cargo package` builds the packaged crate
+# in target/package (its build.rs regenerates the header into OUT_DIR from the packaged src/ffi).
+PACKAGE_NEEDS := Cargo.toml Cargo.lock build.rs cbindgen.toml include/infer.h include/infer.hpp README.md src/lib.rs src/ffi/types.rs docs/API.md
+package-check:
+	@mkdir -p target
+	$(CARGO) package --list --allow-dirty > target/package-list.txt
+	@for f in $(PACKAGE_NEEDS); do grep -qx "$$f" target/package-list.txt || { echo "package-check: $$f is missing from the package"; exit 1; }; done
+	@! grep -E '^(c_tests|cpp_tests|tests|fuzz|bindings|examples_c|cmake|benches)/' target/package-list.txt || { echo "package-check: test or fixture files are in the package"; exit 1; }
+	@echo "package-check: $$(wc -l < target/package-list.txt) files listed"
+	$(CARGO) package --allow-dirty
+
+.PHONY: check-asan check-valgrind check-tsan check-isa fuzz-smoke lint package-check
 
 check-isa:
 	INFER_CPU=avx2 $(CARGO) test --test c_tests

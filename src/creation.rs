@@ -13,6 +13,7 @@ use rand_distr::{Distribution, StandardNormal};
 use std::ffi::c_void;
 use std::sync::Arc;
 
+/// A tensor of `shape` with every element `value` (converted to `dtype`).
 pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
     if dtype == DType::I64 && !(value.is_finite() && value.abs() < 9.2e18) {
         bail!(InvalidArgument, "value {value} cannot be represented in an I64 tensor; pass a finite value within the int64 range");
@@ -20,10 +21,12 @@ pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
     raw::full(shape, value, dtype, mode::is_inference_enabled())
 }
 
+/// A tensor of `shape` filled with zeros.
 pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
     full(shape, 0.0, dtype)
 }
 
+/// A tensor of `shape` filled with ones.
 pub fn ones(shape: &[usize], dtype: DType) -> Result<Tensor> {
     full(shape, 1.0, dtype)
 }

@@ -3,13 +3,18 @@
 
 use crate::shape::{numel, Dims};
 
+/// Where a tensor's elements are in its storage: shape, strides (in elements) and offset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
+    /// Size of each dimension.
     pub shape: Dims,
+    /// Elements to step over for one step along each dimension.
     pub strides: Dims,
+    /// Index of the first element in the storage.
     pub offset: usize,
 }
 
+/// Row-major strides of `shape`.
 #[inline]
 pub fn contiguous_strides(shape: &[usize]) -> Dims {
     let mut strides = Dims::from_elem(1, shape.len());
@@ -22,15 +27,18 @@ pub fn contiguous_strides(shape: &[usize]) -> Dims {
 }
 
 impl Layout {
+    /// A row-major layout of `shape` at offset 0.
     #[inline]
     pub fn contiguous(shape: &[usize]) -> Self {
         Layout { shape: Dims::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
     }
 
+    /// Number of dimensions.
     pub fn ndim(&self) -> usize {
         self.shape.len()
     }
 
+    /// Number of elements.
     pub fn numel(&self) -> usize {
         numel(&self.shape)
     }
@@ -74,6 +82,7 @@ impl Layout {
         self.offset + self.shape.iter().zip(&self.strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>() + 1
     }
 
+    /// The layout with dimensions `d0` and `d1` swapped.
     pub fn transpose(&self, d0: usize, d1: usize) -> Layout {
         let mut l = self.clone();
         l.shape.swap(d0, d1);
@@ -81,6 +90,7 @@ impl Layout {
         l
     }
 
+    /// The layout with dimensions reordered: dimension `i` of the result is `perm[i]` of this one.
     pub fn permute(&self, perm: &[usize]) -> Layout {
         Layout {
             shape: perm.iter().map(|&p| self.shape[p]).collect(),
@@ -89,6 +99,7 @@ impl Layout {
         }
     }
 
+    /// The layout of `len` elements from `start` along `dim`.
     pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Layout {
         let mut l = self.clone();
         if len > 0 {
@@ -98,6 +109,7 @@ impl Layout {
         l
     }
 
+    /// The layout with `dim` removed at `index`.
     pub fn select(&self, dim: usize, index: usize) -> Layout {
         let mut l = self.clone();
         l.offset += index * self.strides[dim];
@@ -106,6 +118,7 @@ impl Layout {
         l
     }
 
+    /// The layout with a dimension of size 1 inserted at `dim`.
     pub fn unsqueeze(&self, dim: usize) -> Layout {
         let mut l = self.clone();
         let stride = if dim < self.ndim() { self.shape[dim] * self.strides[dim] } else { 1 };
@@ -184,6 +197,7 @@ impl Layout {
     }
 }
 
+/// Storage offsets of a layout's elements in row-major order (see [`Layout::offsets`]).
 pub struct OffsetIter<'a> {
     layout: &'a Layout,
     index: Dims,

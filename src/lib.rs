@@ -18,6 +18,10 @@
 //!   the mode.
 //! - [`nn`] holds modules with PyTorch's initialisation and `state_dict` names, [`optim`] SGD and
 //!   Adam, [`io`] safetensors files.
+//! - [`storage::memory_stats`] counts the bytes tensors hold (and their peak), [`gradcheck`] checks
+//!   a gradient against finite differences, [`parallel::set_num_threads`] sizes the thread pool,
+//!   and with the `ndarray` feature (on by default) `Tensor::from_ndarray`, `to_ndarray` and
+//!   `ndarray_view` move data to and from `ndarray` arrays.
 //!
 //! ```
 //! use infer::autograd::{engine::backward, mode::InferenceModeGuard};
@@ -43,15 +47,23 @@
 //! # Ok::<(), infer::Error>(())
 //! ```
 //!
-//! The C surface is [`ffi`]; its functions are `extern "C"` and documented in `docs/API.md`.
+//! The C surface is the `ffi` module: its functions are `extern "C"` and documented in
+//! `docs/API.md`, not here. It, `kernels` and `compute` are public for the C ABI, the tests and the
+//! benches only, and hidden from these docs: they are not part of the Rust API.
+
+#![warn(missing_docs)]
 
 pub mod autograd;
+#[doc(hidden)]
 pub mod compute;
 pub mod creation;
 pub mod error;
+#[doc(hidden)]
+#[allow(missing_docs)] // documented for C callers in docs/API.md and include/infer.h
 pub mod ffi;
 pub mod gradcheck;
 pub mod io;
+#[doc(hidden)]
 pub mod kernels;
 pub mod layout;
 #[cfg(feature = "ndarray")]

@@ -38,6 +38,7 @@ pub fn set_num_threads(n: usize) {
     }
 }
 
+/// Number of threads the pool runs work on.
 pub fn num_threads() -> usize {
     pool().read().threads
 }
@@ -154,6 +155,7 @@ pub struct Disjoint<'a, T> {
 unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
 
 impl<'a, T> Disjoint<'a, T> {
+    /// Wraps `data` for tasks writing disjoint ranges of it.
     pub fn new(data: &'a mut [T]) -> Self {
         Disjoint { ptr: data.as_mut_ptr(), len: data.len(), _borrow: std::marker::PhantomData }
     }

@@ -9,6 +9,7 @@ const DEFAULT_SEED: u64 = 67_280_421_310_721;
 
 static RNG: Mutex<Option<SmallRng>> = Mutex::new(None);
 
+/// Seeds the process-wide generator (`torch.manual_seed`).
 pub fn manual_seed(seed: u64) {
     *RNG.lock() = Some(SmallRng::seed_from_u64(seed));
 }

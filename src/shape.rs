@@ -4,8 +4,10 @@
 use crate::error::{bail, Result};
 use smallvec::SmallVec;
 
+/// A dimension list, inline up to 6 dimensions.
 pub type Dims = SmallVec<[usize; 6]>;
 
+/// Number of elements of `shape`.
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
@@ -113,6 +115,7 @@ pub fn reduction_dims(dims: &[i64], ndim: usize) -> Result<SmallVec<[bool; 6]>> 
     Ok(mask)
 }
 
+/// `shape` as `[2, 3]`, for messages.
 pub fn fmt_shape(shape: &[usize]) -> String {
     let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[{}]", parts.join(", "))

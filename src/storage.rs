@@ -8,9 +8,12 @@ use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+/// Element type of a tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DType {
+    /// 32-bit float: values, parameters, gradients.
     F32,
+    /// 64-bit signed integer: indices and labels.
     I64,
     /// One byte per element, 0 or 1 (a byte written by a caller through a blob may hold
     /// another value: readers take any nonzero byte as true).
@@ -18,6 +21,7 @@ pub enum DType {
 }
 
 impl DType {
+    /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
             DType::F32 => 4,
@@ -26,6 +30,7 @@ impl DType {
         }
     }
 
+    /// The dtype's name as in messages and the C header (`F32`, `I64`, `BOOL`).
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "F32",
@@ -37,6 +42,7 @@ impl DType {
 
 /// Element types a storage can hold.
 pub trait Element: Copy + Default + Send + Sync + 'static {
+    /// The dtype of elements of this Rust type.
     const DTYPE: DType;
 }
 impl Element for f32 {
@@ -51,6 +57,7 @@ impl Element for u8 {
     const DTYPE: DType = DType::Bool;
 }
 
+/// Called once with a blob's data pointer and context when its storage is dropped.
 pub type BlobDeleter = unsafe extern "C" fn(data: *mut c_void, ctx: *mut c_void);
 
 enum Owner {
@@ -62,6 +69,7 @@ enum Owner {
     Blob { deleter: Option<BlobDeleter>, data: *mut c_void, ctx: *mut c_void, armed: AtomicBool },
 }
 
+/// A buffer of elements of one dtype, shared by a tensor and its views.
 pub struct Storage {
     ptr: NonNull<u8>,
     elems: usize,
@@ -80,12 +88,17 @@ static LIVE: AtomicU64 = AtomicU64::new(0);
 static PEAK: AtomicU64 = AtomicU64::new(0);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
+/// The process-wide tensor memory statistics (`rt_memory_stats`).
 pub struct MemoryStats {
+    /// Bytes of storage in use now.
     pub live_bytes: u64,
+    /// Most bytes in use at once since start or the last [`reset_peak`].
     pub peak_bytes: u64,
+    /// Number of storages allocated since start.
     pub alloc_count: u64,
 }
 
+/// The current memory statistics.
 pub fn memory_stats() -> MemoryStats {
     MemoryStats {
         live_bytes: LIVE.load(Ordering::Relaxed),
@@ -94,6 +107,7 @@ pub fn memory_stats() -> MemoryStats {
     }
 }
 
+/// Restarts peak tracking from the bytes in use now.
 pub fn reset_peak() {
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
 }
@@ -196,32 +210,39 @@ impl Storage {
         self.elems * self.dtype.size()
     }
 
+    /// The element type.
     pub fn dtype(&self) -> DType {
         self.dtype
     }
 
+    /// Number of elements.
     pub fn len(&self) -> usize {
         self.elems
     }
 
+    /// Whether it holds no element.
     pub fn is_empty(&self) -> bool {
         self.elems == 0
     }
 
+    /// Whether it was allocated in inference mode (and so has no version counter).
     pub fn is_inference(&self) -> bool {
         self.version.is_none()
     }
 
+    /// The version counter, bumped by every in-place write (none on inference storage).
     pub fn version(&self) -> Option<u64> {
         self.version.as_ref().map(|v| v.load(Ordering::Acquire))
     }
 
+    /// Records an in-place write.
     pub fn bump_version(&self) {
         if let Some(v) = &self.version {
             v.fetch_add(1, Ordering::AcqRel);
         }
     }
 
+    /// The first byte of the buffer.
     pub fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }

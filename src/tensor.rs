@@ -13,14 +13,19 @@ use std::sync::Arc;
 /// How a view was made, for the in-place rules of API.md I9 and I11.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CreationMeta {
+    /// A normal view.
     Default,
+    /// Made in inference mode from a normal tensor.
     InferenceMode,
+    /// Made in no-grad mode.
     NoGradMode,
 }
 
 /// Present on views of normal tensors: the root base and how the view was made.
 pub struct ViewInfo {
+    /// The tensor this is a view of (never itself a view).
     pub base: Tensor,
+    /// How the view was made.
     pub creation: CreationMeta,
     /// Identity of the base's grad_fn when the view was made (0 for none). An in-place op that
     /// gives the base new history makes the view's own history stale.
@@ -28,21 +33,27 @@ pub struct ViewInfo {
 }
 
 impl ViewInfo {
+    /// Whether an in-place op gave the base new history since the view was made.
     pub fn base_history_changed(&self) -> bool {
         fn_id(&self.base.meta().grad_fn) != self.base_fn
     }
 }
 
+/// Identity of a grad_fn (0 for none), for comparisons.
 pub fn fn_id(f: &Option<Arc<Node>>) -> usize {
     f.as_ref().map_or(0, |n| Arc::as_ptr(n) as usize)
 }
 
+/// Autograd state of a tensor.
 #[derive(Default)]
 pub struct AutogradMeta {
+    /// The node that computed the tensor (None for leaves).
     pub grad_fn: Option<Arc<Node>>,
+    /// The accumulated gradient (`.grad`).
     pub grad: Option<Tensor>,
 }
 
+/// What a [`Tensor`] points at: storage, layout, view info and autograd metadata.
 pub struct TensorImpl {
     pub(crate) storage: Arc<Storage>,
     pub(crate) layout: Layout,
@@ -53,6 +64,22 @@ pub struct TensorImpl {
 }
 
 /// A cheap-to-clone shared reference to one tensor (what a C handle points at).
+///
+/// ```
+/// use infer::{creation, ops, DType};
+///
+/// let a = creation::from_slice(&[1f32, 2., 3., 4., 5., 6.], &[2, 3])?;
+/// let b = creation::ones(&[3], DType::F32)?;
+/// let c = ops::add(&a, &b)?; // broadcasts [3] over [2, 3]
+/// assert_eq!(c.shape(), &[2, 3]);
+/// assert_eq!(c.to_vec_f32(), vec![2., 3., 4., 5., 6., 7.]);
+///
+/// // Views share storage: the transpose is not a copy.
+/// let t = ops::transpose(&a, 0, 1)?;
+/// assert!(t.shares_storage(&a) && !t.is_contiguous());
+/// assert_eq!(ops::matmul(&a, &t)?.to_vec_f32(), vec![14., 32., 32., 77.]);
+/// # Ok::<(), infer::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Arc<TensorImpl>);
 
@@ -75,35 +102,43 @@ impl Tensor {
         Self::from_parts(Arc::new(Storage::from_vec(data, inference)), Layout::contiguous(shape), None, false)
     }
 
+    /// The storage the tensor's elements are in.
     pub fn storage(&self) -> &Arc<Storage> {
         &self.0.storage
     }
 
+    /// Shape, strides and offset into the storage.
     pub fn layout(&self) -> &Layout {
         &self.0.layout
     }
 
+    /// Size of each dimension.
     pub fn shape(&self) -> &[usize] {
         &self.0.layout.shape
     }
 
+    /// Number of dimensions.
     pub fn ndim(&self) -> usize {
         self.0.layout.ndim()
     }
 
+    /// Number of elements.
     pub fn numel(&self) -> usize {
         self.0.layout.numel()
     }
 
+    /// The element type.
     pub fn dtype(&self) -> DType {
         self.0.storage.dtype()
     }
 
+    /// Whether the elements are in row-major order without gaps.
     #[inline]
     pub fn is_contiguous(&self) -> bool {
         self.0.layout.is_contiguous()
     }
 
+    /// Whether this is an inference tensor (made in inference mode: no version counter).
     pub fn is_inference(&self) -> bool {
         self.0.storage.is_inference()
     }
@@ -113,6 +148,7 @@ impl Tensor {
         self.0.view.is_some()
     }
 
+    /// The base and creation mode, for views of normal tensors.
     pub fn view_info(&self) -> Option<&ViewInfo> {
         self.0.view.as_ref()
     }
@@ -121,6 +157,7 @@ impl Tensor {
         self.0.meta.lock()
     }
 
+    /// Whether autograd tracks this tensor (`requires_grad`).
     pub fn requires_grad(&self) -> bool {
         self.0.requires_grad.load(Ordering::Acquire)
     }
@@ -130,14 +167,17 @@ impl Tensor {
         self.0.requires_grad.store(value, Ordering::Release);
     }
 
+    /// The node that computed it (`grad_fn`), None for leaves.
     pub fn grad_fn(&self) -> Option<Arc<Node>> {
         self.meta().grad_fn.clone()
     }
 
+    /// Whether it was not computed by a recorded op.
     pub fn is_leaf(&self) -> bool {
         self.meta().grad_fn.is_none()
     }
 
+    /// The gradient accumulated by backward (`.grad`).
     pub fn grad(&self) -> Option<Tensor> {
         self.meta().grad.clone()
     }
@@ -147,10 +187,12 @@ impl Tensor {
         self.0.storage.version()
     }
 
+    /// Whether both handles point at the same tensor.
     pub fn same_tensor(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// Whether both use the same storage (views, aliases).
     pub fn shares_storage(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
@@ -184,6 +226,7 @@ impl Tensor {
         })
     }
 
+    /// The elements in row-major order as f32 (I64 and BOOL converted).
     pub fn to_vec_f32(&self) -> Vec<f32> {
         match self.dtype() {
             DType::F32 => self.data::<f32>().into_owned(),
@@ -192,6 +235,7 @@ impl Tensor {
         }
     }
 
+    /// The elements in row-major order as i64 (F32 truncated, BOOL as 0 or 1).
     pub fn to_vec_i64(&self) -> Vec<i64> {
         match self.dtype() {
             DType::I64 => self.data::<i64>().into_owned(),
@@ -228,10 +272,12 @@ impl Tensor {
         Ok(())
     }
 
+    /// `F32 tensor of shape [2, 3]`, for messages.
     pub fn describe(&self) -> String {
         format!("{} tensor of shape {}", self.dtype().name(), fmt_shape(self.shape()))
     }
 
+    /// Fails with RT_ERR_DTYPE, naming `what`, unless the dtype is `dtype`.
     #[inline]
     pub fn expect_dtype(&self, dtype: DType, what: &str) -> Result<()> {
         if self.dtype() != dtype {

@@ -23,6 +23,25 @@ fn key(n: &Arc<Node>) -> usize {
     Arc::as_ptr(n) as usize
 }
 
+/// Computes the gradients of `root` (a one-element tensor, or any with `grad` of its shape)
+/// with respect to the leaves that require grad and accumulates them into their `grad`, as
+/// `torch.autograd.backward`; `retain_graph` keeps the saved tensors for another backward.
+/// A failed backward changes no gradient.
+///
+/// ```
+/// use infer::autograd::engine::backward;
+/// use infer::{creation, ops};
+///
+/// // loss = mean(x^2): d loss / dx = 2x / n
+/// let x = creation::from_slice(&[1f32, -2., 3., 4.], &[4])?;
+/// x.set_requires_grad(true)?;
+/// let loss = ops::mean(&ops::mul(&x, &x)?, &[], false)?;
+/// backward(&loss, None, false)?;
+/// assert_eq!(x.grad().unwrap().to_vec_f32(), vec![0.5, -1., 1.5, 2.]);
+/// // The graph's saved tensors are freed: a second backward needs retain_graph.
+/// assert!(backward(&loss, None, false).is_err());
+/// # Ok::<(), infer::Error>(())
+/// ```
 pub fn backward(root: &Tensor, grad: Option<&Tensor>, retain_graph: bool) -> Result<()> {
     // Checks in the contract's order: dtype, shape, inference mode, autograd.
     match grad {

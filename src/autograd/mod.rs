@@ -2,6 +2,8 @@
 //! derivatives of each op family.
 
 pub mod engine;
+#[doc(hidden)]
 pub mod functions;
 pub mod mode;
+#[doc(hidden)]
 pub mod node;

@@ -5,9 +5,12 @@ use crate::error::{bail, Result};
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
+/// This thread's grad-mode flags.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GradState {
+    /// Grad mode: ops record a graph (unless inference mode is on).
     pub grad: bool,
+    /// Inference mode: nothing is recorded and new tensors are inference tensors.
     pub inference: bool,
 }
 
@@ -36,14 +39,17 @@ thread_local! {
     static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
 
+/// This thread's current flags.
 pub fn state() -> GradState {
     STATE.with(Cell::get)
 }
 
+/// Whether grad mode is on on this thread (`torch.is_grad_enabled`).
 pub fn is_grad_enabled() -> bool {
     state().grad
 }
 
+/// Whether inference mode is on on this thread (`torch.is_inference_mode_enabled`).
 pub fn is_inference_enabled() -> bool {
     state().inference
 }
@@ -82,6 +88,7 @@ pub fn enter_inference(enabled: bool) {
     push(FrameKind::Inference, GradState { grad, inference: enabled });
 }
 
+/// Closes the innermost frame, which must be an inference-mode frame, restoring the flags it saved.
 pub fn exit_inference() -> Result<()> {
     pop(FrameKind::Inference)
 }
@@ -92,6 +99,7 @@ pub fn enter_grad(enabled: bool) {
     push(FrameKind::Grad, GradState { grad: enabled, inference });
 }
 
+/// Closes the innermost frame, which must be a grad-mode frame, restoring the flags it saved.
 pub fn exit_grad() -> Result<()> {
     pop(FrameKind::Grad)
 }
@@ -114,11 +122,37 @@ pub fn unwind_to(depth: usize) {
 }
 
 /// RAII inference mode for Rust callers; not Send, since the state belongs to this thread.
+///
+/// ```
+/// use infer::autograd::mode::{is_inference_enabled, InferenceModeGuard};
+/// use infer::ops::inplace::{self, Inplace};
+/// use infer::{creation, ops, Code};
+///
+/// let w = creation::from_slice(&[1f32, 2.], &[2])?;
+/// w.set_requires_grad(true)?;
+/// let y = {
+///     let _guard = InferenceModeGuard::new(true);
+///     assert!(is_inference_enabled());
+///     let y = ops::mul_scalar(&w, 3.0)?;
+///     assert!(y.is_inference() && y.grad_fn().is_none() && !y.requires_grad());
+///     // Inside the mode an inference tensor can be modified in place.
+///     inplace::apply(&y, None, Inplace::AddScalar(1.0))?;
+///     y
+/// }; // the guard drops: the mode is restored
+/// assert!(!is_inference_enabled());
+/// assert_eq!(y.to_vec_f32(), vec![4., 7.]);
+/// // Outside it, the same write is refused (rule I6) and changes nothing.
+/// let e = inplace::apply(&y, None, Inplace::AddScalar(1.0)).unwrap_err();
+/// assert_eq!(e.code, Code::InferenceMode);
+/// assert_eq!(y.to_vec_f32(), vec![4., 7.]);
+/// # Ok::<(), infer::Error>(())
+/// ```
 pub struct InferenceModeGuard {
     _not_send: PhantomData<*const ()>,
 }
 
 impl InferenceModeGuard {
+    /// Enters inference mode (`torch.inference_mode(enabled)`) until the guard drops.
     pub fn new(enabled: bool) -> Self {
         enter_inference(enabled);
         InferenceModeGuard { _not_send: PhantomData }
@@ -132,11 +166,26 @@ impl Drop for InferenceModeGuard {
 }
 
 /// RAII grad mode (`GradModeGuard::new(false)` is no_grad).
+///
+/// ```
+/// use infer::autograd::mode::GradModeGuard;
+/// use infer::{creation, ops};
+///
+/// let w = creation::randn(&[3])?;
+/// w.set_requires_grad(true)?;
+/// let y = {
+///     let _no_grad = GradModeGuard::new(false);
+///     ops::mul_scalar(&w, 2.0)?
+/// };
+/// assert!(y.grad_fn().is_none() && !y.requires_grad() && !y.is_inference());
+/// # Ok::<(), infer::Error>(())
+/// ```
 pub struct GradModeGuard {
     _not_send: PhantomData<*const ()>,
 }
 
 impl GradModeGuard {
+    /// Sets grad mode (`torch.set_grad_enabled(enabled)`; `false` is `no_grad`) until the guard drops.
     pub fn new(enabled: bool) -> Self {
         enter_grad(enabled);
         GradModeGuard { _not_send: PhantomData }

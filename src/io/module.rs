@@ -124,6 +124,28 @@ fn label(name: &str, e: &Entry) -> String {
 }
 
 /// Writes the module's state_dict (parameters and buffers under their PyTorch names).
+///
+/// ```
+/// use infer::io::{module, SafeTensors};
+/// use infer::nn::{Linear, Module};
+/// use infer::{creation, rng};
+///
+/// rng::manual_seed(1);
+/// let path = std::env::temp_dir().join(format!("infer-doctest-{}.safetensors", std::process::id()));
+/// let trained = Linear::new(3, 2, true)?;
+/// module::save(&trained, &path)?;
+///
+/// // The file holds the state_dict under PyTorch's names ...
+/// let file = SafeTensors::open(&path)?;
+/// assert_eq!(file.get("weight")?.shape(), &[2, 3]);
+/// // ... and loads strictly into a fresh model of the same shape.
+/// let fresh = Linear::new(3, 2, true)?;
+/// module::load(&fresh, &path, true)?;
+/// std::fs::remove_file(&path).ok();
+/// let x = creation::randn(&[4, 3])?;
+/// assert_eq!(fresh.forward(&x)?.to_vec_f32(), trained.forward(&x)?.to_vec_f32());
+/// # Ok::<(), infer::Error>(())
+/// ```
 pub fn save(m: &dyn Module, path: &Path) -> Result<()> {
     let sd = state_dict(m);
     let items: Vec<(&str, &crate::Tensor)> = sd.iter().map(|(k, t)| (k.as_str(), t)).collect();

@@ -26,8 +26,11 @@ pub struct SafeTensors {
 
 /// Converted elements, ready to become a tensor or to be copied into one.
 pub enum Values {
+    /// F32 (and F64, F16, BF16 and the F8 types, converted to it).
     F32(Vec<f32>),
+    /// I64 (and the other integer types converted to it).
     I64(Vec<i64>),
+    /// BOOL, one byte per element.
     Bool(Vec<u8>),
 }
 
@@ -58,10 +61,12 @@ impl SafeTensors {
         Ok(SafeTensors { bytes, data_start: h.data_start, entries: h.entries })
     }
 
+    /// Number of tensors in the file.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the file holds no tensor.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -71,6 +76,7 @@ impl SafeTensors {
         &self.entries
     }
 
+    /// The entry called `name`, if there is one.
     pub fn entry(&self, name: &str) -> Option<&Entry> {
         self.entries.binary_search_by(|e| e.name.as_str().cmp(name)).ok().map(|i| &self.entries[i])
     }

@@ -11,11 +11,17 @@ use crate::shape::fmt_shape;
 use crate::storage::DType;
 use crate::tensor::Tensor;
 
+/// `BatchNorm1d` / `BatchNorm2d`: batch statistics in training (updating the running ones), running statistics in eval.
 pub struct BatchNorm {
+    /// Per-feature scale (`weight`), initialised to ones.
     pub weight: Tensor,
+    /// Per-feature shift (`bias`), initialised to zeros.
     pub bias: Tensor,
+    /// Running mean buffer.
     pub running_mean: Tensor,
+    /// Running (unbiased) variance buffer.
     pub running_var: Tensor,
+    /// Number of training batches seen (an I64 buffer).
     pub num_batches_tracked: Tensor,
     eps: f64,
     momentum: f64,
@@ -25,6 +31,7 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
+    /// A batch norm over `num_features` channels; `two_d` picks `BatchNorm2d` (4-D inputs) over `BatchNorm1d` (2-D or 3-D).
     pub fn new(num_features: usize, eps: f64, momentum: f64, two_d: bool) -> Result<BatchNorm> {
         if !eps.is_finite() || eps <= 0.0 || !(0.0..=1.0).contains(&momentum) {
             bail!(InvalidArgument, "eps ({eps}) must be > 0 and momentum ({momentum}) within [0, 1]");

@@ -6,8 +6,11 @@ use crate::error::{bail, Result};
 use crate::ops;
 use crate::tensor::Tensor;
 
+/// `Conv2d`: a 2-D convolution with PyTorch's initialisation.
 pub struct Conv2d {
+    /// Kernels, shape (out_channels, in_channels, kh, kw).
     pub weight: Tensor,
+    /// Per-output-channel bias, if the layer has one.
     pub bias: Option<Tensor>,
     stride: i64,
     padding: i64,

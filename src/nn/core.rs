@@ -42,12 +42,16 @@ static STRUCTURE: Mutex<()> = Mutex::new(());
 
 /// What a name in a module refers to.
 pub enum Named {
+    /// A parameter (trained, in `state_dict`).
     Parameter(Tensor),
+    /// A buffer (not trained, in `state_dict`).
     Buffer(Tensor),
+    /// A child module.
     Module(Arc<dyn Module>),
 }
 
 impl ModuleCore {
+    /// An empty registry for a module of PyTorch class `type_name`, in training mode.
     pub fn new(type_name: impl Into<Cow<'static, str>>) -> ModuleCore {
         ModuleCore(Arc::new(Inner {
             type_name: type_name.into(),
@@ -61,6 +65,7 @@ impl ModuleCore {
         &self.0.type_name
     }
 
+    /// This module's own training flag.
     pub fn is_training(&self) -> bool {
         self.0.training.load(Ordering::Relaxed)
     }

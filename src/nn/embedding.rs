@@ -6,12 +6,15 @@ use crate::error::{bail, Result};
 use crate::ops;
 use crate::tensor::Tensor;
 
+/// `Embedding`: a lookup table of vectors indexed by I64 ids.
 pub struct Embedding {
+    /// The table, shape (num_embeddings, dim), initialised N(0, 1).
     pub weight: Tensor,
     core: ModuleCore,
 }
 
 impl Embedding {
+    /// A table of `num_embeddings` vectors of `dim` elements.
     pub fn new(num_embeddings: usize, dim: usize) -> Result<Embedding> {
         if num_embeddings.checked_mul(dim).is_none_or(|n| n > isize::MAX as usize / 4) {
             bail!(OutOfMemory, "a {num_embeddings} x {dim} embedding table is too large to allocate");

@@ -9,6 +9,7 @@ use crate::tensor::Tensor;
 /// The layer's function of its input and the training flag.
 type Apply = Box<dyn Fn(&Tensor, bool) -> Result<Tensor> + Send + Sync>;
 
+/// A layer without parameters (activations, Flatten, MaxPool2d, Dropout, Softmax).
 pub struct Functional {
     apply: Apply,
     activation: Option<UnaryOp>,
@@ -27,6 +28,7 @@ impl Functional {
         Functional { activation: Some(op), ..Self::new(type_name, Box::new(move |x, _| ops::unary(x, op))) }
     }
 
+    /// `Flatten(start_dim, end_dim)`.
     pub fn flatten(start_dim: i64, end_dim: i64) -> Functional {
         Self::new("Flatten", Box::new(move |x, _| ops::flatten(x, start_dim, end_dim)))
     }
@@ -41,6 +43,7 @@ impl Functional {
         Self::new("Dropout", Box::new(move |x, training| ops::dropout(x, p, training)))
     }
 
+    /// `Softmax(dim)`.
     pub fn softmax(dim: i64) -> Functional {
         Self::new("Softmax", Box::new(move |x, _| ops::softmax(x, dim)))
     }

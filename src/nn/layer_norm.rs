@@ -8,8 +8,11 @@ use crate::shape::Dims;
 use crate::storage::DType;
 use crate::tensor::Tensor;
 
+/// `LayerNorm` over the trailing `shape` dimensions, with an elementwise affine transform.
 pub struct LayerNorm {
+    /// Scale, initialised to ones.
     pub weight: Tensor,
+    /// Shift, initialised to zeros.
     pub bias: Tensor,
     shape: Dims,
     eps: f64,
@@ -17,6 +20,7 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
+    /// A layer norm over trailing dimensions `shape`, with `eps` added to the variance.
     pub fn new(shape: &[usize], eps: f64) -> Result<LayerNorm> {
         if shape.is_empty() || !(eps.is_finite() && eps > 0.0) {
             bail!(InvalidArgument, "layer norm needs at least one normalized dim and eps > 0 (got {} dims, eps {eps})", shape.len());

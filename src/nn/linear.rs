@@ -6,8 +6,11 @@ use crate::error::{bail, Result};
 use crate::ops;
 use crate::tensor::Tensor;
 
+/// `Linear`: y = x Wᵀ + b, with PyTorch's initialisation.
 pub struct Linear {
+    /// Weights, shape (out_features, in_features).
     pub weight: Tensor,
+    /// Bias, shape (out_features), if the layer has one.
     pub bias: Option<Tensor>,
     core: ModuleCore,
 }

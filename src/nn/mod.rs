@@ -65,7 +65,32 @@ pub const MAX_DEPTH: usize = 64;
 /// A module: its core (identity and registry) and its forward. `Any` lets containers recognise
 /// concrete layers (Sequential fuses a Linear with the activation after it) without the trait
 /// knowing about them.
+///
+/// ```
+/// use infer::autograd::mode::InferenceModeGuard;
+/// use infer::nn::{Functional, Linear, Module, Sequential};
+/// use infer::ops::{self, UnaryOp};
+/// use infer::{creation, rng};
+/// use std::sync::Arc;
+///
+/// rng::manual_seed(0);
+/// let model = Sequential::new(vec![
+///     Arc::new(Linear::new(4, 8, true)?),
+///     Arc::new(Functional::activation("ReLU", UnaryOp::Relu)),
+///     Arc::new(Linear::new(8, 3, true)?),
+/// ])?;
+/// let names: Vec<String> = infer::nn::state_dict(&model).into_iter().map(|(k, _)| k).collect();
+/// assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+///
+/// infer::nn::train(&model, false); // eval
+/// let _inference = InferenceModeGuard::new(true);
+/// let logits = model.forward(&creation::randn(&[2, 4])?)?;
+/// assert_eq!(logits.shape(), &[2, 3]);
+/// assert_eq!(ops::argmax(&logits, 1, false)?.shape(), &[2]);
+/// # Ok::<(), infer::Error>(())
+/// ```
 pub trait Module: Any + Send + Sync {
+    /// The module's identity and registry (type name, training flag, parameters, buffers, children).
     fn core(&self) -> &ModuleCore;
 
     /// Runs the module on its inputs (an entry may be absent where the module allows it).
@@ -76,6 +101,7 @@ pub trait Module: Any + Send + Sync {
         self.forward_n(std::slice::from_ref(&Some(x.clone())))
     }
 
+    /// Whether the module is in training mode (`module.training`).
     fn is_training(&self) -> bool {
         self.core().is_training()
     }

@@ -11,9 +11,13 @@ use crate::storage::{try_filled, DType};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
+/// `MultiheadAttention` (self- or cross-attention) with PyTorch's packed input projection.
 pub struct MultiheadAttention {
+    /// The packed q, k, v projection weights, shape (3 embed_dim, embed_dim).
     pub in_proj_weight: Tensor,
+    /// The packed q, k, v projection bias, if the layer has one.
     pub in_proj_bias: Option<Tensor>,
+    /// The output projection.
     pub out_proj: Arc<Linear>,
     embed_dim: usize,
     num_heads: usize,

@@ -9,7 +9,9 @@ use crate::shape::Dims;
 use crate::storage::DType;
 use crate::tensor::Tensor;
 
+/// `RMSNorm` over the trailing dimensions, with an optional elementwise scale.
 pub struct RmsNorm {
+    /// Scale, initialised to ones.
     pub weight: Tensor,
     shape: Dims,
     eps: f64,

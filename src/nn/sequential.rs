@@ -7,6 +7,7 @@ use crate::tensor::Tensor;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// `Sequential`: its children run in order, each on the previous one's output.
 pub struct Sequential {
     core: ModuleCore,
     /// The registered children again, in order, so forward reads them without the registry lock.

@@ -8,6 +8,7 @@ use crate::ops::{self, UnaryOp};
 use crate::tensor::Tensor;
 use std::sync::Arc;
 
+/// `TransformerEncoderLayer`: self-attention and a feed-forward block, each with a residual and a layer norm (post-norm, or pre-norm with `norm_first`).
 pub struct TransformerEncoderLayer {
     self_attn: Arc<MultiheadAttention>,
     linear1: Arc<Linear>,
@@ -22,13 +23,21 @@ pub struct TransformerEncoderLayer {
 
 /// The layer's hyper-parameters, PyTorch's constructor arguments.
 pub struct EncoderLayerConfig {
+    /// Width of the model (embedding size).
     pub d_model: usize,
+    /// Number of attention heads; divides `d_model`.
     pub nhead: usize,
+    /// Width of the feed-forward block.
     pub dim_feedforward: usize,
+    /// Dropout probability (training only).
     pub dropout: f64,
+    /// GELU instead of ReLU in the feed-forward block.
     pub gelu: bool,
+    /// `eps` of both layer norms.
     pub layer_norm_eps: f64,
+    /// Inputs are (batch, seq, feature) rather than (seq, batch, feature).
     pub batch_first: bool,
+    /// Layer norm before each block (pre-norm) rather than after.
     pub norm_first: bool,
 }
 

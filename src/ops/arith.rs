@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::storage::DType;
 use crate::tensor::Tensor;
 
+/// `a op b` elementwise, with broadcasting.
 pub fn binary(a: &Tensor, b: &Tensor, op: BinOp) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "a")?;
     b.expect_dtype(DType::F32, "b")?;
@@ -30,22 +31,27 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinOp) -> Result<Tensor> {
     Ok(rec.finish(out, || Box::new(BinaryBackward { op, a_shape, b_shape, needs }), saved))
 }
 
+/// `a + b`, broadcasting.
 pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary(a, b, BinOp::Add)
 }
 
+/// `a - b`, broadcasting.
 pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary(a, b, BinOp::Sub)
 }
 
+/// `a * b`, broadcasting.
 pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary(a, b, BinOp::Mul)
 }
 
+/// `a / b`, broadcasting.
 pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary(a, b, BinOp::Div)
 }
 
+/// `a + s`.
 pub fn add_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "the input")?;
     let rec = Recorder::new(&[a])?;
@@ -54,6 +60,7 @@ pub fn add_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
     Ok(rec.finish(out, || Box::new(ScalarBackward { name: "AddBackward", factor: 1.0 }), vec![]))
 }
 
+/// `a * s`.
 pub fn mul_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "the input")?;
     let rec = Recorder::new(&[a])?;
@@ -62,6 +69,7 @@ pub fn mul_scalar(a: &Tensor, s: f64) -> Result<Tensor> {
     Ok(rec.finish(out, || Box::new(ScalarBackward { name: "MulBackward", factor: s }), vec![]))
 }
 
+/// `a` to the power `p`, elementwise.
 pub fn pow_scalar(a: &Tensor, p: f64) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "the input")?;
     let rec = Recorder::new(&[a])?;

@@ -9,17 +9,25 @@ use crate::shape::numel;
 use crate::storage::{try_zeroed, DType, Element};
 use crate::tensor::Tensor;
 
+/// An elementwise comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
 impl CmpOp {
+    /// PyTorch's name of the comparison (`eq`, `ne`, ...).
     pub fn name(self) -> &'static str {
         match self {
             CmpOp::Eq => "eq",
@@ -115,9 +123,12 @@ fn integer_scalar<T: Element>(a: &Tensor, s: f64, op: CmpOp, inference: bool, va
     }
 }
 
+/// An elementwise logical operation on BOOL tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Logical {
+    /// `logical_and`
     And,
+    /// `logical_or`
     Or,
 }
 

@@ -53,6 +53,7 @@ fn convert<A: Copy, B>(src: &[A], f: impl Fn(A) -> B) -> Result<Vec<B>> {
     Ok(v)
 }
 
+/// Concatenation of tensors of one dtype along `dim` (`torch.cat`).
 pub fn cat(ts: &[&Tensor], dim: i64) -> Result<Tensor> {
     let Some(first) = ts.first() else {
         bail!(InvalidArgument, "cat: the list of tensors is empty; pass at least one tensor");

@@ -4,6 +4,7 @@
 
 use super::record::Recorder;
 use crate::autograd::functions::index::{GatherBackward, IndexSelectBackward};
+#[doc(hidden)] // the shared computations below ops/, not part of the Rust API
 pub use crate::compute::indexing::{gather_raw, scatter_add_raw, split_at};
 use crate::error::{bail, Result};
 use crate::shape::{fmt_shape, wrap_dim, Dims};

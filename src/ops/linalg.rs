@@ -45,6 +45,7 @@ fn promoted(a: &Tensor, b: &Tensor) -> Result<(Layout, Layout, Dims)> {
     Ok((la, lb, out))
 }
 
+/// Matrix product with PyTorch's `matmul` rules (1-D operands, batched and broadcast leading dimensions).
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "a")?;
     b.expect_dtype(DType::F32, "b")?;

@@ -4,6 +4,7 @@
 use super::raw::broadcast_shape;
 use super::record::Recorder;
 use crate::autograd::functions::mask::{MaskedFillBackward, WhereBackward};
+#[doc(hidden)] // the shared computations below ops/, not part of the Rust API
 pub use crate::compute::mask::{select, Pick};
 use crate::error::{bail, Result};
 use crate::shape::fmt_shape;

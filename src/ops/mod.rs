@@ -14,7 +14,9 @@ pub mod loss;
 pub mod mask;
 pub mod norm;
 pub mod pool;
+#[doc(hidden)] // the shared computations below ops/, not part of the Rust API
 pub use crate::compute::raw;
+#[doc(hidden)]
 pub mod record;
 pub mod reduce;
 pub mod rms_norm;

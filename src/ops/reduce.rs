@@ -28,10 +28,12 @@ fn reduce(t: &Tensor, dims: &[i64], keepdim: bool, mean: bool) -> Result<Tensor>
     Ok(rec.finish(out, || Box::new(SumBackward { name, keep_shape, in_shape, scale }), vec![]))
 }
 
+/// Sum over `dims` (all dimensions when empty), keeping them as size 1 with `keepdim`.
 pub fn sum(t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     reduce(t, dims, keepdim, false)
 }
 
+/// Mean over `dims` (all dimensions when empty), keeping them as size 1 with `keepdim`.
 pub fn mean(t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     reduce(t, dims, keepdim, true)
 }

@@ -11,6 +11,7 @@ use crate::tensor::Tensor;
 
 const NAME: &str = "RmsNormBackward";
 
+/// RMS normalisation over the trailing dimensions `shape`, scaled by `w` when given (`F.rms_norm`).
 pub fn rms_norm(x: &Tensor, shape: &[usize], w: Option<&Tensor>, eps: f64) -> Result<Tensor> {
     x.expect_dtype(DType::F32, "input")?;
     if let Some(w) = w {

@@ -13,6 +13,7 @@ use crate::tensor::Tensor;
 
 const OP: &str = "apply_rotary_emb";
 
+/// Rotary position embedding of `x` (rotate-half convention) with the given `cos` and `sin` tables.
 pub fn apply_rotary_emb(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     x.expect_dtype(DType::F32, "x")?;
     cos.expect_dtype(DType::F32, "cos")?;

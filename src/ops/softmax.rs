@@ -32,10 +32,12 @@ fn run(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     Ok(rec.finish(out, || Box::new(backward), saved))
 }
 
+/// Softmax along `dim`.
 pub fn softmax(t: &Tensor, dim: i64) -> Result<Tensor> {
     run(t, dim, false)
 }
 
+/// Log of the softmax along `dim`, computed stably.
 pub fn log_softmax(t: &Tensor, dim: i64) -> Result<Tensor> {
     run(t, dim, true)
 }

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::storage::DType;
 use crate::tensor::Tensor;
 
+/// `op` applied elementwise.
 pub fn unary(a: &Tensor, op: UnaryOp) -> Result<Tensor> {
     a.expect_dtype(DType::F32, "the input")?;
     let rec = Recorder::new(&[a])?;

@@ -82,6 +82,7 @@ fn infer_shape(shape: &[i64], numel_in: usize, op: &str, from: &[usize]) -> Resu
     Ok(out)
 }
 
+/// A view with a new shape (one entry may be -1); fails when the strides cannot express it.
 pub fn view(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let new = infer_shape(shape, t.numel(), "view", t.shape())?;
     match t.layout().view_as(&new) {
@@ -101,11 +102,13 @@ pub fn reshape_dims(t: &Tensor, new: &[usize]) -> Result<Tensor> {
     Ok(rec.finish(out, reshape_backward(t), vec![]))
 }
 
+/// A view with a new shape when possible, else a copy (`torch.reshape`).
 pub fn reshape(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let new = infer_shape(shape, t.numel(), "reshape", t.shape())?;
     reshape_dims(t, &new)
 }
 
+/// Dimensions `start_dim..=end_dim` merged into one.
 pub fn flatten(t: &Tensor, start_dim: i64, end_dim: i64) -> Result<Tensor> {
     let s = wrap_dim(start_dim, t.ndim(), "start_dim")?;
     let e = wrap_dim(end_dim, t.ndim(), "end_dim")?;
@@ -121,6 +124,7 @@ pub fn flatten(t: &Tensor, start_dim: i64, end_dim: i64) -> Result<Tensor> {
     reshape_dims(t, &new)
 }
 
+/// A view with dimensions `d0` and `d1` swapped.
 pub fn transpose(t: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let a = wrap_dim(d0, t.ndim(), "dim0")?;
     let b = wrap_dim(d1, t.ndim(), "dim1")?;
@@ -132,6 +136,7 @@ pub fn transpose(t: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     make_view(t, t.layout().transpose(a, b), move || Box::new(PermuteBackward::new(&perm)))
 }
 
+/// A view with dimensions reordered as `dims`.
 pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
     if dims.len() != t.ndim() {
         bail!(InvalidArgument, "permute: got {} dims for a tensor with {} dimensions; pass one entry per dimension", dims.len(), t.ndim());
@@ -148,6 +153,7 @@ pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
     make_view(t, t.layout().permute(&perm), move || Box::new(PermuteBackward::new(&perm)))
 }
 
+/// A view of `length` elements from `start` along `dim`.
 pub fn narrow(t: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     if t.ndim() == 0 {
         bail!(InvalidArgument, "narrow: a 0-d tensor has no dimension to narrow");
@@ -166,6 +172,7 @@ pub fn narrow(t: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
     make_view(t, t.layout().narrow(d, s, len), move || Box::new(SliceBackward { in_shape, dim: d, start: s, squeezed: false }))
 }
 
+/// A view at `index` along `dim`, which is removed.
 pub fn select(t: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     if t.ndim() == 0 {
         bail!(InvalidArgument, "select: a 0-d tensor has no dimension to select from");
@@ -181,6 +188,7 @@ pub fn select(t: &Tensor, dim: i64, index: i64) -> Result<Tensor> {
     make_view(t, t.layout().select(d, i), move || Box::new(SliceBackward { in_shape, dim: d, start: i, squeezed: true }))
 }
 
+/// A view with a dimension of size 1 inserted at `dim`.
 pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_insert_dim(dim, t.ndim(), "dim")?;
     make_view(t, t.layout().unsqueeze(d), reshape_backward(t))
@@ -193,6 +201,7 @@ pub fn squeeze(t: &Tensor, dim: i64) -> Result<Tensor> {
     make_view(t, layout, reshape_backward(t))
 }
 
+/// A view broadcasting size-1 dimensions to `shape` (-1 keeps a size) without copying.
 pub fn expand(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     if shape.len() < t.ndim() {
         bail!(

@@ -5,6 +5,7 @@
 use super::{check_range, Rule, StateBuffers};
 use crate::error::Result;
 
+/// Adam's update rule (`torch.optim.Adam`).
 pub struct Adam {
     beta1: f64,
     beta2: f64,
@@ -16,6 +17,7 @@ pub struct Adam {
 }
 
 impl Adam {
+    /// Adam with betas in [0, 1), `eps` >= 0 and L2 `weight_decay` >= 0.
     pub fn new(beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Result<Adam> {
         check_range("beta1", beta1, 0.0, 1.0, false)?;
         check_range("beta2", beta2, 0.0, 1.0, false)?;

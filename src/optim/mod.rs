@@ -25,6 +25,24 @@ pub trait Rule: Send {
     fn update(&mut self, i: usize, lr: f64, p: &mut [f32], g: &[f32]);
 }
 
+/// An optimizer: parameters, a learning rate and an update [`Rule`] (`Sgd`, `Adam`).
+///
+/// ```
+/// use infer::autograd::engine::backward;
+/// use infer::optim::{Optimizer, Sgd};
+/// use infer::{creation, ops};
+///
+/// // One SGD step on loss = sum(w * x): w -= lr * x
+/// let w = creation::from_slice(&[1f32, 1.], &[2])?;
+/// w.set_requires_grad(true)?;
+/// let x = creation::from_slice(&[2f32, -4.], &[2])?;
+/// let mut opt = Optimizer::new(vec![w.clone()], 0.5, Box::new(Sgd::new(0.0, 0.0)?))?;
+/// opt.zero_grad();
+/// backward(&ops::sum(&ops::mul(&w, &x)?, &[], false)?, None, false)?;
+/// opt.step()?;
+/// assert_eq!(w.to_vec_f32(), vec![0., 3.]);
+/// # Ok::<(), infer::Error>(())
+/// ```
 pub struct Optimizer {
     params: Vec<Tensor>,
     lr: f64,
@@ -40,16 +58,19 @@ impl Optimizer {
         Ok(Optimizer { params, lr, rule })
     }
 
+    /// The learning rate.
     pub fn lr(&self) -> f64 {
         self.lr
     }
 
+    /// Sets the learning rate (finite and >= 0).
     pub fn set_lr(&mut self, lr: f64) -> Result<()> {
         check_lr(lr)?;
         self.lr = lr;
         Ok(())
     }
 
+    /// The parameters it updates (those that required grad when it was made).
     pub fn params(&self) -> &[Tensor] {
         &self.params
     }

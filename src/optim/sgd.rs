@@ -4,6 +4,7 @@
 use super::{check_range, Rule, StateBuffers};
 use crate::error::Result;
 
+/// SGD's update rule (`torch.optim.SGD`), with optional momentum and weight decay.
 pub struct Sgd {
     momentum: f32,
     weight_decay: f32,
@@ -13,6 +14,7 @@ pub struct Sgd {
 }
 
 impl Sgd {
+    /// SGD with `momentum` and L2 `weight_decay`, both >= 0.
     pub fn new(momentum: f64, weight_decay: f64) -> Result<Sgd> {
         check_range("momentum", momentum, 0.0, f64::MAX, true)?;
         check_range("weight_decay", weight_decay, 0.0, f64::MAX, true)?;
