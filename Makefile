@@ -62,7 +62,7 @@ lint:
 # crates.io readiness: the package holds what a build needs and none of the C tests, fixtures,
 # fuzz corpora or bindings (Cargo.toml's `include`), then `cargo package` builds the packaged crate
 # in target/package (its build.rs regenerates the header into OUT_DIR from the packaged src/ffi).
-PACKAGE_NEEDS := Cargo.toml Cargo.lock build.rs cbindgen.toml include/infer.h include/infer.hpp README.md src/lib.rs src/ffi/types.rs docs/API.md
+PACKAGE_NEEDS := Cargo.toml Cargo.lock build.rs cbindgen.toml include/infer.h include/infer.hpp README.md src/lib.rs src/ffi/types.rs docs/API.md LICENSE-MIT LICENSE-APACHE
 package-check:
 	@mkdir -p target
 	$(CARGO) package --list --allow-dirty > target/package-list.txt
