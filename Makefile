@@ -2,8 +2,9 @@
 #   make demo   build in release and run the demos (examples_c/digits.c, examples_c/llama.c, then
 #               examples_c/char_transformer.c)
 #   make test   run every test: cargo's (Rust unit tests, tests/c_tests.rs, tests/cpp_tests.rs,
-#               tests/header.rs), then CMake configure + build + CTest in build/: the examples of
-#               examples_c/ and the packaging tests of tests/consumers/ (the debug build installed
+#               tests/header.rs, doc tests), the Rust examples (examples/*.rs), then CMake
+#               configure + build + CTest in build/: the examples of examples_c/ and the packaging
+#               tests of tests/consumers/ (the debug build installed
 #               into a test prefix, then used through find_package, add_subdirectory, pkg-config,
 #               the README's snippets, and `go test` in bindings/go through pkg-config)
 # The Makefile points CMake's cargo step at target/ (CARGO_TARGET_DIR), so cargo and CMake share
@@ -34,6 +35,8 @@ demo:
 
 test:
 	$(CARGO) test
+	$(CARGO) run --quiet --example digits examples_c/digits.safetensors target
+	$(CARGO) run --quiet --example ndarray_mlp
 	$(CMAKE_CONFIGURE) -DCMAKE_BUILD_TYPE=Debug
 	$(CMAKE) --build $(BUILD_DIR)
 	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure
