@@ -3,7 +3,7 @@
  * and generates with a KV cache, greedily and then sampled (temperature 0.8, top-k 10).
  *
  *   usage: llama_cpp [checkpoint folder] [prompt] [new tokens]
- * (defaults: $INFER_LLAMA_DIR or tests/fixtures/llama/untied; "The C ABI never "; 120)
+ * (defaults: $INFER_LLAMA_DIR or tests/fixtures/llama/untied; "A tensor "; 55)
  *
  * vocab.txt lists each id's Unicode code point, one per line (ASCII in the fixtures); a real model
  * would use its tokenizer to turn text into ids and back, and nothing else here would change. */
@@ -30,8 +30,8 @@ static std::string decode(const std::vector<char> &vocab, const std::vector<int6
 int main(int argc, char **argv) try {
     const char *env = std::getenv("INFER_LLAMA_DIR");
     std::string folder = argc > 1 ? argv[1] : env ? env : "tests/fixtures/llama/untied";
-    std::string prompt_text = argc > 2 ? argv[2] : "The C ABI never ";
-    int64_t n_new = argc > 3 ? std::atoll(argv[3]) : 120;
+    std::string prompt_text = argc > 2 ? argv[2] : "A tensor ";
+    int64_t n_new = argc > 3 ? std::atoll(argv[3]) : 55; /* 64 positions with the prompt, as in training */
 
     std::vector<char> vocab = read_vocab(folder);
     std::vector<int64_t> prompt;

@@ -4,7 +4,7 @@
 //
 //	usage: llama [checkpoint folder] [prompt] [new tokens]
 //
-// (defaults: $INFER_LLAMA_DIR or ../../../../tests/fixtures/llama/untied; "The C ABI never "; 120)
+// (defaults: $INFER_LLAMA_DIR or ../../../../tests/fixtures/llama/untied; "A tensor "; 55)
 //
 // vocab.txt lists each id's Unicode code point, one per line; a real model would use its
 // tokenizer to turn text into ids and back, and nothing else here would change.
@@ -44,7 +44,7 @@ func run() error {
 	if folder == "" {
 		folder = filepath.Join("..", "..", "..", "..", "tests", "fixtures", "llama", "untied")
 	}
-	prompt, n := "The C ABI never ", 120
+	prompt, n := "A tensor ", 55 // 64 positions with the prompt, as in training
 	args := os.Args[1:]
 	if len(args) > 0 {
 		folder = args[0]
