@@ -85,7 +85,7 @@ def config(vocab_size, tied):
     )
 
 
-def train(model, data, steps, seq=128, batch=8):
+def train(model, data, steps, seq=64, batch=16):
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     model.train()
