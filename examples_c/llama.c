@@ -4,7 +4,7 @@
  * with a KV cache, greedily and then sampled (temperature, top-k).
  *
  *   usage: llama [checkpoint folder] [prompt] [new tokens]
- * (defaults: $INFER_LLAMA_DIR or tests/fixtures/llama/untied; "The C ABI never "; 120)
+ * (defaults: $INFER_LLAMA_DIR or tests/fixtures/llama/untied; "A tensor "; 55)
  *
  * The checkpoint is character-level: vocab.txt lists each id's Unicode code point, one per line.
  * A real model would pair libinfer with its own tokenizer (for example the `tokenizers` library's
@@ -62,8 +62,8 @@ static double peak_mib(void) {
 int main(int argc, char **argv) {
     const char *env = getenv("INFER_LLAMA_DIR");
     const char *folder = argc > 1 ? argv[1] : env ? env : "tests/fixtures/llama/untied";
-    const char *prompt_text = argc > 2 ? argv[2] : "The C ABI never ";
-    int64_t n_new = argc > 3 ? atoll(argv[3]) : 120;
+    const char *prompt_text = argc > 2 ? argv[2] : "A tensor ";
+    int64_t n_new = argc > 3 ? atoll(argv[3]) : 55; /* the prompt and these fill the 64 positions the model trained on */
     char vocab[4096];
     int64_t vocab_n = read_vocab(folder, vocab, sizeof vocab);
 
