@@ -5,7 +5,9 @@
  * one generation (256-token prompt + 32 new tokens), beside the weights, KV-cache and widest
  * activation bytes the issue's memory target is made of.
  *
- *   llama_bench [folder] [--quick]     (folder default target/llama30m; threads INFER_BENCH_THREADS, 2)
+ *   llama_bench [folder] [--quick] [--only prefill|decode]
+ * (folder default target/llama30m; threads INFER_BENCH_THREADS, 2; --only times one phase and
+ * prints nothing else, for profiling it alone: perf record -g llama_bench --only decode)
  *
  * Prints one JSON object per line (as benches/anchors.rs does) for benches/compare_llama.py, which
  * compiles this file with cc against the release libinfer.so (see its docstring). */
@@ -68,8 +70,10 @@ static double median_runs(const rt_module *m, llama_state *st, int64_t pos, cons
 int main(int argc, char **argv) {
     const char *folder = "target/llama30m";
     bool quick = false;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = true;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
         else folder = argv[i];
     }
     const char *env = getenv("INFER_BENCH_THREADS");
@@ -93,10 +97,16 @@ int main(int argc, char **argv) {
     CHECK(rt_inference_mode_enter(true));
     llama_cache_reset(st);
     double budget = quick ? 1.0 : 5.0;
-    double prefill = median_runs(m, st, 0, ids, PROMPT, budget, quick ? 3 : 7);
+    bool only_decode = only && strcmp(only, "decode") == 0;
+    double prefill = only_decode ? timed_run(m, st, 0, ids, PROMPT) : median_runs(m, st, 0, ids, PROMPT, budget, quick ? 3 : 7);
     /* the cache now holds the prompt's 256 positions; each decode step writes position 256 */
-    double decode = median_runs(m, st, PROMPT, &ids[PROMPT - 1], 1, budget, quick ? 11 : 31);
+    double decode = only && !only_decode ? 0 : median_runs(m, st, PROMPT, &ids[PROMPT - 1], 1, budget, quick ? 11 : 31);
     CHECK(rt_inference_mode_exit());
+    if (only) {
+        printf("%s: %.3f ms\n", only, (only_decode ? decode : prefill) * 1e3);
+        rt_module_free(m);
+        return 0;
+    }
 
     /* Peak over one generation: a fresh cache, the prompt, then NEW_TOKENS greedy tokens. */
     rt_memory_stats before, after;
@@ -110,6 +120,8 @@ int main(int argc, char **argv) {
     int64_t per_layer = h * (q + 2 * kv) + q * h + 3 * h * f + 2 * h;
     int64_t params = cfg.vocab_size * h * (cfg.tie_word_embeddings ? 1 : 2) + cfg.num_layers * per_layer + h;
     int64_t weights = params * 4;
+    /* a decode step reads every weight once except the untied embedding table (one row of it) */
+    int64_t read_per_token = weights - (cfg.tie_word_embeddings ? 0 : cfg.vocab_size * h * 4);
     int64_t kv_cache = 2 * cfg.num_layers * cfg.num_kv_heads * cfg.max_positions * cfg.head_dim * 4;
     int64_t kv_used = kv_cache / cfg.max_positions * (PROMPT + NEW_TOKENS);
     int64_t widest = f * PROMPT * 4;
@@ -118,7 +130,7 @@ int main(int argc, char **argv) {
            PROMPT, prefill, threads);
     printf("{\"workload\": \"llama30m_decode_cache_%d\", \"mode\": \"inference\", \"seconds\": %e, \"threads\": %zu, "
            "\"weight_bytes_read\": %lld}\n",
-           PROMPT, decode, threads, (long long)weights);
+           PROMPT, decode, threads, (long long)read_per_token);
     printf("{\"workload\": \"llama30m_generate_%d_plus_%d\", \"mode\": \"inference\", \"peak_bytes\": %llu, "
            "\"live_bytes_before\": %llu, \"weights_bytes\": %lld, \"kv_cache_bytes\": %lld, \"kv_cache_used_bytes\": %lld, "
            "\"widest_activation_bytes\": %lld, \"target_bytes\": %lld}\n",
