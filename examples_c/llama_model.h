@@ -48,6 +48,7 @@ typedef struct llama_config {
 typedef struct llama_state {
     llama_config cfg;
     bool use_cache;   /* run against the KV cache (inference mode only) */
+    bool last_logits; /* logits of the last position only, as transformers' generate() asks (logits_to_keep=1) */
     int64_t pos;      /* positions already in the cache */
     bool causal;      /* this call's attention: top-left causal (a prompt without a cache) */
     rt_tensor *mask;  /* or this BOOL mask (new queries after cached ones), or neither (one query) */
@@ -192,18 +193,58 @@ done:
 
 /* ---- LlamaMLP: down_proj(silu(gate_proj(x)) * up_proj(x)) ---- */
 
+/* The intermediate (L x intermediate_size) is the widest activation: each one is freed as soon as
+   it is used, and without autograd the product is taken in place. */
+static rt_status llama_mlp_rows(const rt_module *self, const rt_tensor *x, bool autograd, rt_tensor **out) {
+    rt_tensor *gate = NULL, *act = NULL, *up = NULL, *prod = NULL;
+    rt_status status;
+    LL_TRY(llama_child_forward(self, "gate_proj", x, &gate));
+    LL_TRY(rt_tensor_silu(gate, &act));
+    rt_tensor_free(gate);
+    gate = NULL;
+    LL_TRY(llama_child_forward(self, "up_proj", x, &up));
+    if (autograd) {
+        LL_TRY(rt_tensor_mul(act, up, &prod));
+        LL_TRY(llama_child_forward(self, "down_proj", prod, out));
+    } else {
+        LL_TRY(rt_tensor_mul_inplace(act, up));
+        rt_tensor_free(up);
+        up = NULL;
+        LL_TRY(llama_child_forward(self, "down_proj", act, out));
+    }
+done:
+    rt_tensor_free(gate), rt_tensor_free(act), rt_tensor_free(up), rt_tensor_free(prod);
+    return status;
+}
+
+/* Positions per MLP pass outside autograd: a long prompt runs in slices of this many rows, so
+   its intermediate activations (three live at once in the product) stay those of 128 rows. */
+#define LLAMA_MLP_ROWS 128
+
 static rt_status llama_mlp_forward(void *ctx, const rt_module *self, const rt_tensor *const *in, size_t n,
                                    rt_tensor **out) {
     (void)ctx, (void)n;
-    rt_tensor *gate = NULL, *act = NULL, *up = NULL, *prod = NULL;
+    bool autograd = rt_is_grad_enabled() && !rt_is_inference_mode_enabled();
+    int64_t dims[3];
+    size_t nd = 0;
+    rt_tensor *all = NULL, *piece = NULL, *part = NULL, *slot = NULL;
     rt_status status;
-    LL_TRY(llama_child_forward(self, "gate_proj", in[0], &gate));
-    LL_TRY(rt_tensor_silu(gate, &act));
-    LL_TRY(llama_child_forward(self, "up_proj", in[0], &up));
-    LL_TRY(rt_tensor_mul(act, up, &prod));
-    LL_TRY(llama_child_forward(self, "down_proj", prod, out));
+    LL_TRY(rt_tensor_shape(in[0], dims, 3, &nd));
+    if (autograd || nd != 3 || dims[1] <= LLAMA_MLP_ROWS) return llama_mlp_rows(self, in[0], autograd, out);
+    LL_TRY(rt_tensor_zeros(dims, 3, RT_DTYPE_F32, &all));
+    for (int64_t at = 0; at < dims[1]; at += LLAMA_MLP_ROWS) {
+        int64_t rows = dims[1] - at < LLAMA_MLP_ROWS ? dims[1] - at : LLAMA_MLP_ROWS;
+        LL_TRY(rt_tensor_narrow(in[0], 1, at, rows, &piece));
+        LL_TRY(llama_mlp_rows(self, piece, false, &part));
+        LL_TRY(rt_tensor_narrow(all, 1, at, rows, &slot));
+        LL_TRY(rt_tensor_copy_inplace(slot, part));
+        rt_tensor_free(piece), rt_tensor_free(part), rt_tensor_free(slot);
+        piece = part = slot = NULL;
+    }
+    *out = all;
+    all = NULL;
 done:
-    rt_tensor_free(gate), rt_tensor_free(act), rt_tensor_free(up), rt_tensor_free(prod);
+    rt_tensor_free(all), rt_tensor_free(piece), rt_tensor_free(part), rt_tensor_free(slot);
     return status;
 }
 
@@ -279,6 +320,9 @@ static rt_status llama_attn_forward(void *ctx, const rt_module *self, const rt_t
     LL_TRY(llama_split_heads(v, cfg->num_kv_heads, cfg->head_dim, &vh));
     LL_TRY(rt_tensor_apply_rotary_emb(qh, in[1], in[2], &qr));
     LL_TRY(rt_tensor_apply_rotary_emb(kh, in[1], in[2], &kr));
+    /* the rotated copies replace the projections: let their storage go before attention runs */
+    rt_tensor_free(q), rt_tensor_free(qh), rt_tensor_free(k), rt_tensor_free(kh);
+    q = qh = k = kh = NULL;
     LL_TRY(rt_tensor_shape(in[0], dims, 3, &nd));
     if (st->use_cache) {
         LL_TRY(llama_cache_append(self, "k_cache", kr, st->pos, dims[1], &k_all));
@@ -343,6 +387,8 @@ static rt_status llama_layer_forward(void *ctx, const rt_module *self, const rt_
         LL_TRY(rt_module_forward_n(attn, args, 3, &attended));
     }
     LL_TRY(rt_tensor_add(in[0], attended, &h));
+    rt_tensor_free(normed), rt_tensor_free(attended); /* done with: free before the MLP's activations */
+    normed = attended = NULL;
     LL_TRY(llama_child_forward(self, "post_attention_layernorm", h, &normed2));
     LL_TRY(llama_child_forward(self, "mlp", normed2, &mlp));
     LL_TRY(rt_tensor_add(h, mlp, out));
@@ -427,14 +473,15 @@ static rt_status llama_run_layers(const rt_module *self, const llama_config *cfg
     return status;
 }
 
-/* ids (1, L) I64 -> logits (1, L, vocab) */
+/* ids (1, L) I64 -> logits (1, L, vocab), or (1, 1, vocab) for the last position when
+   st->last_logits is set */
 static rt_status llama_forward(void *ctx, const rt_module *self, const rt_tensor *const *in, size_t n,
                                rt_tensor **out) {
     (void)n;
     llama_state *st = ctx;
     const llama_config *cfg = &st->cfg;
     rt_tensor *h = NULL, *cos_all = NULL, *sin_all = NULL, *cos = NULL, *sin = NULL, *normed = NULL;
-    rt_tensor *head = NULL, *ones = NULL;
+    rt_tensor *head = NULL, *ones = NULL, *last = NULL;
     int64_t dims[2];
     size_t nd = 0;
     rt_status status;
@@ -460,6 +507,12 @@ static rt_status llama_forward(void *ctx, const rt_module *self, const rt_tensor
     LL_TRY(rt_tensor_narrow(cos_all, 0, start, len, &cos));
     LL_TRY(rt_tensor_narrow(sin_all, 0, start, len, &sin));
     LL_TRY(llama_run_layers(self, cfg, &h, cos, sin));
+    if (st->last_logits && len > 1) { /* the (L, vocab) logits would be the largest tensor of a prompt */
+        LL_TRY(rt_tensor_narrow(h, 1, len - 1, 1, &last));
+        rt_tensor_free(h);
+        h = last;
+        last = NULL;
+    }
     LL_TRY(llama_child_forward(self, "model.norm", h, &normed));
     LL_TRY(rt_module_get_tensor(self, "lm_head.weight", &head));
     LL_TRY(rt_tensor_linear(normed, head, NULL, out));
@@ -468,7 +521,7 @@ done:
     rt_tensor_free(st->mask);
     st->mask = NULL;
     rt_tensor_free(h), rt_tensor_free(cos_all), rt_tensor_free(sin_all), rt_tensor_free(cos), rt_tensor_free(sin);
-    rt_tensor_free(normed), rt_tensor_free(head), rt_tensor_free(ones);
+    rt_tensor_free(normed), rt_tensor_free(head), rt_tensor_free(ones), rt_tensor_free(last);
     return status;
 }
 
@@ -526,10 +579,11 @@ static void llama_cache_reset(llama_state *st) {
     st->pos = 0;
 }
 
-/* Runs without the cache again (full sequences, as in training or scoring). */
+/* Runs without the cache again (full sequences, as in training or scoring), every position's logits. */
 static void llama_cache_off(llama_state *st) {
     st->use_cache = false;
     st->pos = 0;
+    st->last_logits = false;
 }
 
 /* The next token from the logits of the last position of `logits` (1, L, vocab): the most likely
@@ -582,6 +636,7 @@ static rt_status llama_generate(const rt_module *m, llama_state *st, const int64
     rt_status status = rt_inference_mode_enter(true);
     if (status != RT_OK) return status;
     llama_cache_reset(st);
+    st->last_logits = true; /* only the last position's logits pick the next token */
     LL_TRY(llama_run(m, prompt, n_prompt, &logits));
     for (int64_t i = 0; i < n_new; i++) {
         LL_TRY(llama_pick(logits, temperature, top_k, &out[i]));

@@ -32,6 +32,10 @@ const BLOCK_K: usize = 128;
 /// (parallel::gemm_parallelism): every tile product stays under it, so a task never fans out
 /// into the pool, whose split could depend on the thread count.
 const SERIAL_GEMM: usize = 1 << 20;
+/// Query blocks of at most this many rows (decoding: one new token per call) take dot products
+/// and row updates instead of the GEMM wrapper, which would pack a whole key block for a product
+/// of a row or two (a fifth of a Llama decode step went to that packing).
+const FEW_ROWS: usize = 4;
 
 /// A batch of matrices in one slice: matrix b starts at `offsets[b]`, element (i, j) is
 /// `data[offsets[b] + i * rs + j * cs]` (strides may be 0 for broadcast dims).
@@ -136,7 +140,16 @@ impl Problem<'_> {
     /// scaled and masked (-inf where a key may not be seen).
     fn scores(&self, h: usize, i0: usize, rows: usize, j0: usize, j1: usize, tile: &mut [f32]) {
         let kh = h / self.group;
-        gemm_slices(rows, j1 - j0, self.e, tile, BLOCK_K, false, self.q.mat(h, i0, false), self.k.mat(kh, j0, true));
+        if rows <= FEW_ROWS && self.e > 0 && self.q.cs == 1 && self.k.cs == 1 {
+            for r in 0..rows {
+                let q = &self.q.data[self.q.offsets[h] + (i0 + r) * self.q.rs..][..self.e];
+                for (j, s) in (j0..j1).zip(&mut tile[r * BLOCK_K..]) {
+                    *s = row_dot(q, &self.k.data[self.k.offsets[kh] + j * self.k.rs..][..self.e]);
+                }
+            }
+        } else {
+            gemm_slices(rows, j1 - j0, self.e, tile, BLOCK_K, false, self.q.mat(h, i0, false), self.k.mat(kh, j0, true));
+        }
         for r in 0..rows {
             let i = i0 + r;
             let row = &mut tile[r * BLOCK_K..r * BLOCK_K + (j1 - j0)];
@@ -216,7 +229,16 @@ fn forward_block(p: &Problem<'_>, h: usize, i0: usize, rows: usize, tile: &mut [
             }
             p.drop_row(row, h, i0 + r, j0);
         }
-        gemm_slices(rows, p.ev, j1 - j0, acc, p.ev, true, Mat { data: tile, rs: BLOCK_K, cs: 1 }, p.v.mat(kh, j0, false));
+        if rows <= FEW_ROWS && p.ev > 0 && p.v.cs == 1 {
+            for r in 0..rows {
+                let out = &mut acc[r * p.ev..(r + 1) * p.ev];
+                for (j, &w) in (j0..j1).zip(&tile[r * BLOCK_K..]) {
+                    add_scaled(out, w, &p.v.data[p.v.offsets[kh] + j * p.v.rs..][..p.ev]);
+                }
+            }
+        } else {
+            gemm_slices(rows, p.ev, j1 - j0, acc, p.ev, true, Mat { data: tile, rs: BLOCK_K, cs: 1 }, p.v.mat(kh, j0, false));
+        }
     }
 }
 
@@ -409,6 +431,13 @@ multiversion! {
             None => ds.iter_mut().zip(p).for_each(|(d, &pr)| *d = pr * (*d - dot)),
             Some(z) => ds.iter_mut().zip(p).zip(z).for_each(|((d, &pr), &zv)| *d = pr * (zv * *d - dot)),
         }
+    }
+}
+
+multiversion! {
+    /// acc += w v: one key's weighted value row folded into an output row.
+    fn add_scaled(acc: &mut [f32], w: f32, v: &[f32]) {
+        acc.iter_mut().zip(v).for_each(|(a, &x)| *a += w * x);
     }
 }
 
