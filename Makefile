@@ -46,7 +46,7 @@ test:
 #   make check-valgrind   C tests under valgrind memcheck, and the GEMM dispatch under valgrind
 #   make check-tsan       C tests under ThreadSanitizer (library and std rebuilt: needs rust-src)
 #   make fuzz-smoke       each cargo-fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
-#   make check-isa        C tests under each instruction-set cap (INFER_CPU=avx2, then baseline), so
+#   make check-isa        C tests and tests/vmath_isa.rs under each instruction-set cap (INFER_CPU=avx2, then baseline), so
 #                         the lower kernel paths are tested on a CPU that would not pick them
 FUZZ_TARGETS := safetensors api_calls
 FUZZ_SECONDS ?= 30
@@ -79,6 +79,8 @@ package-check:
 check-isa:
 	INFER_CPU=avx2 $(CARGO) test --test c_tests
 	INFER_CPU=baseline $(CARGO) test --test c_tests
+	INFER_CPU=avx2 $(CARGO) test --test vmath_isa
+	INFER_CPU=baseline $(CARGO) test --test vmath_isa
 
 check-asan:
 	INFER_C_TESTS_MODE=asan $(CARGO) test --test c_tests

@@ -95,7 +95,7 @@ fn binary_with(a: &Tensor, b: &Tensor, inference: bool, name: &str, f: impl Lane
     let la = a.layout().expand(&shape);
     let lb = b.layout().expand(&shape);
     let mut out = try_zeroed(numel(&shape))?;
-    elementwise::binary(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), |x, y| f.apply(x, y));
+    elementwise::binary_lanes(&mut out, &shape, sa, (la.offset, &la.strides), sb, (lb.offset, &lb.strides), &f);
     Ok(from_vec(out, &shape, inference))
 }
 
@@ -121,7 +121,7 @@ pub fn map(a: &Tensor, inference: bool, f: impl LaneFn + Sync) -> Result<Tensor>
         return Ok(from_vec(out, &l.shape, inference));
     }
     let mut out = try_zeroed(l.numel())?;
-    elementwise::unary(&mut out, &l.shape, src, (l.offset, &l.strides), |x| f.apply(x));
+    elementwise::unary_lanes(&mut out, &l.shape, src, (l.offset, &l.strides), &f);
     Ok(from_vec(out, &l.shape, inference))
 }
 

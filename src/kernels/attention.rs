@@ -16,7 +16,7 @@
 
 use super::elementwise::PARALLEL_MIN;
 use super::gemm::{gemm_slices, Mat};
-use super::simd::multiversion;
+use super::simd::{multiversion, Separate};
 use super::softmax::row_max;
 use super::vmath::{exp, ln};
 use crate::error::{Error, Result};
@@ -221,7 +221,7 @@ fn forward_block(p: &Problem<'_>, h: usize, i0: usize, rows: usize, tile: &mut [
                 row.fill(0.0);
                 continue;
             }
-            let correction = if sum[r] == 0.0 { 0.0 } else { exp(max[r] - m) };
+            let correction = if sum[r] == 0.0 { 0.0 } else { exp::<Separate>(max[r] - m) };
             sum[r] = sum[r] * correction + exp_row(row, m);
             max[r] = m;
             if correction != 1.0 {
@@ -399,12 +399,12 @@ multiversion! {
         let mut chunks = row.chunks_exact_mut(LANES);
         for c in &mut chunks {
             for (s, x) in lanes.iter_mut().zip(c.iter_mut()) {
-                *x = if *x == f32::NEG_INFINITY { 0.0 } else { exp(*x - m) };
+                *x = if *x == f32::NEG_INFINITY { 0.0 } else { exp::<M>(*x - m) };
                 *s += *x;
             }
         }
         for (s, x) in lanes.iter_mut().zip(chunks.into_remainder()) {
-            *x = if *x == f32::NEG_INFINITY { 0.0 } else { exp(*x - m) };
+            *x = if *x == f32::NEG_INFINITY { 0.0 } else { exp::<M>(*x - m) };
             *s += *x;
         }
         lanes.iter().sum()
@@ -419,7 +419,7 @@ multiversion! {
             return;
         }
         for x in row.iter_mut() {
-            *x = if *x == f32::NEG_INFINITY { 0.0 } else { exp(*x - lse) };
+            *x = if *x == f32::NEG_INFINITY { 0.0 } else { exp::<M>(*x - lse) };
         }
     }
 }

@@ -106,6 +106,57 @@ pub fn unary<T: Copy, U: Copy>(out: &mut [U], shape: &[usize], a: &[T], la: (usi
     });
 }
 
+/// Values of a strided row gathered at a time, so that `simd::map` and `simd::zip` (the code the
+/// contiguous path runs) compute them: results do not depend on the layout.
+const GATHER: usize = 256;
+
+/// Copies `len` values `stride` apart from `x[start..]` into `buf`.
+fn gather<'b>(buf: &'b mut [f32; GATHER], x: &[f32], start: usize, stride: usize, len: usize) -> &'b [f32] {
+    for (i, b) in buf[..len].iter_mut().enumerate() {
+        *b = x[start + i * stride];
+    }
+    &buf[..len]
+}
+
+/// out\[i\] = f(a\[i\]) over a strided operand, each element computed as the contiguous path
+/// computes it.
+pub fn unary_lanes(out: &mut [f32], shape: &[usize], a: &[f32], la: (usize, &[usize]), f: &impl LaneFn) {
+    let n = shape.len();
+    let ia = if n == 0 { 1 } else { la.1[n - 1] };
+    let mut buf = [0f32; GATHER];
+    for_each_row2(shape, la, la, |o, pa, _, len| {
+        for c in (0..len).step_by(GATHER) {
+            let k = GATHER.min(len - c);
+            let x = if ia == 1 { &a[pa + c..pa + c + k] } else { gather(&mut buf, a, pa + c * ia, ia, k) };
+            simd::map_init(&mut out[o + c..o + c + k], x, f);
+        }
+    });
+}
+
+/// out\[i\] = f(a\[i\], b\[i\]) over broadcast operands, each element computed as the contiguous
+/// path computes it.
+pub fn binary_lanes(
+    out: &mut [f32],
+    shape: &[usize],
+    a: &[f32],
+    la: (usize, &[usize]),
+    b: &[f32],
+    lb: (usize, &[usize]),
+    f: &impl LaneFn2,
+) {
+    let n = shape.len();
+    let (ia, ib) = if n == 0 { (1, 1) } else { (la.1[n - 1], lb.1[n - 1]) };
+    let (mut ba, mut bb) = ([0f32; GATHER], [0f32; GATHER]);
+    for_each_row2(shape, la, lb, |o, pa, pb, len| {
+        for c in (0..len).step_by(GATHER) {
+            let k = GATHER.min(len - c);
+            let x = if ia == 1 { &a[pa + c..pa + c + k] } else { gather(&mut ba, a, pa + c * ia, ia, k) };
+            let y = if ib == 1 { &b[pb + c..pb + c + k] } else { gather(&mut bb, b, pb + c * ib, ib, k) };
+            simd::zip_init(&mut out[o + c..o + c + k], x, y, f);
+        }
+    });
+}
+
 /// Below this many elements an elementwise op runs on the calling thread (waking the pool costs
 /// more than it saves).
 pub const PARALLEL_MIN: usize = 1 << 16;

@@ -8,8 +8,12 @@
 //! (vmath's functions are): a closure or plain function called from the three copies is compiled
 //! once, for the baseline, and merely called from each.
 //!
-//! Rust never fuses a * b + c into an FMA, so the copies round identically: the choice changes
-//! speed, never results.
+//! Rust never fuses a * b + c into an FMA by itself. Bodies that want one write `M::fma(a, b, c)`:
+//! the macro gives every body a type parameter `M: Fma`, `Fused` (one vfmadd, one rounding) in the
+//! AVX2 and AVX-512 copies and `Separate` (a multiply then an add) in the portable copy, where a
+//! fused one would be a libm call per operation. So for a given CPU every element goes through the
+//! same instructions whatever the split, thread count or contiguity, and across instruction sets
+//! the results differ only by those roundings (vmath states the bounds).
 
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
@@ -95,24 +99,52 @@ impl Isa {
     }
 }
 
+/// How a kernel copy evaluates a * b + c (see the module doc).
+pub trait Fma {
+    fn fma(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// a * b + c rounded once: the AVX2 and AVX-512 copies, where it is one instruction.
+#[derive(Clone, Copy, Debug)]
+pub struct Fused;
+
+impl Fma for Fused {
+    #[inline(always)]
+    fn fma(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+/// a * b, rounded, plus c: the portable copy (and scalar code outside any copy).
+#[derive(Clone, Copy, Debug)]
+pub struct Separate;
+
+impl Fma for Separate {
+    #[inline(always)]
+    fn fma(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+}
+
 /// `multiversion! { fn name<T: Bound>(args) -> ret { body } }` defines `name`, running `body` in
-/// the copy compiled for this CPU.
+/// the copy compiled for this CPU; `body` may name `M`, the copy's `Fma`.
 macro_rules! multiversion {
     ($(#[$attr:meta])* $vis:vis fn $name:ident $(<$($g:ident: $bound:path),*>)? ($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$attr])*
         $vis fn $name $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn body $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? $body
+            #[allow(clippy::extra_unused_type_parameters)]
+            fn body<M: $crate::kernels::simd::Fma $(, $($g: $bound),*)?>($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
-                use $crate::kernels::simd::{isa, Isa};
+                use $crate::kernels::simd::{isa, Fused, Isa};
                 #[target_feature(enable = "avx512f")]
                 unsafe fn avx512 $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? {
-                    body($($arg),*)
+                    body::<Fused $(, $($g),*)?>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2 $(<$($g: $bound),*>)? ($($arg: $ty),*) $(-> $ret)? {
-                    body($($arg),*)
+                    body::<Fused $(, $($g),*)?>($($arg),*)
                 }
                 // SAFETY: isa() reports these features only when the CPU has them.
                 match isa() {
@@ -121,7 +153,7 @@ macro_rules! multiversion {
                     Isa::Portable => {}
                 }
             }
-            body($($arg),*)
+            body::<$crate::kernels::simd::Separate $(, $($g),*)?>($($arg),*)
         }
     };
 }
@@ -131,24 +163,24 @@ pub(crate) use multiversion;
 /// zero-sized types whose `apply` is inline(always), because a closure or fn item as large as
 /// GELU is compiled once for the baseline and called from every copy instead of being inlined.
 pub trait LaneFn {
-    fn apply(&self, x: f32) -> f32;
+    fn apply<M: Fma>(&self, x: f32) -> f32;
 }
 
 impl<F: Fn(f32) -> f32> LaneFn for F {
     #[inline(always)]
-    fn apply(&self, x: f32) -> f32 {
+    fn apply<M: Fma>(&self, x: f32) -> f32 {
         self(x)
     }
 }
 
 /// A function of two f32s applied lane by lane, as `LaneFn`.
 pub trait LaneFn2 {
-    fn apply(&self, a: f32, b: f32) -> f32;
+    fn apply<M: Fma>(&self, a: f32, b: f32) -> f32;
 }
 
 impl<F: Fn(f32, f32) -> f32> LaneFn2 for F {
     #[inline(always)]
-    fn apply(&self, a: f32, b: f32) -> f32 {
+    fn apply<M: Fma>(&self, a: f32, b: f32) -> f32 {
         self(a, b)
     }
 }
@@ -159,7 +191,7 @@ multiversion! {
     pub fn map<F: LaneFn>(out: &mut [MaybeUninit<f32>], x: &[f32], f: &F) {
         assert_eq!(out.len(), x.len(), "simd::map: lengths differ");
         for (y, &v) in out.iter_mut().zip(x) {
-            y.write(f.apply(v));
+            y.write(f.apply::<M>(v));
         }
     }
 }
@@ -169,7 +201,7 @@ multiversion! {
     pub fn zip<F: LaneFn2>(out: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32], f: &F) {
         assert!(out.len() == a.len() && a.len() == b.len(), "simd::zip: lengths differ");
         for ((y, &u), &v) in out.iter_mut().zip(a).zip(b) {
-            y.write(f.apply(u, v));
+            y.write(f.apply::<M>(u, v));
         }
     }
 }
@@ -178,7 +210,7 @@ multiversion! {
     /// xs\[i\] = f(xs\[i\]).
     pub fn update<F: LaneFn>(xs: &mut [f32], f: &F) {
         for x in xs.iter_mut() {
-            *x = f.apply(*x);
+            *x = f.apply::<M>(*x);
         }
     }
 }

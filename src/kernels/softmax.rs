@@ -3,7 +3,7 @@
 //! (ignored by the max) still reaches the sum, so its whole slice becomes NaN, as in PyTorch.
 
 use super::elementwise::PARALLEL_MIN;
-use super::simd::{lane_sum, multiversion};
+use super::simd::{lane_sum, multiversion, Fma};
 use super::vmath::exp;
 use crate::parallel::{self, Disjoint};
 
@@ -30,10 +30,10 @@ multiversion! {
         let (outer, n, inner) = split;
         if inner == 1 {
             for (o, xr) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)).take(outer) {
-                row_forward(o, xr, log);
+                row_forward::<M>(o, xr, log);
             }
         } else {
-            columns_forward(out, x, split, log);
+            columns_forward::<M>(out, x, split, log);
         }
     }
 }
@@ -52,10 +52,11 @@ pub fn row_max(x: &[f32]) -> f32 {
     rest.iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &v| m.max(v))
 }
 
-/// Σ e^(x - m), accumulated in f64.
-#[inline(always)]
-pub fn row_sum_exp(x: &[f32], m: f32) -> f64 {
-    lane_sum(x, |v| exp(v - m) as f64)
+multiversion! {
+    /// Σ e^(x - m), accumulated in f64 (the cross-entropy's log-sum-exp).
+    pub fn row_sum_exp(x: &[f32], m: f32) -> f64 {
+        lane_sum(x, |v| exp::<M>(v - m) as f64)
+    }
 }
 
 /// Terms summed in f32 lanes before they are added to the f64 total: an f32 sum of 16 terms per
@@ -65,7 +66,7 @@ const BLOCK: usize = 16 * LANES;
 
 /// out = e^(x - m); returns Σ out (f32 lanes per block of 256 terms, blocks summed in f64).
 #[inline(always)]
-fn row_exp_sum(out: &mut [f32], x: &[f32], m: f32) -> f64 {
+fn row_exp_sum<M: Fma>(out: &mut [f32], x: &[f32], m: f32) -> f64 {
     let mut total = 0f64;
     for (ob, xb) in out.chunks_mut(BLOCK).zip(x.chunks(BLOCK)) {
         let mut lanes = [0f32; LANES];
@@ -74,12 +75,12 @@ fn row_exp_sum(out: &mut [f32], x: &[f32], m: f32) -> f64 {
         let rest = chunks.remainder();
         for (o, c) in (&mut outs).zip(chunks) {
             for ((s, y), &v) in lanes.iter_mut().zip(o).zip(c) {
-                *y = exp(v - m);
+                *y = exp::<M>(v - m);
                 *s += *y;
             }
         }
         for ((s, y), &v) in lanes.iter_mut().zip(outs.into_remainder()).zip(rest) {
-            *y = exp(v - m);
+            *y = exp::<M>(v - m);
             *s += *y;
         }
         total += lanes.iter().map(|&s| s as f64).sum::<f64>();
@@ -89,10 +90,10 @@ fn row_exp_sum(out: &mut [f32], x: &[f32], m: f32) -> f64 {
 
 /// One contiguous row: the common case of softmax over the last dim.
 #[inline(always)]
-fn row_forward(out: &mut [f32], x: &[f32], log: bool) {
+fn row_forward<M: Fma>(out: &mut [f32], x: &[f32], log: bool) {
     let m = row_max(x);
     // the terms go to `out` in both cases: log_softmax then overwrites them
-    let sum = row_exp_sum(out, x, m);
+    let sum = row_exp_sum::<M>(out, x, m);
     if log {
         let lse = m + sum.ln() as f32;
         for (y, &v) in out.iter_mut().zip(x) {
@@ -119,7 +120,7 @@ fn tiles(inner: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
 /// A dim that is not the last: vectors run along the `inner` contiguous columns, each column
 /// reduced over the n rows `inner` apart, a tile of columns at a time.
 #[inline(always)]
-fn columns_forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usize), log: bool) {
+fn columns_forward<M: Fma>(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usize), log: bool) {
     for b in 0..outer {
         let base = b * n * inner;
         let xb = &x[base..base + n * inner];
@@ -137,7 +138,7 @@ fn columns_forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize,
             // by x - max - ln(sum) (log_softmax).
             for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
                 for (((y, s), &m), &v) in or[cols.clone()].iter_mut().zip(sum.iter_mut()).zip(&*max).zip(&xr[cols.clone()]) {
-                    *y = exp(v - m);
+                    *y = exp::<M>(v - m);
                     *s += *y as f64;
                 }
             }
@@ -215,8 +216,8 @@ mod tests {
         let mut y = [0f32; 6];
         forward(&mut y, &x, (1, 3, 2), true);
         let (mut c0, mut c1) = ([0f32; 3], [0f32; 3]);
-        row_forward(&mut c0, &[0.1, -0.3, 1.2], true);
-        row_forward(&mut c1, &[2.0, 0.5, -1.0], true);
+        forward(&mut c0, &[0.1, -0.3, 1.2], (1, 3, 1), true);
+        forward(&mut c1, &[2.0, 0.5, -1.0], (1, 3, 1), true);
         for i in 0..3 {
             assert!((y[2 * i] - c0[i]).abs() < 1e-6 && (y[2 * i + 1] - c1[i]).abs() < 1e-6);
         }

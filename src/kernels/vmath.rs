@@ -2,16 +2,22 @@
 //! written branch-free so that a loop over a slice compiles to vector code (see `simd::each` and
 //! `simd::multiversion!`); libm's versions are calls LLVM cannot vectorise.
 //!
-//! Each function is the same sequence of IEEE operations in every lane, with no fused
-//! multiply-add (Rust never contracts a * b + c), so a scalar call, a 4-lane SSE loop and a
-//! 16-lane AVX-512 loop give bit-identical results: the strided paths, the contiguous paths and
-//! every thread count agree. Accuracy (tests below, against f64): ln and rsqrt within 1 ulp, exp
+//! Each function is the same sequence of IEEE operations in every lane. The exp family (exp,
+//! sigmoid, tanh, the GELUs, SiLU and their derivatives) takes the kernel copy's `M: Fma`: its
+//! polynomials and reductions are fused multiply-adds in the AVX2 and AVX-512 copies, a multiply
+//! then an add in the portable one (see simd.rs). So for one CPU a scalar call inside a copy, an
+//! 8-lane and a 16-lane loop give bit-identical results (the strided paths, the contiguous paths
+//! and every thread count agree), while the portable and FMA paths differ by at most the sum of
+//! their two error bounds, and each is within the bounds below of the f64 truth (tests below check
+//! both modes; tests/vmath_isa.rs checks whichever path the CPU and `INFER_CPU` select). ln, rsqrt,
+//! sin and cos use no FMA and are bit-identical on every path.
+//! Accuracy (against f64): ln and rsqrt within 1 ulp, exp
 //! within 2, sigmoid and tanh within 3, silu and gelu_tanh within 4, gelu within 8 (PyTorch's own
 //! vectorised erf is accurate to 1e-7 absolute only, thousands of ulp in the negative tail), sin
 //! and cos within 1 for |x| <= 1e5 (their reduction stays exact enough up to 2^28; beyond that
 //! accuracy degrades, as there is no Payne-Hanek step); NaN propagates, ±inf give the limits.
 
-use super::simd::{LaneFn, LaneFn2};
+use super::simd::{Fma, LaneFn, LaneFn2};
 
 /// Adding then subtracting 1.5 * 2^23 rounds an f32 below 2^22 in magnitude to the nearest
 /// integer, and leaves that integer in the low mantissa bits of the sum.
@@ -23,33 +29,36 @@ fn pow2i(n: i32) -> f32 {
     f32::from_bits(((n + 127) << 23) as u32)
 }
 
-/// e^x (Cephes expf: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial for e^r). The scale
-/// 2^n is applied as two factors, so results that are subnormal, and the overflow to infinity,
-/// come out right without branches.
+/// e^x (Cephes expf: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial for e^r, in Horner
+/// form: 9 multiply-adds). The scale 2^n is applied as two factors, so results that are
+/// subnormal, and the overflow to infinity, come out right without branches.
 #[inline(always)]
-pub fn exp(x: f32) -> f32 {
+pub fn exp<M: Fma>(x: f32) -> f32 {
     // Beyond these bounds e^x is 0 or infinity in f32 anyway; clamp keeps NaN.
-    exp_of_sum(x.clamp(-104.0, 89.0), 0.0)
+    exp_of_sum::<M>(x.clamp(-104.0, 89.0), 0.0)
 }
 
 /// e^(hi + lo) for hi + lo in [-250, 89], with lo entering only the reduced argument, so a sum
 /// that would round in f32 keeps its low part (GELU's exponent is -x²/2 split that way).
 #[inline(always)]
-fn exp_of_sum(hi: f32, lo: f32) -> f32 {
+fn exp_of_sum<M: Fma>(hi: f32, lo: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4; // ln 2 split so that n * LN2_HI is exact
     const LN2_LO: f32 = -2.121_944_4e-4;
-    let t = (hi + lo) * LOG2E + ROUND_MAGIC;
+    let t = M::fma(hi + lo, LOG2E, ROUND_MAGIC);
     let n = t - ROUND_MAGIC;
     let ni = (t.to_bits() as i32) - (ROUND_MAGIC.to_bits() as i32);
-    let r = ((hi - n * LN2_HI) + lo) - n * LN2_LO;
+    // n * LN2_HI is exact, so fused or not the first step rounds the same
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, hi) + lo);
     let p = 1.987_569_1e-4;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5e-1;
-    let er = p * (r * r) + r + 1.0;
+    let p = M::fma(p, r, 1.398_199_9e-3);
+    let p = M::fma(p, r, 8.333_452e-3);
+    let p = M::fma(p, r, 4.166_579_6e-2);
+    let p = M::fma(p, r, 1.666_666_5e-1);
+    let p = M::fma(p, r, 5e-1);
+    // p r² + r + 1, the small terms summed first (Horner's (p r + 1) r + 1 would round near 1
+    // twice)
+    let er = M::fma(p, r * r, r) + 1.0;
     let half = ni >> 1;
     er * pow2i(half) * pow2i(ni - half)
 }
@@ -92,29 +101,25 @@ pub fn ln(x: f32) -> f32 {
 
 /// 1 / (1 + e^-x).
 #[inline(always)]
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + exp(-x))
+pub fn sigmoid<M: Fma>(x: f32) -> f32 {
+    1.0 / (1.0 + exp::<M>(-x))
 }
 
 /// tanh: an odd polynomial near 0 (Cephes tanhf, where 1 - 2 / (e^2x + 1) would cancel), that
 /// formula elsewhere.
 #[inline(always)]
-pub fn tanh(x: f32) -> f32 {
+pub fn tanh<M: Fma>(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
     let p = -5.704_988_7e-3;
-    let p = p * z + 2.063_909e-2;
-    let p = p * z - 5.373_971_6e-2;
-    let p = p * z + 1.333_144_2e-1;
-    let p = p * z - 3.333_328e-1;
-    // copysign: x + x z p would turn -0 into +0
-    let near0 = (p * z * x + x).copysign(x);
-    let far = (1.0 - 2.0 / (exp(2.0 * a) + 1.0)).copysign(x);
-    if a < 0.625 {
-        near0
-    } else {
-        far
-    }
+    let p = M::fma(p, z, 2.063_909e-2);
+    let p = M::fma(p, z, -5.373_971_6e-2);
+    let p = M::fma(p, z, 1.333_144_2e-1);
+    let p = M::fma(p, z, -3.333_328e-1);
+    let near0 = M::fma(p * z, a, a);
+    let far = 1.0 - 2.0 / (exp::<M>(2.0 * a) + 1.0);
+    // one copysign for both sides: a + a z p keeps +0, and x's sign is put back once
+    (if a < 0.625 { near0 } else { far }).copysign(x)
 }
 
 /// erfc(|x| / √2), Φ(-|x|) times 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
@@ -123,30 +128,30 @@ pub fn tanh(x: f32) -> f32 {
 /// so that h² is exact in f32: a rounded x / √2 or x² would cost up to x² * 2^-24 of relative
 /// error (1e-5 at x = -13).
 #[inline(always)]
-fn erfc_of_abs_over_sqrt2(x: f32) -> f32 {
+fn erfc_of_abs_over_sqrt2<M: Fma>(x: f32) -> f32 {
     // erfc(16 / √2) is far below f32's range; the bound keeps inf - inf out of (a - h)
     let a = x.abs().min(16.0);
     let u = 1.0 / (1.0 + 0.5 * std::f32::consts::FRAC_1_SQRT_2 * a);
     let p = 0.170_872_77;
-    let p = p * u - 0.822_152_23;
-    let p = p * u + 1.488_515_9;
-    let p = p * u - 1.135_204;
-    let p = p * u + 0.278_868_07;
-    let p = p * u - 0.186_288_06;
-    let p = p * u + 0.096_784_18;
-    let p = p * u + 0.374_091_96;
-    let p = p * u + 1.000_023_7;
-    let p = p * u - 1.265_512_2;
+    let p = M::fma(p, u, -0.822_152_23);
+    let p = M::fma(p, u, 1.488_515_9);
+    let p = M::fma(p, u, -1.135_204);
+    let p = M::fma(p, u, 0.278_868_07);
+    let p = M::fma(p, u, -0.186_288_06);
+    let p = M::fma(p, u, 0.096_784_18);
+    let p = M::fma(p, u, 0.374_091_96);
+    let p = M::fma(p, u, 1.000_023_7);
+    let p = M::fma(p, u, -1.265_512_2);
     let h = f32::from_bits(a.to_bits() & 0xffff_f000);
     // the exponent is in [-130, 0] here, inside exp_of_sum's range
-    u * exp_of_sum(-0.5 * (h * h), -0.5 * ((a - h) * (a + h)) + p)
+    u * exp_of_sum::<M>(-0.5 * (h * h), M::fma(-0.5 * (a - h), a + h, p))
 }
 
 /// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 taken on whichever side keeps it
 /// accurate.
 #[inline(always)]
-pub fn normal_cdf(x: f32) -> f32 {
-    let tail = 0.5 * erfc_of_abs_over_sqrt2(x);
+pub fn normal_cdf<M: Fma>(x: f32) -> f32 {
+    let tail = 0.5 * erfc_of_abs_over_sqrt2::<M>(x);
     if x >= 0.0 {
         1.0 - tail
     } else {
@@ -156,27 +161,27 @@ pub fn normal_cdf(x: f32) -> f32 {
 
 /// GELU in PyTorch's default exact form, x Φ(x).
 #[inline(always)]
-pub fn gelu(x: f32) -> f32 {
-    x * normal_cdf(x)
+pub fn gelu<M: Fma>(x: f32) -> f32 {
+    x * normal_cdf::<M>(x)
 }
 
 /// d gelu / dx = Φ(x) + x φ(x).
 #[inline(always)]
-pub fn gelu_derivative(x: f32) -> f32 {
+pub fn gelu_derivative<M: Fma>(x: f32) -> f32 {
     const INV_SQRT_2PI: f32 = 0.398_942_3;
-    normal_cdf(x) + x * INV_SQRT_2PI * exp(-0.5 * x * x)
+    M::fma(x * INV_SQRT_2PI, exp::<M>(-0.5 * x * x), normal_cdf::<M>(x))
 }
 
 /// SiLU, x σ(x), as x / (1 + e^-x): one rounding fewer than the product.
 #[inline(always)]
-pub fn silu(x: f32) -> f32 {
-    x / (1.0 + exp(-x))
+pub fn silu<M: Fma>(x: f32) -> f32 {
+    x / (1.0 + exp::<M>(-x))
 }
 
 /// d silu / dx = σ(x) (1 + x σ(-x)); σ(-x) rather than 1 - σ(x), which cancels for large x.
 #[inline(always)]
-pub fn silu_derivative(x: f32) -> f32 {
-    sigmoid(x) * (1.0 + x * sigmoid(-x))
+pub fn silu_derivative<M: Fma>(x: f32) -> f32 {
+    sigmoid::<M>(x) * M::fma(x, sigmoid::<M>(-x), 1.0)
 }
 
 const GELU_TANH_BETA: f64 = 0.797_884_560_802_865_4; // √(2/π)
@@ -187,25 +192,25 @@ const GELU_TANH_KAPPA: f64 = 0.044_715;
 /// exponent -2u is formed in f64 and passed to exp as a sum of two f32s: rounded in f32, its
 /// error (up to |2u| 2^-24) would cost hundreds of ulp in the negative tail.
 #[inline(always)]
-pub fn gelu_tanh(x: f32) -> f32 {
+pub fn gelu_tanh<M: Fma>(x: f32) -> f32 {
     let xd = x as f64;
     let e = -2.0 * GELU_TANH_BETA * (xd + GELU_TANH_KAPPA * (xd * xd * xd));
     // beyond these bounds e^e is infinite or 0 in f32 anyway; clamp keeps NaN
     let hi = (e as f32).clamp(-104.0, 89.0);
     let lo = (e - hi as f64) as f32;
-    x / (1.0 + exp_of_sum(hi, lo.clamp(-1.0, 1.0)))
+    x / (1.0 + exp_of_sum::<M>(hi, lo.clamp(-1.0, 1.0)))
 }
 
 /// d gelu_tanh / dx = σ(2u) + x σ(2u) σ(-2u) 2√(2/π) (1 + 3 0.044715 x²): the derivative of
 /// PyTorch's formula, with 1 - tanh²u = 4 σ(2u) σ(-2u).
 #[inline(always)]
-pub fn gelu_tanh_derivative(x: f32) -> f32 {
+pub fn gelu_tanh_derivative<M: Fma>(x: f32) -> f32 {
     const BETA: f32 = GELU_TANH_BETA as f32;
     const KAPPA: f32 = GELU_TANH_KAPPA as f32;
     let x2 = x * x;
-    let u2 = 2.0 * BETA * (x + KAPPA * (x2 * x));
-    let (s, sn) = (sigmoid(u2), sigmoid(-u2));
-    s + x * (s * sn) * (2.0 * BETA) * (1.0 + 3.0 * KAPPA * x2)
+    let u2 = 2.0 * BETA * M::fma(KAPPA, x2 * x, x);
+    let (s, sn) = (sigmoid::<M>(u2), sigmoid::<M>(-u2));
+    M::fma(x * (s * sn) * (2.0 * BETA), M::fma(3.0 * KAPPA, x2, 1.0), s)
 }
 
 /// 1 / √x, in f64 and rounded once (1 / sqrt in f32 rounds twice: 1.5 ulp).
@@ -287,15 +292,15 @@ fn sign(x: f32) -> f32 {
 
 /// Zero-sized handles on the functions above for `simd`'s loops (see `simd::LaneFn`).
 macro_rules! lane_fns {
-    ($($(#[$doc:meta])* $ty:ident => $f:ident),* $(,)?) => {$(
+    ($($(#[$doc:meta])* $ty:ident => $f:expr),* $(,)?) => {$(
         $(#[$doc])*
         #[derive(Clone, Copy, Debug)]
         pub struct $ty;
 
         impl LaneFn for $ty {
             #[inline(always)]
-            fn apply(&self, x: f32) -> f32 {
-                $f(x)
+            fn apply<M: Fma>(&self, x: f32) -> f32 {
+                ($f)(x)
             }
         }
     )*};
@@ -303,19 +308,19 @@ macro_rules! lane_fns {
 
 lane_fns! {
     /// e^x
-    Exp => exp,
+    Exp => exp::<M>,
     /// ln x
     Ln => ln,
     /// 1 / (1 + e^-x)
-    Sigmoid => sigmoid,
+    Sigmoid => sigmoid::<M>,
     /// tanh x
-    Tanh => tanh,
+    Tanh => tanh::<M>,
     /// x Φ(x)
-    Gelu => gelu,
+    Gelu => gelu::<M>,
     /// x σ(x)
-    Silu => silu,
+    Silu => silu::<M>,
     /// x σ(2u), GELU's tanh approximation
-    GeluTanh => gelu_tanh,
+    GeluTanh => gelu_tanh::<M>,
     /// 1 / √x
     Rsqrt => rsqrt,
     /// sin x
@@ -331,6 +336,18 @@ fn abs(x: f32) -> f32 {
     x.abs()
 }
 
+/// e^(x - shift): softmax's terms, as a `LaneFn` so that a caller outside any kernel copy (the
+/// cross-entropy's probabilities) gets the copy's rounding through `simd::map`.
+#[derive(Clone, Copy, Debug)]
+pub struct ExpShifted(pub f32);
+
+impl LaneFn for ExpShifted {
+    #[inline(always)]
+    fn apply<M: Fma>(&self, x: f32) -> f32 {
+        exp::<M>(x - self.0)
+    }
+}
+
 /// Zero-sized handles on derivatives, (g, saved) -> g f'(x), for the backward loops.
 macro_rules! lane_fns2 {
     ($($(#[$doc:meta])* $ty:ident => |$g:ident, $v:ident| $e:expr),* $(,)?) => {$(
@@ -340,7 +357,7 @@ macro_rules! lane_fns2 {
 
         impl LaneFn2 for $ty {
             #[inline(always)]
-            fn apply(&self, $g: f32, $v: f32) -> f32 {
+            fn apply<M: Fma>(&self, $g: f32, $v: f32) -> f32 {
                 $e
             }
         }
@@ -349,11 +366,11 @@ macro_rules! lane_fns2 {
 
 lane_fns2! {
     /// (g, x) -> g gelu'(x): GELU's backward.
-    GeluBackward => |g, x| g * gelu_derivative(x),
+    GeluBackward => |g, x| g * gelu_derivative::<M>(x),
     /// (g, x) -> g silu'(x)
-    SiluBackward => |g, x| g * silu_derivative(x),
+    SiluBackward => |g, x| g * silu_derivative::<M>(x),
     /// (g, x) -> g gelu_tanh'(x)
-    GeluTanhBackward => |g, x| g * gelu_tanh_derivative(x),
+    GeluTanhBackward => |g, x| g * gelu_tanh_derivative::<M>(x),
     /// (g, y) -> g (-y³ / 2), y = 1/√x: rsqrt' = -x^(-3/2) / 2
     RsqrtBackward => |g, y| g * (-0.5 * (y * y * y)),
     /// (g, x) -> g cos x
@@ -367,6 +384,7 @@ lane_fns2! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::simd::{Fused, Separate};
 
     /// Distance in units in the last place between an f32 and the f64 truth.
     fn ulps(got: f32, want: f64) -> f64 {
@@ -392,15 +410,20 @@ mod tests {
 
     #[test]
     fn exp_is_within_2_ulp_and_handles_the_edges() {
-        let worst = sweep(-103.0, 88.7).map(|x| ulps(exp(x), (x as f64).exp())).fold(0.0, f64::max);
+        exp_is_within_2_ulp_and_handles_the_edges_in::<Separate>();
+        exp_is_within_2_ulp_and_handles_the_edges_in::<Fused>();
+    }
+
+    fn exp_is_within_2_ulp_and_handles_the_edges_in<M: Fma>() {
+        let worst = sweep(-103.0, 88.7).map(|x| ulps(exp::<M>(x), (x as f64).exp())).fold(0.0, f64::max);
         assert!(worst <= 2.0, "exp: {worst} ulp");
-        assert_eq!(exp(0.0), 1.0);
-        assert_eq!(exp(f32::INFINITY), f32::INFINITY);
-        assert_eq!(exp(89.0), f32::INFINITY);
-        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
-        assert!(exp(f32::NAN).is_nan());
+        assert_eq!(exp::<M>(0.0), 1.0);
+        assert_eq!(exp::<M>(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp::<M>(89.0), f32::INFINITY);
+        assert_eq!(exp::<M>(f32::NEG_INFINITY), 0.0);
+        assert!(exp::<M>(f32::NAN).is_nan());
         // subnormal results keep their value
-        let sub = exp(-100.0);
+        let sub = exp::<M>(-100.0);
         assert!(sub > 0.0 && ((sub as f64) - (-100f64).exp()).abs() <= 1.5e-45);
     }
 
@@ -418,47 +441,69 @@ mod tests {
 
     #[test]
     fn sigmoid_and_tanh_are_within_3_ulp() {
-        let worst = sweep(-80.0, 80.0).map(|x| ulps(sigmoid(x), 1.0 / (1.0 + (-(x as f64)).exp()))).fold(0.0, f64::max);
+        sigmoid_and_tanh_are_within_3_ulp_in::<Separate>();
+        sigmoid_and_tanh_are_within_3_ulp_in::<Fused>();
+    }
+
+    fn sigmoid_and_tanh_are_within_3_ulp_in<M: Fma>() {
+        let worst = sweep(-80.0, 80.0).map(|x| ulps(sigmoid::<M>(x), 1.0 / (1.0 + (-(x as f64)).exp()))).fold(0.0, f64::max);
         assert!(worst <= 3.0, "sigmoid: {worst} ulp");
-        let worst = sweep(-20.0, 20.0).map(|x| ulps(tanh(x), (x as f64).tanh())).fold(0.0, f64::max);
+        let worst = sweep(-20.0, 20.0).map(|x| ulps(tanh::<M>(x), (x as f64).tanh())).fold(0.0, f64::max);
         assert!(worst <= 3.0, "tanh: {worst} ulp");
-        assert_eq!((tanh(f32::INFINITY), tanh(f32::NEG_INFINITY), sigmoid(f32::NEG_INFINITY)), (1.0, -1.0, 0.0));
-        assert!(tanh(f32::NAN).is_nan() && sigmoid(f32::NAN).is_nan());
-        assert_eq!(tanh(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!((tanh::<M>(f32::INFINITY), tanh::<M>(f32::NEG_INFINITY), sigmoid::<M>(f32::NEG_INFINITY)), (1.0, -1.0, 0.0));
+        assert!(tanh::<M>(f32::NAN).is_nan() && sigmoid::<M>(f32::NAN).is_nan());
+        assert_eq!(tanh::<M>(-0.0).to_bits(), (-0.0f32).to_bits());
     }
 
     #[test]
     fn gelu_is_within_8_ulp_including_the_negative_tail() {
+        gelu_is_within_8_ulp_including_the_negative_tail_in::<Separate>();
+        gelu_is_within_8_ulp_including_the_negative_tail_in::<Fused>();
+    }
+
+    fn gelu_is_within_8_ulp_including_the_negative_tail_in<M: Fma>() {
         let truth = |x: f64| if x >= 0.0 { x * (1.0 - 0.5 * erfc64(x / 2f64.sqrt())) } else { x * 0.5 * erfc64(-x / 2f64.sqrt()) };
         let worst =
-            sweep(-13.0, 50.0).filter(|&x| truth(x as f64).abs() > 1e-38).map(|x| ulps(gelu(x), truth(x as f64))).fold(0.0, f64::max);
+            sweep(-13.0, 50.0).filter(|&x| truth(x as f64).abs() > 1e-38).map(|x| ulps(gelu::<M>(x), truth(x as f64))).fold(0.0, f64::max);
         assert!(worst <= 8.0, "gelu: {worst} ulp");
-        assert_eq!(gelu(f32::INFINITY), f32::INFINITY);
-        assert_eq!(gelu(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(gelu::<M>(f32::INFINITY), f32::INFINITY);
+        assert_eq!(gelu::<M>(-0.0).to_bits(), (-0.0f32).to_bits());
         // x Φ(x) at -inf is -inf * 0: NaN, as in PyTorch
-        assert!(gelu(f32::NEG_INFINITY).is_nan());
-        assert!(gelu(f32::NAN).is_nan());
-        assert_eq!(gelu(0.0), 0.0);
+        assert!(gelu::<M>(f32::NEG_INFINITY).is_nan());
+        assert!(gelu::<M>(f32::NAN).is_nan());
+        assert_eq!(gelu::<M>(0.0), 0.0);
     }
 
     #[test]
     fn gelu_derivative_is_close_to_the_f64_formula() {
+        gelu_derivative_is_close_to_the_f64_formula_in::<Separate>();
+        gelu_derivative_is_close_to_the_f64_formula_in::<Fused>();
+    }
+
+    fn gelu_derivative_is_close_to_the_f64_formula_in<M: Fma>() {
         let d = |x: f64| 0.5 * libm::erfc(-x / 2f64.sqrt()) + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
         for i in -600..=600 {
             let x = i as f32 / 50.0;
             let want = d(x as f64);
             // its two terms are up to ~0.5 and cancel near x = -0.75: an f32 sum of them is good
             // to about 2^-24 of 0.5 in absolute terms there
-            let err = (gelu_derivative(x) as f64 - want).abs();
+            let err = (gelu_derivative::<M>(x) as f64 - want).abs();
             assert!(err <= 2e-7 * (want.abs() + 0.5), "gelu'({x}): {err:e} off {want}");
         }
     }
 
     #[test]
     fn silu_and_gelu_tanh_are_within_4_ulp() {
+        silu_and_gelu_tanh_are_within_4_ulp_in::<Separate>();
+        silu_and_gelu_tanh_are_within_4_ulp_in::<Fused>();
+    }
+
+    fn silu_and_gelu_tanh_are_within_4_ulp_in<M: Fma>() {
         let silu64 = |x: f64| x / (1.0 + (-x).exp());
-        let worst =
-            sweep(-80.0, 80.0).filter(|&x| silu64(x as f64).abs() > 1e-37).map(|x| ulps(silu(x), silu64(x as f64))).fold(0.0, f64::max);
+        let worst = sweep(-80.0, 80.0)
+            .filter(|&x| silu64(x as f64).abs() > 1e-37)
+            .map(|x| ulps(silu::<M>(x), silu64(x as f64)))
+            .fold(0.0, f64::max);
         assert!(worst <= 4.0, "silu: {worst} ulp");
         let gt64 = |x: f64| 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh());
         let gt64 = |x: f64| {
@@ -468,14 +513,16 @@ mod tests {
                 gt64(x)
             }
         };
-        let worst =
-            sweep(-12.0, 50.0).filter(|&x| gt64(x as f64).abs() > 1e-37).map(|x| ulps(gelu_tanh(x), gt64(x as f64))).fold(0.0, f64::max);
+        let worst = sweep(-12.0, 50.0)
+            .filter(|&x| gt64(x as f64).abs() > 1e-37)
+            .map(|x| ulps(gelu_tanh::<M>(x), gt64(x as f64)))
+            .fold(0.0, f64::max);
         assert!(worst <= 4.0, "gelu_tanh: {worst} ulp");
-        assert_eq!((silu(f32::INFINITY), gelu_tanh(f32::INFINITY)), (f32::INFINITY, f32::INFINITY));
-        assert_eq!((silu(0.0), gelu_tanh(0.0)), (0.0, 0.0));
-        // x σ(x) at -inf is -inf * 0, NaN, as PyTorch's; so is 0.5 x (1 + tanh(-inf))
-        assert!(gelu_tanh(f32::NEG_INFINITY).is_nan() && silu(f32::NEG_INFINITY).is_nan());
-        assert!(silu(f32::NAN).is_nan() && gelu_tanh(f32::NAN).is_nan());
+        assert_eq!((silu::<M>(f32::INFINITY), gelu_tanh::<M>(f32::INFINITY)), (f32::INFINITY, f32::INFINITY));
+        assert_eq!((silu::<M>(0.0), gelu_tanh::<M>(0.0)), (0.0, 0.0));
+        // x σ(x) at -inf is -inf * 0, NaN, as PyTorch's; so is 0.5 x (1 + tanh::<M>(-inf))
+        assert!(gelu_tanh::<M>(f32::NEG_INFINITY).is_nan() && silu::<M>(f32::NEG_INFINITY).is_nan());
+        assert!(silu::<M>(f32::NAN).is_nan() && gelu_tanh::<M>(f32::NAN).is_nan());
     }
 
     #[test]
@@ -499,6 +546,11 @@ mod tests {
 
     #[test]
     fn new_derivatives_are_close_to_the_f64_formulas() {
+        new_derivatives_are_close_to_the_f64_formulas_in::<Separate>();
+        new_derivatives_are_close_to_the_f64_formulas_in::<Fused>();
+    }
+
+    fn new_derivatives_are_close_to_the_f64_formulas_in<M: Fma>() {
         let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
         let dsilu = |x: f64| sig(x) * (1.0 + x * (1.0 - sig(x)));
         let b = (2.0 / std::f64::consts::PI).sqrt();
@@ -509,15 +561,19 @@ mod tests {
         for i in -600..=600 {
             let x = i as f32 / 50.0;
             let xd = x as f64;
-            for (name, got, want) in [("silu'", silu_derivative(x), dsilu(xd)), ("gelu_tanh'", gelu_tanh_derivative(x), dgt(xd))] {
+            for (name, got, want) in [("silu'", silu_derivative::<M>(x), dsilu(xd)), ("gelu_tanh'", gelu_tanh_derivative::<M>(x), dgt(xd))]
+            {
                 let err = (got as f64 - want).abs();
                 // sums of terms up to ~1 that cancel: good to a few 2^-24 in absolute terms
                 assert!(err <= 4e-7 * (want.abs() + 1.0), "{name}({x}): {err:e} off {want}");
             }
-            assert_eq!(SinBackward.apply(2.0, x), 2.0 * cos(x));
-            assert_eq!(CosBackward.apply(2.0, x), -2.0 * sin(x));
+            assert_eq!(SinBackward.apply::<M>(2.0, x), 2.0 * cos(x));
+            assert_eq!(CosBackward.apply::<M>(2.0, x), -2.0 * sin(x));
         }
-        assert_eq!((AbsBackward.apply(3.0, -2.0), AbsBackward.apply(3.0, 0.0), AbsBackward.apply(3.0, 0.5)), (-3.0, 0.0, 3.0));
-        assert_eq!(RsqrtBackward.apply(1.0, 0.5), -0.0625);
+        assert_eq!(
+            (AbsBackward.apply::<M>(3.0, -2.0), AbsBackward.apply::<M>(3.0, 0.0), AbsBackward.apply::<M>(3.0, 0.5)),
+            (-3.0, 0.0, 3.0)
+        );
+        assert_eq!(RsqrtBackward.apply::<M>(1.0, 0.5), -0.0625);
     }
 }

@@ -45,7 +45,7 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         let lse = m + softmax::row_sum_exp(row, m).ln() as f32;
         total += (lse - row[target as usize]) as f64;
         if let Some(p) = probs.as_mut() {
-            simd::map_init(&mut p[r * c..(r + 1) * c], row, &|v| vmath::exp(v - lse));
+            simd::map_init(&mut p[r * c..(r + 1) * c], row, &vmath::ExpShifted(lse));
         }
     }
     let out = raw::from_vec(vec![(total / n as f64) as f32], &[], rec.inference());
