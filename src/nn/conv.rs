@@ -9,8 +9,8 @@ use crate::tensor::Tensor;
 pub struct Conv2d {
     pub weight: Tensor,
     pub bias: Option<Tensor>,
-    stride: i64,
-    padding: i64,
+    pub(super) stride: i64,
+    pub(super) padding: i64,
     core: ModuleCore,
 }
 
