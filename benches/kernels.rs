@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench kernels` (honours `INFER_CPU`).
 
+use infer::kernels::conv::{forward, im2col, Geometry};
+use infer::kernels::gemm::{gemm_slices_split, Mat};
 use infer::kernels::linear_nt::{linear_nt_with, Epilogue, Rows};
 use infer::kernels::packed_gemm::{gemm_with, Operand};
 use infer::kernels::simd::{isa, Isa};
@@ -84,5 +86,33 @@ fn main() {
     for (name, v) in rows {
         let cells: Vec<String> = v.iter().map(|g| format!("{g:7.1}")).collect();
         println!("{name:<32} {}", cells.join(" "));
+    }
+    convolutions();
+}
+
+/// One image of the convolutions, one thread: the materialised unfolding (im2col) then
+/// the GEMM, against the implicit GEMM (B packed straight from the image) `forward` runs,
+/// back to back in each round.
+fn convolutions() {
+    println!("one thread, one image: GFLOP per CPU second, im2col + GEMM / implicit GEMM, three rounds");
+    for (name, c, hw, o, k, stride, pad) in [("stem 7x7/2 3->64 224", 3, 224, 64, 7, 2, 3), ("3x3 64->64 56", 64, 56, 64, 3, 1, 1)] {
+        let ho = Geometry::out_size(hw, k, stride, pad).unwrap();
+        let g = Geometry { c, h: hw, w: hw, kh: k, kw: k, stride, pad, ho, wo: ho };
+        let (rows, npos) = (g.col_rows(), g.col_cols());
+        let x: Vec<f32> = (0..c * hw * hw).map(|i| ((i * 7) % 13) as f32 * 0.1).collect();
+        let w: Vec<f32> = (0..o * rows).map(|i| ((i * 5) % 11) as f32 * 0.1).collect();
+        let (mut cols, mut out) = (vec![0f32; rows * npos], vec![0f32; o * npos]);
+        let flops = 2.0 * (o * rows * npos) as f64;
+        let lhs = Mat { data: &w, rs: rows, cs: 1 };
+        let mut cells = Vec::new();
+        for _ in 0..3 {
+            let explicit = cpu_time(|| {
+                im2col(&g, &x, &mut cols);
+                gemm_slices_split(false, o, npos, rows, &mut out, npos, false, lhs, Mat { data: &cols, rs: npos, cs: 1 });
+            });
+            let implicit = cpu_time(|| forward(&g, 1, o, &x, &w, None, 1, &mut out));
+            cells.push(format!("{:6.1} / {:5.1}", flops / explicit / 1e9, flops / implicit / 1e9));
+        }
+        println!("{name:<32} {}", cells.join("  "));
     }
 }

@@ -1,8 +1,10 @@
 //! im2col / col2im for 2-D convolution, so that the convolution itself is one GEMM per image.
 //! cols has one row per (channel, kernel row, kernel column) and one column per output position.
-//! `forward` and `backward_input` run the images on the pool, each task unfolding its own.
+//! `forward` never materialises cols: the packed GEMM packs B straight from the image (an
+//! implicit GEMM) and adds the bias in its epilogue. `forward` and `backward_input` run the
+//! images on the pool, each task unfolding its own.
 
-use super::gemm::{gemm_slices_split, Mat};
+use super::gemm::{gemm_slices_split, gemm_unfolded_split, Mat};
 use crate::parallel::{self, Disjoint};
 
 /// The geometry of one convolution (all sizes already validated).
@@ -56,40 +58,48 @@ impl Geometry {
     }
 }
 
-/// Unfolds one image (c, h, w) into `cols` (col_rows x col_cols); padding reads as zero. Each
-/// row's in-image positions are found once (`inside`), so the copy itself has no bounds checks
-/// per element, and stride 1 copies whole runs.
+/// Unfolds one image (c, h, w) into `cols` (col_rows x col_cols); padding reads as zero.
 pub fn im2col(g: &Geometry, img: &[f32], cols: &mut [f32]) {
     let npos = g.col_cols();
-    let mut rows = cols.chunks_exact_mut(npos.max(1));
-    for c in 0..g.c {
-        let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for i in 0..g.kh {
-            for j in 0..g.kw {
-                let row = rows.next().expect("cols holds col_rows rows");
-                let cols_in = g.inside(j, g.w, g.wo);
-                for oh in 0..g.ho {
-                    let dst = &mut row[oh * g.wo..(oh + 1) * g.wo];
-                    let Some(ih) = g.source(oh, i, g.h) else {
-                        dst.fill(0.0);
-                        continue;
-                    };
-                    let src = &plane[ih * g.w..(ih + 1) * g.w];
-                    dst[..cols_in.start].fill(0.0);
-                    dst[cols_in.end..].fill(0.0);
-                    if cols_in.is_empty() {
-                        continue;
-                    }
-                    let first = cols_in.start * g.stride + j - g.pad;
-                    if g.stride == 1 {
-                        dst[cols_in.clone()].copy_from_slice(&src[first..first + cols_in.len()]);
-                    } else {
-                        for (d, &v) in dst[cols_in.clone()].iter_mut().zip(src[first..].iter().step_by(g.stride)) {
-                            *d = v;
-                        }
-                    }
-                }
-            }
+    for (r, row) in cols.chunks_exact_mut(npos.max(1)).take(g.col_rows()).enumerate() {
+        unfold(g, img, r, 0, row);
+    }
+}
+
+/// Writes the entries of row `r` of the image's unfolding for output positions `first..first +
+/// out.len()` into `out`: the one definition of the unfolding, shared by `im2col` and the packed
+/// GEMM's implicit B (which packs straight from the image, so the two agree bit for bit). Each
+/// output row's in-image positions are found once (`inside`), so the copy has no bounds checks
+/// per element; strides 1 and 2 (every common convolution) get their own loops, which the
+/// compiler vectorises.
+#[inline(always)]
+pub fn unfold(g: &Geometry, img: &[f32], r: usize, first: usize, out: &mut [f32]) {
+    let (c, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
+    let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
+    let cols_in = g.inside(j, g.w, g.wo);
+    let mut done = 0;
+    while done < out.len() {
+        let (oh, ow) = ((first + done) / g.wo, (first + done) % g.wo);
+        let len = (g.wo - ow).min(out.len() - done);
+        let dst = &mut out[done..done + len];
+        done += len;
+        // dst holds positions ow..ow + len of output row oh.
+        let Some(ih) = g.source(oh, i, g.h) else {
+            dst.fill(0.0);
+            continue;
+        };
+        let (lo, hi) = (cols_in.start.clamp(ow, ow + len), cols_in.end.clamp(ow, ow + len));
+        dst[..lo - ow].fill(0.0);
+        dst[hi.max(lo) - ow..].fill(0.0);
+        if hi <= lo {
+            continue;
+        }
+        let start = ih * g.w + lo * g.stride + j - g.pad;
+        let (dst, src) = (&mut dst[lo - ow..hi - ow], &plane[start..]);
+        match g.stride {
+            1 => dst.copy_from_slice(&src[..hi - lo]),
+            2 => dst.iter_mut().zip(src.chunks(2)).for_each(|(d, s)| *d = s[0]),
+            s => dst.iter_mut().zip(src.iter().step_by(s)).for_each(|(d, &v)| *d = v),
         }
     }
 }
@@ -140,8 +150,8 @@ pub fn image_tasks(g: &Geometry, n: usize, o: usize) -> usize {
 /// Multiply-adds below which a convolution stays on the calling thread (as a GEMM does).
 const PARALLEL_MIN: usize = 1 << 21;
 
-/// Floats of scratch `forward` and `backward_input` need: one unfolded image per image task
-/// (none for a pointwise convolution, whose image is its own unfolding); None on overflow.
+/// Floats of scratch `backward_input` needs: one unfolded image per image task (none for a
+/// pointwise convolution, whose image is its own unfolding); None on overflow.
 pub fn scratch_len(g: &Geometry, tasks: usize) -> Option<usize> {
     if g.is_pointwise() {
         return Some(0);
@@ -150,9 +160,8 @@ pub fn scratch_len(g: &Geometry, tasks: usize) -> Option<usize> {
 }
 
 /// Runs `per_image(i, cols)` for every image i in 0..n, `tasks` images at a time, each task with
-/// its own part of `scratch` (`scratch_len(g, tasks)` floats).
-fn each_image(g: &Geometry, n: usize, tasks: usize, scratch: &mut [f32], per_image: &(dyn Fn(usize, &mut [f32]) + Sync)) {
-    let len = scratch_len(g, 1).unwrap_or(0);
+/// its own `len` floats of `scratch` (`len * tasks` floats).
+fn each_image(n: usize, tasks: usize, len: usize, scratch: &mut [f32], per_image: &(dyn Fn(usize, &mut [f32]) + Sync)) {
     if tasks <= 1 {
         (0..n).for_each(|i| per_image(i, &mut scratch[..len]));
         return;
@@ -167,40 +176,26 @@ fn each_image(g: &Geometry, n: usize, tasks: usize, scratch: &mut [f32], per_ima
 }
 
 /// y = W · cols(x) (+ bias) for x (n, c, h, w) and W (o, c·kh·kw) into out (n, o, ho, wo), with
-/// `tasks = image_tasks(..)` and `scratch_len(g, tasks)` floats of scratch. Each image's output
-/// comes from the same GEMM whatever the task split, so results do not depend on the thread count.
+/// `tasks = image_tasks(..)`. Each image's output comes from the same GEMM whatever the task
+/// split, so results do not depend on the thread count.
 #[allow(clippy::too_many_arguments)]
-pub fn forward(
-    g: &Geometry,
-    n: usize,
-    o: usize,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
-    tasks: usize,
-    out: &mut [f32],
-    scratch: &mut [f32],
-) {
+pub fn forward(g: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], bias: Option<&[f32]>, tasks: usize, out: &mut [f32]) {
     let (rows, npos) = (g.col_rows(), g.col_cols());
     let (img, plane) = (g.c * g.h * g.w, o * npos);
-    if let Some(b) = bias {
+    if rows == 0 {
+        // An empty sum: the output is the bias (or zero).
         for (i, p) in out.chunks_exact_mut(npos.max(1)).take(n * o).enumerate() {
-            p.fill(b[i % o]);
+            p.fill(bias.map_or(0.0, |b| b[i % o]));
         }
+        return;
     }
     let lhs = Mat { data: w, rs: rows, cs: 1 };
     let outs = Disjoint::new(&mut out[..n * plane]);
-    each_image(g, n, tasks, scratch, &|i, cols| {
+    each_image(n, tasks, 0, &mut [], &|i, _| {
         let image = &x[i * img..(i + 1) * img];
-        let rhs = if g.is_pointwise() {
-            Mat { data: image, rs: npos, cs: 1 }
-        } else {
-            im2col(g, image, cols);
-            Mat { data: cols, rs: npos, cs: 1 }
-        };
         // SAFETY: image i's output plane is written by its task alone.
         let y = unsafe { outs.range(i * plane..(i + 1) * plane) };
-        gemm_slices_split(tasks == 1, o, npos, rows, y, npos, bias.is_some(), lhs, rhs);
+        gemm_unfolded_split(tasks == 1, o, g, image, y, lhs, bias);
     });
 }
 
@@ -212,7 +207,7 @@ pub fn backward_input(g: &Geometry, n: usize, o: usize, dy: &[f32], w: &[f32], t
     let (img, plane) = (g.c * g.h * g.w, o * npos);
     let w_t = Mat { data: w, rs: 1, cs: rows };
     let outs = Disjoint::new(&mut dx[..n * img]);
-    each_image(g, n, tasks, scratch, &|i, cols| {
+    each_image(n, tasks, scratch_len(g, 1).unwrap_or(0), scratch, &|i, cols| {
         let gi = Mat { data: &dy[i * plane..(i + 1) * plane], rs: npos, cs: 1 };
         // SAFETY: image i's gradient is written by its task alone.
         let dimg = unsafe { outs.range(i * img..(i + 1) * img) };
@@ -329,6 +324,35 @@ mod tests {
                     };
                     assert_eq!(v, want, "stride {stride} pad {pad} {kh}x{kw} on {h}x{w}: row {r}, position {p}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn implicit_gemm_equals_im2col_then_gemm_bit_for_bit() {
+        // Strides 1-3, paddings, output rows narrower and wider than a 16-column panel, with and
+        // without bias, against the materialised unfolding followed by the same GEMM.
+        for (c, h, w, o, kh, kw, stride, pad) in [
+            (3, 23, 22, 10, 7, 7, 2, 3),
+            (5, 9, 40, 7, 3, 3, 1, 1),
+            (2, 11, 13, 13, 5, 4, 3, 2),
+            (4, 6, 7, 6, 1, 1, 1, 0),
+            (1, 3, 3, 2, 3, 3, 1, 2),
+        ] {
+            let (ho, wo) = (Geometry::out_size(h, kh, stride, pad).unwrap(), Geometry::out_size(w, kw, stride, pad).unwrap());
+            let g = Geometry { c, h, w, kh, kw, stride, pad, ho, wo };
+            let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
+            let wt: Vec<f32> = (0..o * g.col_rows()).map(|i| (i as f32 * 0.71).cos()).collect();
+            let bias: Vec<f32> = (0..o).map(|i| i as f32 * 0.25 - 1.0).collect();
+            for b in [None, Some(&bias[..])] {
+                let mut cols = vec![0f32; g.col_rows() * g.col_cols()];
+                im2col(&g, &x, &mut cols);
+                let mut want: Vec<f32> = (0..o * g.col_cols()).map(|i| b.map_or(0.0, |b| b[i / g.col_cols()])).collect();
+                let (lhs, rhs) = (Mat { data: &wt, rs: g.col_rows(), cs: 1 }, Mat { data: &cols, rs: g.col_cols(), cs: 1 });
+                gemm_slices_split(false, o, g.col_cols(), g.col_rows(), &mut want, g.col_cols(), b.is_some(), lhs, rhs);
+                let mut got = vec![f32::NAN; want.len()];
+                forward(&g, 1, o, &x, &wt, b, 1, &mut got);
+                assert!(got.iter().zip(&want).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {}", b.is_some());
             }
         }
     }

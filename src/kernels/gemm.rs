@@ -2,7 +2,8 @@
 //! (packed_gemm.rs), whose kernels follow `simd::isa()` and so the `INFER_CPU` cap. Operands are
 //! addressed by row and column strides, so transposed operands cost no copy.
 
-use super::packed_gemm::{self, Operand};
+use super::conv::Geometry;
+use super::packed_gemm::{self, Operand, Source};
 
 /// dst (m x n, row-major contiguous rows of `dst_rs`) = [dst +] lhs (m x k) * rhs (k x n).
 ///
@@ -78,4 +79,22 @@ pub fn gemm_slices_split(
     // SAFETY: the extents were checked above; `dst` is a unique borrow, so it aliases neither
     // operand.
     unsafe { gemm(split, m, n, k, dst.as_mut_ptr(), dst_rs as isize, accumulate, lhs.as_ref(), rhs.as_ref()) }
+}
+
+/// dst (m x col_cols, rows `col_cols` apart) = bias + lhs (m x col_rows) * the unfolding of
+/// `image` (conv.rs's im2col), packed straight from the image; split across the pool as
+/// `gemm_slices_split`. Bounds are asserted.
+pub fn gemm_unfolded_split(split: bool, m: usize, geo: &Geometry, image: &[f32], dst: &mut [f32], lhs: Mat<'_>, bias: Option<&[f32]>) {
+    let (k, n) = (geo.col_rows(), geo.col_cols());
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(m * n <= dst.len(), "gemm_unfolded: dst does not hold {m} x {n}");
+    assert!(geo.c * geo.h * geo.w <= image.len(), "gemm_unfolded: the image does not fit its slice");
+    assert!(bias.is_none_or(|b| b.len() >= m), "gemm_unfolded: fewer than {m} bias values");
+    lhs.check(m, k, "lhs");
+    let b = Source::Unfolded { ptr: image.as_ptr(), geo: *geo };
+    // SAFETY: the extents were checked above; `dst` is a unique borrow, so it aliases neither
+    // operand.
+    unsafe { packed_gemm::gemm_source(split, m, n, k, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(|b| b.as_ptr())) }
 }

@@ -16,6 +16,7 @@
 //! kernels use FMA where the instruction set has it, so the AVX2 / AVX-512 results differ from
 //! the portable ones by rounding only (one rounding per multiply-add instead of two).
 
+use super::conv::{unfold, Geometry};
 use super::simd::{isa, supports, Isa};
 use crate::parallel;
 use std::cell::RefCell;
@@ -36,6 +37,17 @@ pub struct Operand {
     pub cs: isize,
 }
 
+/// Where B's elements come from.
+#[derive(Clone, Copy)]
+pub enum Source {
+    /// A strided matrix.
+    Matrix(Operand),
+    /// The unfolding (im2col, conv.rs) of the image (c, h, w) at `ptr`, never materialised:
+    /// B's panels are packed straight from the image (an implicit GEMM), which saves writing and
+    /// re-reading a col_rows x col_cols buffer and splits the unfolding across the pool's tasks.
+    Unfolded { ptr: *const f32, geo: Geometry },
+}
+
 /// C = [C +] A · B with the kernels of `isa()`, on the calling thread and (when `split` and the
 /// product is large enough) the pool.
 ///
@@ -46,6 +58,29 @@ pub struct Operand {
 pub unsafe fn gemm(split: bool, m: usize, n: usize, k: usize, c: *mut f32, ldc: isize, accumulate: bool, a: Operand, b: Operand) {
     let threads = if split { parallel::gemm_threads(m, n, k) } else { 1 };
     gemm_with(isa(), threads, m, n, k, c, ldc, accumulate, a, b)
+}
+
+/// C = bias + A · B, B from any `Source`, `bias` (when given) one value per row of C added in the
+/// epilogue (bias + the first k block's sum, so the same bits as filling C with the bias and
+/// accumulating): convolution's forward.
+///
+/// # Safety
+/// As `gemm`; an `Unfolded` source must address a whole image of its geometry (k = col_rows,
+/// n = col_cols), and `bias` m values.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_source(
+    split: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    c: *mut f32,
+    ldc: isize,
+    a: Operand,
+    b: Source,
+    bias: Option<*const f32>,
+) {
+    let threads = if split { parallel::gemm_threads(m, n, k) } else { 1 };
+    gemm_source_with(isa(), threads, m, n, k, c, ldc, false, a, b, bias)
 }
 
 /// `gemm` with a chosen kernel set and thread count (tests compare them); an ISA this CPU lacks
@@ -66,11 +101,32 @@ pub unsafe fn gemm_with(
     a: Operand,
     b: Operand,
 ) {
+    gemm_source_with(isa_, threads, m, n, k, c, ldc, accumulate, a, Source::Matrix(b), None)
+}
+
+/// `gemm_with` for any `Source` and an optional per-row bias (see `gemm_source`).
+///
+/// # Safety
+/// As `gemm_source`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_source_with(
+    isa_: Isa,
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    c: *mut f32,
+    ldc: isize,
+    accumulate: bool,
+    a: Operand,
+    b: Source,
+    bias: Option<*const f32>,
+) {
     assert!(supports(isa_), "packed_gemm: {} kernels are not supported on this CPU", isa_.name());
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    let job = Job { k, a, b, c, ldc, accumulate };
+    let job = Job { k, a, b, c, ldc, accumulate, bias };
     if threads <= 1 {
         run(isa_, &job, 0..m, 0..n);
         return;
@@ -93,10 +149,12 @@ pub unsafe fn gemm_with(
 struct Job {
     k: usize,
     a: Operand,
-    b: Operand,
+    b: Source,
     c: *mut f32,
     ldc: isize,
     accumulate: bool,
+    /// One value per row of C, added to the first k block instead of C's old value.
+    bias: Option<*const f32>,
 }
 // SAFETY: `gemm_with` keeps the operands alive until every task is done, and tasks write
 // disjoint rectangles of C.
@@ -167,12 +225,16 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
         let mut pc = 0;
         while pc < job.k {
             let kc = KC.min(job.k - pc);
-            pack_b(job.b, pc, kc, jc, nc, nr, bpack);
+            match job.b {
+                Source::Matrix(b) => pack_b(b, pc, kc, jc, nc, nr, bpack),
+                Source::Unfolded { ptr, geo } => pack_unfolded(ptr, &geo, pc, kc, jc, nc, nr, bpack),
+            }
             let mut ic = rows.start;
             while ic < rows.end {
                 let mc = MC.min(rows.end - ic);
                 pack_a(job.a, ic, mc, pc, kc, MR, apack);
                 let add = job.accumulate || pc > 0;
+                let bias = job.bias.filter(|_| !add);
                 let mut jr = 0;
                 while jr < nc {
                     let b = bpack.as_ptr().add(jr * kc);
@@ -180,7 +242,8 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                     while ir < mc {
                         let acc = micro::<S, MR, NV>(kc, apack.as_ptr().add(ir * kc), b);
                         let c = job.c.offset((ic + ir) as isize * job.ldc + (jc + jr) as isize);
-                        store::<S, MR, NV>(&acc, c, job.ldc, MR.min(mc - ir), nr.min(nc - jr), add);
+                        let bias = bias.map(|b| b.add(ic + ir));
+                        store::<S, MR, NV>(&acc, c, job.ldc, MR.min(mc - ir), nr.min(nc - jr), add, bias);
                         ir += MR;
                     }
                     jr += nr;
@@ -210,8 +273,9 @@ unsafe fn micro<S: Lanes, const MR: usize, const NV: usize>(kc: usize, a: *const
     acc
 }
 
-/// Writes (or adds) the top-left mr x nr of a tile to C. Edge tiles go through a buffer and are
-/// added with the same single rounding, so their values equal a full tile's.
+/// Writes (or adds to C, or to the rows' `bias`) the top-left mr x nr of a tile to C. Edge tiles
+/// go through a buffer and are added with the same single rounding, so their values equal a full
+/// tile's.
 #[inline(always)]
 unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
     acc: &[[S::V; NV]; MR],
@@ -220,6 +284,7 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
     mr: usize,
     nr: usize,
     add: bool,
+    bias: Option<*const f32>,
 ) {
     let full = NV * S::LANES;
     if mr == MR && nr == full {
@@ -227,7 +292,12 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
             let ci = c.offset(i as isize * ldc);
             for (v, &x) in row.iter().enumerate() {
                 let p = ci.add(v * S::LANES);
-                S::store(p, if add { S::add(S::load(p), x) } else { x });
+                let x = match bias {
+                    _ if add => S::add(S::load(p), x),
+                    Some(b) => S::add(S::splat(*b.add(i)), x),
+                    None => x,
+                };
+                S::store(p, x);
             }
         }
         return;
@@ -239,7 +309,11 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
         }
         let ci = c.offset(i as isize * ldc);
         for (j, &x) in buf.iter().enumerate().take(nr) {
-            *ci.add(j) = if add { *ci.add(j) + x } else { x };
+            *ci.add(j) = match bias {
+                _ if add => *ci.add(j) + x,
+                Some(b) => *b.add(i) + x,
+                None => x,
+            };
         }
     }
 }
@@ -289,6 +363,27 @@ unsafe fn pack_b(b: Operand, pc: usize, kc: usize, jc: usize, nc: usize, nr: usi
             row[cols..].fill(0.0);
         }
         panel += nr;
+    }
+}
+
+/// `pack_b` for an unfolded image: each row pc + p is unfolded once for all nc positions into an
+/// L1-resident buffer (so `unfold`'s per-output-row work is amortised over the row, not paid per
+/// panel), then copied into the panels as `pack_b` copies a matrix row.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_unfolded(img: *const f32, geo: &Geometry, pc: usize, kc: usize, jc: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+    let img = std::slice::from_raw_parts(img, geo.c * geo.h * geo.w);
+    let mut line = [0f32; NC];
+    for p in 0..kc {
+        unfold(geo, img, pc + p, jc, &mut line[..nc]);
+        let mut panel = 0;
+        while panel < nc {
+            let cols = nr.min(nc - panel);
+            let row = &mut dst[panel * kc + p * nr..panel * kc + (p + 1) * nr];
+            row[..cols].copy_from_slice(&line[panel..panel + cols]);
+            row[cols..].fill(0.0);
+            panel += nr;
+        }
     }
 }
 

@@ -60,6 +60,14 @@ impl BatchNorm {
     }
 }
 
+impl BatchNorm {
+    /// eps, when this is a BatchNorm2d in eval mode (Sequential then folds it into the Conv2d
+    /// before it).
+    pub(super) fn eval_2d(&self) -> Option<f64> {
+        (self.ranks == [4] && !self.core.is_training()).then_some(self.eps)
+    }
+}
+
 impl Module for BatchNorm {
     fn core(&self) -> &ModuleCore {
         &self.core

@@ -12,8 +12,8 @@ pub struct Conv2d {
     pub weight: Tensor,
     /// Per-output-channel bias, if the layer has one.
     pub bias: Option<Tensor>,
-    stride: i64,
-    padding: i64,
+    pub(super) stride: i64,
+    pub(super) padding: i64,
     core: ModuleCore,
 }
 

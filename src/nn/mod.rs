@@ -36,6 +36,7 @@
 
 pub mod batch_norm;
 pub mod conv;
+mod conv_bn;
 pub mod core;
 pub mod embedding;
 pub mod functional;

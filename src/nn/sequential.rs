@@ -1,7 +1,7 @@
 //! Sequential: children applied in order, registered as `0`, `1`, ... (their state_dict prefixes).
 
 use super::core::height;
-use super::{downcast, one_input, Functional, Linear, Module, ModuleCore, MAX_DEPTH};
+use super::{conv_bn, downcast, one_input, Conv2d, Functional, Linear, Module, ModuleCore, MAX_DEPTH};
 use crate::error::{bail, Result};
 use crate::tensor::Tensor;
 use std::collections::HashMap;
@@ -42,13 +42,19 @@ impl Module for Sequential {
         &self.core
     }
 
-    /// Runs the children in order, fusing each Linear with an activation that follows it.
+    /// Runs the children in order, fusing each Linear with an activation that follows it, and
+    /// each Conv2d with the batch norm and activation that follow it (conv_bn.rs).
     fn forward_n(&self, inputs: &[Option<Tensor>]) -> Result<Tensor> {
         let mut h = one_input(self, inputs)?.clone();
         let mut i = 0;
         while i < self.children.len() {
             let c = &*self.children[i];
             let next_act = self.children.get(i + 1).and_then(|n| downcast::<Functional>(&**n)).and_then(Functional::as_activation);
+            if let Some(conv) = downcast::<Conv2d>(c) {
+                let (y, used) = conv_bn::forward(conv, &self.children[i + 1..], &h)?;
+                (h, i) = (y, i + used);
+                continue;
+            }
             match (downcast::<Linear>(c), next_act) {
                 (Some(l), Some(act)) => {
                     h = crate::ops::linear_act(&h, &l.weight, l.bias.as_ref(), act)?;

@@ -1,9 +1,8 @@
-//! 2-D convolution (no groups or dilation): im2col, then one GEMM per image (kernels/conv.rs).
+//! 2-D convolution (no groups or dilation): one implicit GEMM per image (kernels/conv.rs).
 
 use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::conv::Conv2dBackward;
-use crate::compute::conv::scratch_len;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{self, Geometry};
 use crate::shape::{fmt_shape, size_arg};
@@ -93,8 +92,6 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i64, padding: 
 
 fn forward(geo: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Result<Vec<f32>> {
     let mut out = try_filled(n * o * geo.col_cols(), 0f32)?;
-    let tasks = conv::image_tasks(geo, n, o);
-    let mut scratch = try_filled(scratch_len(geo, tasks)?, 0f32)?;
-    conv::forward(geo, n, o, x, w, b, tasks, &mut out, &mut scratch);
+    conv::forward(geo, n, o, x, w, b, conv::image_tasks(geo, n, o), &mut out);
     Ok(out)
 }
