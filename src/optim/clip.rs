@@ -14,7 +14,7 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f64, norm_type: f64) -> Resul
     if max_norm.is_nan() || max_norm < 0.0 {
         bail!(InvalidArgument, "max_norm = {max_norm} is invalid; pass a value >= 0 (INFINITY measures the norm without clipping)");
     }
-    if !(norm_type > 0.0) {
+    if norm_type.is_nan() || norm_type <= 0.0 {
         bail!(
             InvalidArgument,
             "norm_type = {norm_type} is invalid; pass a p > 0 (2.0 for the Euclidean norm) or INFINITY (the largest magnitude)"
