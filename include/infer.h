@@ -992,6 +992,28 @@ rt_status rt_module_multihead_attention(int64_t embed_dim, int64_t num_heads, bo
  */
 rt_status rt_module_transformer_encoder_layer(int64_t d_model, int64_t nhead, int64_t dim_feedforward, double dropout, bool gelu, double layer_norm_eps, bool batch_first, bool norm_first, struct rt_module **out);
 
+/**
+ * AdamW (decoupled weight decay) over the module's parameters that require grad.
+ */
+rt_status rt_optimizer_adamw(struct rt_module *m, double lr, double beta1, double beta2, double eps, double weight_decay, struct rt_optimizer **out);
+
+/**
+ * AdamW (decoupled weight decay) over a list of tensors (those that require grad).
+ */
+rt_status rt_optimizer_adamw_tensors(struct rt_tensor *const *params, size_t n, double lr, double beta1, double beta2, double eps, double weight_decay, struct rt_optimizer **out);
+
+/**
+ * Scales the gradients of `params` in place so that their total `norm_type`-norm is at most
+ * `max_norm`, as torch.nn.utils.clip_grad_norm_; the norm before clipping goes to
+ * `total_norm_out` (may be NULL).
+ */
+rt_status rt_clip_grad_norm(struct rt_tensor *const *params, size_t n, double max_norm, double norm_type, double *total_norm_out);
+
+/**
+ * rt_clip_grad_norm over the module's parameters (each once).
+ */
+rt_status rt_module_clip_grad_norm(struct rt_module *m, double max_norm, double norm_type, double *total_norm_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

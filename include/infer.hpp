@@ -726,6 +726,47 @@ inline void reset_peak_memory() noexcept { rt_memory_reset_peak(); }
 inline const char *version_string() noexcept { return rt_version_string(); }
 inline uint32_t abi_version() noexcept { return rt_abi_version(); }
 
+/* ---------------------------------------------------------------- AdamW, gradient clipping (API.md 8) */
+
+/* torch.optim.AdamW (decoupled weight decay) over the module's parameters that require grad. */
+inline Optimizer adamw(Module &m, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8,
+                       double weight_decay = 0.01) {
+    return detail::out_handle<Optimizer, rt_optimizer>(rt_optimizer_adamw, m.get(), lr, beta1, beta2, eps,
+                                                       weight_decay);
+}
+
+namespace detail {
+inline std::vector<rt_tensor *> tensor_handles(const std::vector<Tensor *> &ts) {
+    std::vector<rt_tensor *> hs;
+    hs.reserve(ts.size());
+    for (Tensor *t : ts) hs.push_back(t ? t->get() : nullptr);
+    return hs;
+}
+}  // namespace detail
+
+/* torch.optim.AdamW over the listed tensors that require grad. */
+inline Optimizer adamw(const std::vector<Tensor *> &params, double lr = 1e-3, double beta1 = 0.9,
+                       double beta2 = 0.999, double eps = 1e-8, double weight_decay = 0.01) {
+    std::vector<rt_tensor *> hs = detail::tensor_handles(params);
+    return detail::out_handle<Optimizer, rt_optimizer>(rt_optimizer_adamw_tensors,
+                                                       static_cast<rt_tensor *const *>(hs.data()), hs.size(), lr,
+                                                       beta1, beta2, eps, weight_decay);
+}
+
+/* torch.nn.utils.clip_grad_norm_: scales the gradients in place; returns their total norm before
+ * clipping. norm_type: p > 0 or INFINITY. */
+inline double clip_grad_norm(const std::vector<Tensor *> &params, double max_norm, double norm_type = 2.0) {
+    std::vector<rt_tensor *> hs = detail::tensor_handles(params);
+    double total = 0;
+    check(rt_clip_grad_norm(static_cast<rt_tensor *const *>(hs.data()), hs.size(), max_norm, norm_type, &total));
+    return total;
+}
+inline double clip_grad_norm(Module &m, double max_norm, double norm_type = 2.0) {
+    double total = 0;
+    check(rt_module_clip_grad_norm(m.get(), max_norm, norm_type, &total));
+    return total;
+}
+
 }  // namespace infer
 
 #endif /* INFER_HPP */

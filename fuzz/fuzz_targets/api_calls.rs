@@ -1189,6 +1189,7 @@ fuzz_target!(|data: &[u8]| {
                 4 => models_op(&mut s, &mut inp),
                 5 => custom_module(&mut s, &mut inp),
                 6 => attention_op(&mut s, &mut inp),
+                7 => train_extras(&mut s, &mut inp),
                 _ => s.free_tensor(&mut inp),
             },
         }
@@ -1347,4 +1348,48 @@ fn attention_op(s: &mut State, inp: &mut Input) {
         }
     };
     s.keep(status, out);
+}
+
+/// AdamW and gradient-norm clipping (API.md 8) on any module or tensor list with any
+/// hyperparameters; a refused clip leaves the total it was given unwritten.
+fn train_extras(s: &mut State, inp: &mut Input) {
+    use infer::ffi::optim_extra::*;
+    let mut out = null_mut();
+    let status = match inp.below(4) {
+        0 => call!(rt_optimizer_adamw(s.module(inp), inp.scalar(), inp.scalar(), inp.scalar(), inp.scalar(), inp.scalar(), &mut out)),
+        1 => {
+            let params: Vec<*mut rt_tensor> = s.tensor_list(inp).iter().map(|t| t.handle).collect();
+            let p = if params.is_empty() && inp.flag() { std::ptr::null() } else { params.as_ptr() };
+            call!(rt_optimizer_adamw_tensors(
+                p,
+                params.len(),
+                inp.scalar(),
+                inp.scalar(),
+                inp.scalar(),
+                inp.scalar(),
+                inp.scalar(),
+                &mut out
+            ))
+        }
+        op => {
+            let mut total = -7.0f64;
+            let total_out: *mut f64 = if inp.flag() { &mut total } else { null_mut() };
+            let status = if op == 2 {
+                let params: Vec<*mut rt_tensor> = s.tensor_list(inp).iter().map(|t| t.handle).collect();
+                let p = if params.is_empty() && inp.flag() { std::ptr::null() } else { params.as_ptr() };
+                call!(rt_clip_grad_norm(p, params.len(), inp.scalar(), inp.scalar(), total_out))
+            } else {
+                call!(rt_module_clip_grad_norm(s.module(inp), inp.scalar(), inp.scalar(), total_out))
+            };
+            if status != RT_OK {
+                assert_eq!(total, -7.0, "a refused clip wrote its total");
+            }
+            return;
+        }
+    };
+    if status == RT_OK {
+        s.optimizers.push(out);
+    } else {
+        assert!(out.is_null(), "an out-parameter was written by a failed call");
+    }
 }

@@ -78,3 +78,6 @@ pub fn infallible<R>(fallback: R, f: impl FnOnce() -> R) -> R {
 
 // PyTorch's transformer modules (API.md 7.D).
 pub mod transformer;
+
+// AdamW and gradient-norm clipping (API.md section 8).
+pub mod optim_extra;

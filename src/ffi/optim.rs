@@ -10,12 +10,12 @@ use crate::tensor::Tensor;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-unsafe fn params_of_module(m: *mut rt_module) -> Result<Vec<Tensor>> {
+pub(super) unsafe fn params_of_module(m: *mut rt_module) -> Result<Vec<Tensor>> {
     // Each parameter once, however often it is registered (weight tying), as PyTorch's parameters().
     Ok(nn::parameters(&*args::module(m, "m")?))
 }
 
-unsafe fn params_of_list(params: *const *mut rt_tensor, n: usize) -> Result<Vec<Tensor>> {
+pub(super) unsafe fn params_of_list(params: *const *mut rt_tensor, n: usize) -> Result<Vec<Tensor>> {
     let handles = args::slice(params, n, "params")?;
     if let Some(i) = handles.iter().position(|h| h.is_null()) {
         bail!(NullArgument, "argument `params[{i}]` is NULL; pass {n} tensor handles");
@@ -23,7 +23,7 @@ unsafe fn params_of_list(params: *const *mut rt_tensor, n: usize) -> Result<Vec<
     handles.iter().enumerate().map(|(i, &h)| args::tensor(h, &format!("params[{i}]"))).collect()
 }
 
-unsafe fn put_optimizer(out: *mut *mut rt_optimizer, params: Vec<Tensor>, lr: f64, rule: Box<dyn Rule>) -> Result<()> {
+pub(super) unsafe fn put_optimizer(out: *mut *mut rt_optimizer, params: Vec<Tensor>, lr: f64, rule: Box<dyn Rule>) -> Result<()> {
     let opt = Optimizer::new(params, lr, rule)?;
     let h = handle::insert(Object::Optimizer(Arc::new(Mutex::new(opt))))?;
     put(out, h as *mut rt_optimizer)

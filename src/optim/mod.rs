@@ -1,12 +1,17 @@
-//! Optimizers: SGD (momentum, weight decay) and Adam (weight decay), PyTorch's update rules.
+//! Optimizers: SGD (momentum, weight decay), Adam (weight decay) and AdamW, PyTorch's update rules;
+//! gradient-norm clipping (clip.rs).
 //! A step checks every parameter and allocates everything it needs first (state buffers, staging
 //! copies), then updates each parameter in place without recording, bumping its version counter
 //! (like an in-place op under no_grad): a step that fails changes no parameter.
 
 mod adam;
+mod adamw;
+mod clip;
 mod sgd;
 
 pub use adam::Adam;
+pub use adamw::AdamW;
+pub use clip::clip_grad_norm;
 pub use sgd::Sgd;
 
 use crate::error::{bail, Result};
