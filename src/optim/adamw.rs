@@ -4,12 +4,15 @@
 use super::{check_range, Adam, Rule};
 use crate::error::Result;
 
+/// The AdamW update rule, for [`super::Optimizer::new`] (torch.optim.AdamW without amsgrad).
 pub struct AdamW {
     adam: Adam,
     weight_decay: f64,
 }
 
 impl AdamW {
+    /// Betas, eps and the decoupled weight decay (PyTorch's defaults: 0.9, 0.999, 1e-8, 0.01);
+    /// refused as [`Adam::new`] refuses its arguments, and a negative weight decay.
     pub fn new(beta1: f64, beta2: f64, eps: f64, weight_decay: f64) -> Result<AdamW> {
         check_range("weight_decay", weight_decay, 0.0, f64::MAX, true)?;
         Ok(AdamW { adam: Adam::new(beta1, beta2, eps, 0.0)?, weight_decay })
