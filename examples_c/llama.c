@@ -50,7 +50,7 @@ static int64_t read_vocab(const char *folder, char *chars, int64_t cap) {
 static void print_ids(const char *label, const char *vocab, const int64_t *ids, int64_t n) {
     printf("%s", label);
     for (int64_t i = 0; i < n; i++) putchar(vocab[ids[i]]);
-    printf("\n");
+    printf("\"\n");
 }
 
 static double peak_mib(void) {
