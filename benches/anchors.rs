@@ -2,7 +2,8 @@
 //! `extern "C"` functions a C program calls) in grad, no_grad and inference mode.
 //!
 //! `cargo bench --bench anchors` prints a table; `-- --json` prints one JSON object per line for
-//! benches/compare_ort.py. Medians over many runs; the machine is shared, so compare ratios.
+//! benches/compare_ort.py; `-- --only=NAME[,NAME...]` times only those workloads. Medians over
+//! many runs; the machine is shared, so compare ratios.
 
 use infer::ffi::autograd::*;
 use infer::ffi::layers::*;
@@ -191,13 +192,12 @@ unsafe fn train_step(m: *mut rt_module, opt: *mut rt_optimizer, x: *mut rt_tenso
 
 /// The convolution and training workloads of the performance issue (issue 14), inference mode
 /// and eval mode for the forward ones; "flops" counts the convolutions' multiply-adds twice.
-unsafe fn conv_and_training(rows: &mut Vec<Row>, budget: Duration) {
+unsafe fn conv_and_training(rows: &mut Rows, budget: Duration) {
     let cnn = digits_cnn();
     ok(rt_module_train(cnn, false));
     let x = randn(&[64, 1, 8, 8]);
     let cnn_flops = 2.0 * 64.0 * 64.0 * (16.0 * 9.0 + 32.0 * 16.0 * 9.0);
-    let s = time_forward(cnn, x, Mode::Inference, budget);
-    rows.push(Row { workload: "cnn_digits_b64".into(), mode: "inference", seconds: s, flops: cnn_flops });
+    rows.time("cnn_digits_b64", "inference", cnn_flops, || time_forward(cnn, x, Mode::Inference, budget));
 
     let (c, hw, batch) = (64i64, 56i64, 8i64);
     let [conv1, bn1] = conv_bn(c);
@@ -208,10 +208,12 @@ unsafe fn conv_and_training(rows: &mut Vec<Row>, budget: Duration) {
     }
     let xr = randn(&[batch, c, hw, hw]);
     let flops = 2.0 * 2.0 * (batch * c * c * 9 * hw * hw) as f64;
-    Mode::Inference.enter();
-    let s = median_time(|| ok(rt_tensor_free(resnet_block(first, second, xr))), budget);
-    Mode::Inference.exit();
-    rows.push(Row { workload: "resnet_block_64c_56_b8".into(), mode: "inference", seconds: s, flops });
+    rows.time("resnet_block_64c_56_b8", "inference", flops, || {
+        Mode::Inference.enter();
+        let s = median_time(|| ok(rt_tensor_free(resnet_block(first, second, xr))), budget);
+        Mode::Inference.exit();
+        s
+    });
     for m in [first, second] {
         ok(rt_module_free(m));
     }
@@ -219,13 +221,8 @@ unsafe fn conv_and_training(rows: &mut Vec<Row>, budget: Duration) {
 
     let stem = module(|o| rt_module_conv2d(3, 64, 7, 2, 3, false, o));
     let xs = randn(&[1, 3, 224, 224]);
-    let s = time_forward(stem, xs, Mode::Inference, budget);
-    rows.push(Row {
-        workload: "stem_7x7s2_3to64_224_b1".into(),
-        mode: "inference",
-        seconds: s,
-        flops: 2.0 * (64 * 3 * 49 * 112 * 112) as f64,
-    });
+    let flops = 2.0 * (64 * 3 * 49 * 112 * 112) as f64;
+    rows.time("stem_7x7s2_3to64_224_b1", "inference", flops, || time_forward(stem, xs, Mode::Inference, budget));
     ok(rt_module_free(stem));
     ok(rt_tensor_free(xs));
 
@@ -236,13 +233,8 @@ unsafe fn conv_and_training(rows: &mut Vec<Row>, budget: Duration) {
     let mut opt = std::ptr::null_mut();
     ok(rt_optimizer_sgd(m, 0.01, 0.0, 0.0, &mut opt));
     let xm = randn(&[64, 784]);
-    let s = median_time(|| train_step(m, opt, xm, y), budget);
-    rows.push(Row {
-        workload: "train_mlp_784_256_10_sgd_b64".into(),
-        mode: "grad",
-        seconds: s,
-        flops: 3.0 * 2.0 * 64.0 * (784.0 * 256.0 + 2560.0),
-    });
+    let flops = 3.0 * 2.0 * 64.0 * (784.0 * 256.0 + 2560.0);
+    rows.time("train_mlp_784_256_10_sgd_b64", "grad", flops, || median_time(|| train_step(m, opt, xm, y), budget));
     ok(rt_optimizer_free(opt));
     ok(rt_module_free(m));
     ok(rt_tensor_free(xm));
@@ -250,8 +242,8 @@ unsafe fn conv_and_training(rows: &mut Vec<Row>, budget: Duration) {
     ok(rt_module_train(cnn, true));
     let mut opt = std::ptr::null_mut();
     ok(rt_optimizer_adam(cnn, 1e-3, 0.9, 0.999, 1e-8, 0.0, &mut opt));
-    let s = median_time(|| train_step(cnn, opt, x, y), budget);
-    rows.push(Row { workload: "train_cnn_digits_adam_b64".into(), mode: "grad", seconds: s, flops: 3.0 * cnn_flops });
+    let flops = 3.0 * cnn_flops;
+    rows.time("train_cnn_digits_adam_b64", "grad", flops, || median_time(|| train_step(cnn, opt, x, y), budget));
     ok(rt_optimizer_free(opt));
     ok(rt_module_free(cnn));
     ok(rt_tensor_free(x));
@@ -284,21 +276,39 @@ struct Row {
     flops: f64,
 }
 
+/// The timed rows, and which workloads to time: `--only=NAME[,NAME...]` (exact workload names)
+/// times just those, so benches/compare_ort.py can run each row back to back with the other
+/// engines'; all of them without it.
+struct Rows {
+    rows: Vec<Row>,
+    only: Option<Vec<String>>,
+}
+
+impl Rows {
+    /// Runs `time` (which returns the median seconds per call) when `workload` is wanted.
+    fn time(&mut self, workload: &str, mode: &'static str, flops: f64, time: impl FnOnce() -> f64) {
+        if self.only.as_ref().is_none_or(|only| only.iter().any(|w| w == workload)) {
+            let seconds = time();
+            self.rows.push(Row { workload: workload.into(), mode, seconds, flops });
+        }
+    }
+}
+
 fn main() {
     let json = std::env::args().any(|a| a == "--json");
     let quick = std::env::args().any(|a| a == "--quick");
     let budget = Duration::from_millis(if quick { 200 } else { 1500 });
     let threads: usize = std::env::var("INFER_BENCH_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
     ok(rt_set_num_threads(threads));
-    let mut rows = Vec::new();
+    let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(|w| w.split(',').map(String::from).collect()));
+    let mut rows = Rows { rows: Vec::new(), only };
     unsafe {
         let seed_mlp = mlp(&[784, 256, 10]);
         for batch in [1i64, 64, 1024] {
             let x = randn(&[batch, 784]);
             let flops = 2.0 * batch as f64 * (784.0 * 256.0 + 256.0 * 10.0);
             for mode in [Mode::Grad, Mode::NoGrad, Mode::Inference] {
-                let s = time_forward(seed_mlp, x, mode, budget);
-                rows.push(Row { workload: format!("mlp_784_256_10_b{batch}"), mode: mode.name(), seconds: s, flops });
+                rows.time(&format!("mlp_784_256_10_b{batch}"), mode.name(), flops, || time_forward(seed_mlp, x, mode, budget));
             }
             ok(rt_tensor_free(x));
         }
@@ -308,8 +318,7 @@ fn main() {
         let x = randn(&[256, 1024]);
         let flops = 2.0 * 256.0 * 1024.0 * 1024.0 * 8.0;
         for mode in [Mode::Grad, Mode::NoGrad, Mode::Inference] {
-            let s = time_forward(deep, x, mode, budget);
-            rows.push(Row { workload: "deep_8x1024_b256".into(), mode: mode.name(), seconds: s, flops });
+            rows.time("deep_8x1024_b256", mode.name(), flops, || time_forward(deep, x, mode, budget));
         }
         ok(rt_tensor_free(x));
         ok(rt_module_free(deep));
@@ -317,8 +326,7 @@ fn main() {
         let a = randn(&[512, 1024]);
         let b = randn(&[1024, 1024]);
         let flops = 2.0 * 512.0 * 1024.0 * 1024.0;
-        let s = time_inference(|out| rt_tensor_matmul(a, b, out), budget);
-        rows.push(Row { workload: "matmul_512x1024x1024".into(), mode: "inference", seconds: s, flops });
+        rows.time("matmul_512x1024x1024", "inference", flops, || time_inference(|out| rt_tensor_matmul(a, b, out), budget));
         ok(rt_tensor_free(a));
         ok(rt_tensor_free(b));
 
@@ -338,14 +346,12 @@ fn main() {
         ];
         for (name, op) in unary {
             let input = if name == "log" { positive } else { x };
-            let s = time_inference(|out| op(input, out), budget);
-            rows.push(Row { workload: format!("{name}_{ROWS}x{COLS}"), mode: "inference", seconds: s, flops: elems });
+            rows.time(&format!("{name}_{ROWS}x{COLS}"), "inference", elems, || time_inference(|out| op(input, out), budget));
         }
-        let s = time_inference(|out| rt_tensor_softmax(x, -1, out), budget);
-        rows.push(Row { workload: format!("softmax_{ROWS}x{COLS}"), mode: "inference", seconds: s, flops: elems });
+        rows.time(&format!("softmax_{ROWS}x{COLS}"), "inference", elems, || time_inference(|out| rt_tensor_softmax(x, -1, out), budget));
         let (w, b) = (randn(&[COLS]), randn(&[COLS]));
-        let s = time_inference(|out| rt_tensor_layer_norm(x, [COLS].as_ptr(), 1, w, b, 1e-5, out), budget);
-        rows.push(Row { workload: format!("layer_norm_{ROWS}x{COLS}"), mode: "inference", seconds: s, flops: elems });
+        let layer_norm = || time_inference(|out| rt_tensor_layer_norm(x, [COLS].as_ptr(), 1, w, b, 1e-5, out), budget);
+        rows.time(&format!("layer_norm_{ROWS}x{COLS}"), "inference", elems, layer_norm);
         for t in [x, positive, w, b] {
             ok(rt_tensor_free(t));
         }
@@ -355,23 +361,25 @@ fn main() {
         let a = randn(&[4]);
         let b = randn(&[4]);
         for mode in [Mode::Grad, Mode::NoGrad, Mode::Inference] {
-            mode.enter();
-            let s = median_time(
-                || {
-                    let mut out = std::ptr::null_mut();
-                    ok(rt_tensor_add(a, b, &mut out));
-                    ok(rt_tensor_free(out));
-                },
-                budget,
-            );
-            mode.exit();
-            rows.push(Row { workload: "tiny_add_4".into(), mode: mode.name(), seconds: s, flops: 4.0 });
+            rows.time("tiny_add_4", mode.name(), 4.0, || {
+                mode.enter();
+                let s = median_time(
+                    || {
+                        let mut out = std::ptr::null_mut();
+                        ok(rt_tensor_add(a, b, &mut out));
+                        ok(rt_tensor_free(out));
+                    },
+                    budget,
+                );
+                mode.exit();
+                s
+            });
         }
         ok(rt_tensor_free(a));
         ok(rt_tensor_free(b));
     }
     if json {
-        for r in &rows {
+        for r in &rows.rows {
             println!(
                 "{{\"workload\": \"{}\", \"mode\": \"{}\", \"seconds\": {:e}, \"flops\": {:e}}}",
                 r.workload, r.mode, r.seconds, r.flops
@@ -380,7 +388,7 @@ fn main() {
     } else {
         println!("libinfer anchors, {threads} threads (median per call)");
         println!("{:<22} {:>10} {:>14} {:>10}", "workload", "mode", "time", "GFLOP/s (elementwise: Gelem/s)");
-        for r in &rows {
+        for r in &rows.rows {
             let t = if r.seconds < 1e-3 { format!("{:.2} us", r.seconds * 1e6) } else { format!("{:.3} ms", r.seconds * 1e3) };
             println!("{:<22} {:>10} {:>14} {:>10.1}", r.workload, r.mode, t, r.flops / r.seconds / 1e9);
         }

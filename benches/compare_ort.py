@@ -2,7 +2,12 @@
 benches/anchors.rs in the same run, and prints libinfer's time as a ratio of each.
 
     pip install onnxruntime onnx torch
-    python3 benches/compare_ort.py [--quick]
+    python3 benches/compare_ort.py [--quick] [--interleave=ROUNDS]
+
+Without --interleave, every libinfer row runs first, then every ONNX Runtime row, then every
+PyTorch row, and the table shows times. With --interleave=ROUNDS, each row runs back to back in
+the three engines and the table shows, per row, the median and the range of the ratios over the
+rounds (the host is shared: a slow phase then hits every engine of a row alike).
 
 The ONNX graphs are what PyTorch exports for Linear + ReLU: Gemm(transB=1) followed by Relu.
 Every engine uses 2 threads (INFER_BENCH_THREADS / intra_op_num_threads / torch.set_num_threads).
@@ -135,35 +140,42 @@ class BasicBlock(torch.nn.Module):
         return torch.relu(self.b2(self.c2(torch.relu(self.b1(self.c1(x))))) + x)
 
 
-def torch_conv_and_training(out):
+def inference(fn):
+    """fn timed under torch.inference_mode()."""
+    def run():
+        with torch.inference_mode():
+            return median_time(fn)
+    return run
+
+
+def torch_conv_and_training(runners):
     """The convolution workloads (inference_mode, eval) and the training steps of anchors.rs."""
-    with torch.inference_mode():
-        cnn, x = torch_cnn().eval(), torch.randn(64, 1, 8, 8)
-        out[("cnn_digits_b64", "torch")] = median_time(lambda: cnn(x))
-        block, xr = BasicBlock(64).eval(), torch.randn(8, 64, 56, 56)
-        out[("resnet_block_64c_56_b8", "torch")] = median_time(lambda: block(xr))
-        stem, xs = torch.nn.Conv2d(3, 64, 7, 2, 3, bias=False), torch.randn(1, 3, 224, 224)
-        out[("stem_7x7s2_3to64_224_b1", "torch")] = median_time(lambda: stem(xs))
+    cnn, x = torch_cnn().eval(), torch.randn(64, 1, 8, 8)
+    runners[("cnn_digits_b64", "torch")] = inference(lambda: cnn(x))
+    block, xr = BasicBlock(64).eval(), torch.randn(8, 64, 56, 56)
+    runners[("resnet_block_64c_56_b8", "torch")] = inference(lambda: block(xr))
+    stem, xs = torch.nn.Conv2d(3, 64, 7, 2, 3, bias=False), torch.randn(1, 3, 224, 224)
+    runners[("stem_7x7s2_3to64_224_b1", "torch")] = inference(lambda: stem(xs))
     y = torch.arange(64) * 7 % 10
-    for key, model, x, make_opt in [
+    for key, model, xt, make_opt in [
         ("train_mlp_784_256_10_sgd_b64", torch_mlp([784, 256, 10]), torch.randn(64, 784), lambda p: torch.optim.SGD(p, lr=0.01)),
         ("train_cnn_digits_adam_b64", torch_cnn(), torch.randn(64, 1, 8, 8), lambda p: torch.optim.Adam(p, lr=1e-3)),
     ]:
         model.train()
         opt = make_opt(model.parameters())
 
-        def step():
+        def step(model=model, opt=opt, xt=xt):
             opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
+            torch.nn.functional.cross_entropy(model(xt), y).backward()
             opt.step()
-        out[(key, "torch")] = median_time(step)
+        runners[(key, "torch")] = lambda step=step: median_time(step)
 
 
-def baselines():
-    """Every ONNX Runtime workload first, then every PyTorch one: PyTorch's OpenMP threads keep
-    spinning for a while after each op, which slowed an ORT run measured right after one by 40%."""
+def baseline_runners():
+    """{(workload, engine): a function that times it}, built up front (sessions, models, inputs),
+    every ONNX Runtime workload first, then every PyTorch one."""
     torch.set_num_threads(THREADS)
-    out = {}
+    runners = {}
     mlps = [("mlp_784_256_10", [784, 256, 10], [1, 64, 1024]), ("deep_8x1024", [1024] * 9, [256])]
     inputs = {b: np.random.default_rng(1).standard_normal((b, dims[0]), dtype=np.float32) for _, dims, bs in mlps for b in bs}
     x = np.random.default_rng(1).standard_normal((ROWS, COLS), dtype=np.float32)
@@ -173,29 +185,30 @@ def baselines():
         for b in batches:
             # A session per batch size: after batch 1, the same session ran batch 64 at 189 us
             # instead of 133 us (ORT 1.32 here), and a server would keep its shapes anyway.
-            sess = ort_session(mlp_graph(dims))
-            out[(f"{name}_b{b}", "ort")] = median_time(lambda: sess.run(None, {"x": inputs[b]}))
+            sess, xb = ort_session(mlp_graph(dims)), inputs[b]
+            runners[(f"{name}_b{b}", "ort")] = lambda sess=sess, xb=xb: median_time(lambda: sess.run(None, {"x": xb}))
     for op in OPS:
-        sess = ort_session(op_graph(op))
-        out[(f"{op}_{ROWS}x{COLS}", "ort")] = median_time(lambda: sess.run(None, {"x": op_inputs[op]}))
-    with torch.inference_mode():
-        for name, dims, batches in mlps:
-            model = torch_mlp(dims)
-            for b in batches:
-                xt = torch.from_numpy(inputs[b])
-                out[(f"{name}_b{b}", "torch")] = median_time(lambda: model(xt))
-        for op in OPS:
-            f, xt = torch_op(op), torch.from_numpy(op_inputs[op])
-            out[(f"{op}_{ROWS}x{COLS}", "torch")] = median_time(lambda: f(xt))
-        a, b = torch.randn(4), torch.randn(4)
-        out[("tiny_add_4", "torch")] = median_time(lambda: torch.add(a, b))
-    torch_conv_and_training(out)
-    return out
+        sess, xo = ort_session(op_graph(op)), op_inputs[op]
+        runners[(f"{op}_{ROWS}x{COLS}", "ort")] = lambda sess=sess, xo=xo: median_time(lambda: sess.run(None, {"x": xo}))
+    for name, dims, batches in mlps:
+        model = torch_mlp(dims)
+        for b in batches:
+            xt = torch.from_numpy(inputs[b])
+            runners[(f"{name}_b{b}", "torch")] = inference(lambda model=model, xt=xt: model(xt))
+    for op in OPS:
+        f, xt = torch_op(op), torch.from_numpy(op_inputs[op])
+        runners[(f"{op}_{ROWS}x{COLS}", "torch")] = inference(lambda f=f, xt=xt: f(xt))
+    a, b = torch.randn(4), torch.randn(4)
+    runners[("tiny_add_4", "torch")] = inference(lambda: torch.add(a, b))
+    torch_conv_and_training(runners)
+    return runners
 
 
-def libinfer():
+def libinfer(only=None):
+    """anchors.rs's rows (all, or the workloads in `only`), keyed by (workload, mode)."""
     env = dict(os.environ, INFER_BENCH_THREADS=str(THREADS))
     args = ["cargo", "bench", "--quiet", "--bench", "anchors", "--", "--json"] + (["--quick"] if QUICK else [])
+    args += [f"--only={','.join(only)}"] if only else []
     res = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     return {(r["workload"], r["mode"]): r for r in rows}
@@ -205,26 +218,67 @@ def fmt(s):
     return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms"
 
 
-def main():
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    print(f"# {time.strftime('%Y-%m-%d')}, {cpu}, {THREADS} threads; onnxruntime {ort.__version__}, torch {torch.__version__}")
+KEYS = ["mlp_784_256_10_b1", "mlp_784_256_10_b64", "mlp_784_256_10_b1024", "deep_8x1024_b256"]
+KEYS += [f"{op}_{ROWS}x{COLS}" for op in OPS] + ["tiny_add_4"]
+KEYS += ["cnn_digits_b64", "resnet_block_64c_56_b8", "stem_7x7s2_3to64_224_b1", "train_mlp_784_256_10_sgd_b64",
+         "train_cnn_digits_adam_b64"]
+
+
+def headline(ours, key):
+    """libinfer's inference-mode time of a row (a training step's grad-mode time)."""
+    return ours.get((key, "inference"), ours.get((key, "grad")))["seconds"]
+
+
+def one_pass():
+    """Every libinfer row, then every ONNX Runtime row, then every PyTorch row."""
     ours = libinfer()
-    base = baselines()
+    base = {k: run() for k, run in baseline_runners().items()}
     print("| workload | libinfer inference | no_grad | grad | ONNX Runtime | PyTorch eager | libinfer / ORT | libinfer / PyTorch |")
     print("|---|---|---|---|---|---|---|---|")
-    keys = ["mlp_784_256_10_b1", "mlp_784_256_10_b64", "mlp_784_256_10_b1024", "deep_8x1024_b256"]
-    keys += [f"{op}_{ROWS}x{COLS}" for op in OPS] + ["tiny_add_4"]
-    keys += ["cnn_digits_b64", "resnet_block_64c_56_b8", "stem_7x7s2_3to64_224_b1", "train_mlp_784_256_10_sgd_b64",
-             "train_cnn_digits_adam_b64"]
-    for key in keys:
+    for key in KEYS:
         # Training steps have only a grad-mode time; it goes in the first column.
-        inf = ours.get((key, "inference"), ours.get((key, "grad")))["seconds"]
+        inf = headline(ours, key)
         ng = ours.get((key, "no_grad"), {}).get("seconds")
         gr = ours.get((key, "grad"), {}).get("seconds") if (key, "inference") in ours else None
         o = base.get((key, "ort"))
         t = base.get((key, "torch"))
         print(f"| {key} | {fmt(inf)} | {fmt(ng) if ng else '-'} | {fmt(gr) if gr else '-'} | {fmt(o) if o else '-'} | {fmt(t) if t else '-'} | "
               f"{f'{inf / o:.2f}x' if o else '-'} | {f'{inf / t:.2f}x' if t else '-'} |")
+
+
+def interleaved(rounds):
+    """Each row back to back in the three engines (libinfer, ONNX Runtime, PyTorch), the whole
+    table `rounds` times: a slow phase of a shared host then lands on all engines of a row, and
+    the spread of a row's ratio over the rounds shows whether it is steady."""
+    runners = baseline_runners()
+    ratios = {}
+    for r in range(rounds):
+        for key in KEYS:
+            ours = headline(libinfer([key]), key)
+            for engine in ("ort", "torch"):
+                if (key, engine) in runners:
+                    time.sleep(0.3)  # let the previous engine's threads go idle (OpenMP spins)
+                    ratios.setdefault((key, engine), []).append(ours / runners[(key, engine)]())
+        print(f"# round {r + 1} of {rounds} done, {time.strftime('%H:%M:%S')}", file=sys.stderr)
+
+    def cell(key, engine):
+        v = ratios.get((key, engine))
+        return f"{statistics.median(v):.2f}x ({min(v):.2f}-{max(v):.2f})" if v else "-"
+    print(f"| workload | libinfer / ORT, median (range) of {rounds} rounds | libinfer / PyTorch |")
+    print("|---|---|---|")
+    for key in KEYS:
+        print(f"| {key} | {cell(key, 'ort')} | {cell(key, 'torch')} |")
+
+
+def main():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    load = os.getloadavg()[0]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {cpu}, {THREADS} threads; onnxruntime {ort.__version__}, torch {torch.__version__}; load average {load:.2f}")
+    rounds = next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--interleave=")), 0)
+    if rounds:
+        interleaved(rounds)
+    else:
+        one_pass()
 
 
 if __name__ == "__main__":
