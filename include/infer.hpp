@@ -19,7 +19,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <exception>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -73,11 +75,14 @@ inline void check(rt_status status) {
 
 /* ---------------------------------------------------------------- small value types */
 
-enum class Dtype : rt_dtype { F32 = RT_DTYPE_F32, I64 = RT_DTYPE_I64 };
+enum class Dtype : rt_dtype { F32 = RT_DTYPE_F32, I64 = RT_DTYPE_I64, BOOL = RT_DTYPE_BOOL };
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<float> { static constexpr Dtype value = Dtype::F32; };
 template <> struct dtype_of<int64_t> { static constexpr Dtype value = Dtype::I64; };
+/* BOOL elements are single bytes, 0 or 1, as a C++ bool is on every supported platform. */
+static_assert(sizeof(bool) == 1, "infer.hpp reads BOOL tensors (one byte per element) as bool");
+template <> struct dtype_of<bool> { static constexpr Dtype value = Dtype::BOOL; };
 
 /* A borrowed, read-only run of T (pointer + size), as std::span in C++20: built from a
  * std::vector, a std::array, a braced list ({2, 3}) or a pointer and a size. Shapes and dims are
@@ -202,6 +207,11 @@ class Tensor : public detail::Owner<rt_tensor, rt_tensor_free> {
     static Tensor from_data(const std::vector<int64_t> &data, Shape shape) {
         return from_data(Span<int64_t>(data), shape);
     }
+    static Tensor from_data(const std::vector<bool> &data, Shape shape) {
+        std::vector<char> bytes(data.begin(), data.end()); /* bits to one byte each, 0 or 1 */
+        return detail::out_tensor(rt_tensor_from_data, static_cast<const void *>(bytes.data()), bytes.size(),
+                                  rt_dtype(Dtype::BOOL), shape.data(), shape.size());
+    }
     /* Wraps caller memory without copying; deleter(data, ctx) runs once when the last tensor using
      * it is gone (NULL deleter: the caller keeps data alive longer than every such tensor). */
     template <class T>
@@ -238,14 +248,21 @@ class Tensor : public detail::Owner<rt_tensor, rt_tensor_free> {
     double item() const { return detail::out_value<double>(rt_tensor_item, get()); }
     /* Copies the elements row-major into dst, which holds n values of the tensor's dtype. */
     template <class T> void copy_to(T *dst, size_t n) const { check(rt_tensor_copy_to(get(), dst, n * sizeof(T))); }
-    /* The elements, row-major; T must match the dtype (float for F32, int64_t for I64). */
+    /* The elements, row-major; T must match the dtype (float for F32, int64_t for I64, bool for BOOL). */
     template <class T> std::vector<T> to_vector() const {
         if (dtype() != dtype_of<T>::value)
             throw Error(RT_ERR_DTYPE, "infer::Tensor::to_vector: the element type does not match the tensor's "
                                       "dtype; convert with to(Dtype) first");
-        std::vector<T> v(numel());
-        copy_to(v.data(), v.size());
-        return v;
+        if constexpr (std::is_same_v<T, bool>) {
+            /* std::vector<bool> packs bits, so read the bytes first */
+            std::vector<char> bytes(numel());
+            copy_to(bytes.data(), bytes.size());
+            return std::vector<bool>(bytes.begin(), bytes.end());
+        } else {
+            std::vector<T> v(numel());
+            copy_to(v.data(), v.size());
+            return v;
+        }
     }
     /* Borrowed pointer to the first element of a contiguous tensor, valid while it lives. */
     const void *data_ptr() const { return detail::out_value<const void *>(rt_tensor_data_ptr, get()); }
@@ -314,6 +331,89 @@ class Tensor : public detail::Owner<rt_tensor, rt_tensor_free> {
         return detail::out_tensor(rt_tensor_flatten, get(), start_dim, end_dim);
     }
 
+    /* models (API.md 7.B, 7.C) */
+    Tensor abs() const { return detail::out_tensor(rt_tensor_abs, get()); }
+    Tensor cos() const { return detail::out_tensor(rt_tensor_cos, get()); }
+    Tensor sin() const { return detail::out_tensor(rt_tensor_sin, get()); }
+    Tensor rsqrt() const { return detail::out_tensor(rt_tensor_rsqrt, get()); }
+    Tensor silu() const { return detail::out_tensor(rt_tensor_silu, get()); }
+    /* F.gelu(approximate="tanh"). */
+    Tensor gelu_tanh() const { return detail::out_tensor(rt_tensor_gelu_tanh, get()); }
+    /* Max over dims ({} = all dims). */
+    Tensor amax(Shape dims = {}, bool keepdim = false) const {
+        return detail::out_tensor(rt_tensor_amax, get(), dims.data(), dims.size(), keepdim);
+    }
+    /* torch.max(t, dim) / torch.min(t, dim): (values, I64 indices). */
+    std::pair<Tensor, Tensor> max_dim(int64_t dim, bool keepdim = false) const {
+        return values_indices(rt_tensor_max_dim, dim, keepdim);
+    }
+    std::pair<Tensor, Tensor> min_dim(int64_t dim, bool keepdim = false) const {
+        return values_indices(rt_tensor_min_dim, dim, keepdim);
+    }
+    /* torch.topk, sorted: (values, I64 indices). */
+    std::pair<Tensor, Tensor> topk(int64_t k, int64_t dim = -1, bool largest = true) const {
+        rt_tensor *values = nullptr, *indices = nullptr;
+        check(rt_tensor_topk(get(), k, dim, largest, &values, &indices));
+        return {Tensor(values), Tensor(indices)};
+    }
+    /* index: I64. */
+    Tensor index_select(int64_t dim, const Tensor &index) const {
+        return detail::out_tensor(rt_tensor_index_select, get(), dim, index.get());
+    }
+    Tensor gather(int64_t dim, const Tensor &index) const {
+        return detail::out_tensor(rt_tensor_gather, get(), dim, index.get());
+    }
+    /* value where the BOOL mask (broadcast to this shape) is true. */
+    Tensor masked_fill(const Tensor &mask, double value) const {
+        return detail::out_tensor(rt_tensor_masked_fill, get(), mask.get(), value);
+    }
+    Tensor tril(int64_t diagonal = 0) const { return detail::out_tensor(rt_tensor_tril, get(), diagonal); }
+    Tensor triu(int64_t diagonal = 0) const { return detail::out_tensor(rt_tensor_triu, get(), diagonal); }
+    /* torch.chunk: up to `chunks` views along dim. */
+    std::vector<Tensor> chunk(size_t chunks, int64_t dim = 0) const {
+        size_t n = 0;
+        rt_status s = rt_tensor_chunk(get(), chunks, dim, nullptr, 0, &n);
+        if (s != RT_ERR_BUFFER_TOO_SMALL) check(s); /* n == 0 succeeds at once */
+        std::vector<rt_tensor *> hs(n, nullptr);
+        check(rt_tensor_chunk(get(), chunks, dim, hs.data(), hs.size(), &n));
+        std::vector<Tensor> parts;
+        parts.reserve(n);
+        for (size_t i = 0; i < n; i++) parts.emplace_back(hs[i]);
+        return parts;
+    }
+    /* I64 samples of each row of probs (torch.multinomial), from rt_manual_seed's generator. */
+    Tensor multinomial(int64_t num_samples, bool replacement = false) const {
+        return detail::out_tensor(rt_tensor_multinomial, get(), num_samples, replacement);
+    }
+    /* F.rms_norm over the trailing dims `shape`, times the optional weight (of that shape). eps as
+     * PyTorch's default (None: float32's epsilon). */
+    Tensor rms_norm(Shape shape, const Tensor *weight = nullptr,
+                    double eps = double(std::numeric_limits<float>::epsilon())) const {
+        return detail::out_tensor(rt_tensor_rms_norm, get(), shape.data(), shape.size(),
+                                  weight ? weight->get() : nullptr, eps);
+    }
+    /* x * cos + rotate_half(x) * sin (Hugging Face's convention); cos and sin broadcast to x. */
+    Tensor apply_rotary_emb(const Tensor &cos, const Tensor &sin) const {
+        return detail::out_tensor(rt_tensor_apply_rotary_emb, get(), cos.get(), sin.get());
+    }
+    /* Comparisons (broadcasting, F32 or I64 operands of one dtype, or two BOOL): BOOL results. */
+    Tensor eq(const Tensor &o) const { return compare(o, RT_CMP_EQ); }
+    Tensor ne(const Tensor &o) const { return compare(o, RT_CMP_NE); }
+    Tensor lt(const Tensor &o) const { return compare(o, RT_CMP_LT); }
+    Tensor le(const Tensor &o) const { return compare(o, RT_CMP_LE); }
+    Tensor gt(const Tensor &o) const { return compare(o, RT_CMP_GT); }
+    Tensor ge(const Tensor &o) const { return compare(o, RT_CMP_GE); }
+    Tensor eq(double s) const { return compare(s, RT_CMP_EQ); }
+    Tensor ne(double s) const { return compare(s, RT_CMP_NE); }
+    Tensor lt(double s) const { return compare(s, RT_CMP_LT); }
+    Tensor le(double s) const { return compare(s, RT_CMP_LE); }
+    Tensor gt(double s) const { return compare(s, RT_CMP_GT); }
+    Tensor ge(double s) const { return compare(s, RT_CMP_GE); }
+    /* BOOL operands only. */
+    Tensor logical_and(const Tensor &o) const { return detail::out_tensor(rt_tensor_logical_and, get(), o.get()); }
+    Tensor logical_or(const Tensor &o) const { return detail::out_tensor(rt_tensor_logical_or, get(), o.get()); }
+    Tensor logical_not() const { return detail::out_tensor(rt_tensor_logical_not, get()); }
+
     /* in place (return *this for chaining) */
     Tensor &add_(const Tensor &o) { return inplace(rt_tensor_add_inplace(get(), o.get())); }
     Tensor &sub_(const Tensor &o) { return inplace(rt_tensor_sub_inplace(get(), o.get())); }
@@ -345,6 +445,17 @@ class Tensor : public detail::Owner<rt_tensor, rt_tensor_free> {
         check(s);
         return *this;
     }
+    Tensor compare(const Tensor &o, rt_compare op) const {
+        return detail::out_tensor(rt_tensor_compare, get(), o.get(), op);
+    }
+    Tensor compare(double s, rt_compare op) const {
+        return detail::out_tensor(rt_tensor_compare_scalar, get(), s, op);
+    }
+    template <class F> std::pair<Tensor, Tensor> values_indices(F f, int64_t dim, bool keepdim) const {
+        rt_tensor *values = nullptr, *indices = nullptr;
+        check(f(get(), dim, keepdim, &values, &indices));
+        return {Tensor(values), Tensor(indices)};
+    }
 };
 
 namespace detail {
@@ -362,6 +473,7 @@ inline Tensor rand(Shape shape) { return Tensor::rand(shape); }
 template <class T> Tensor from_data(Span<T> data, Shape shape) { return Tensor::from_data(data, shape); }
 inline Tensor from_data(const std::vector<float> &data, Shape shape) { return Tensor::from_data(data, shape); }
 inline Tensor from_data(const std::vector<int64_t> &data, Shape shape) { return Tensor::from_data(data, shape); }
+inline Tensor from_data(const std::vector<bool> &data, Shape shape) { return Tensor::from_data(data, shape); }
 /* x w^T + b (b may be omitted). */
 inline Tensor linear(const Tensor &x, const Tensor &w, const Tensor *b = nullptr) {
     return detail::out_tensor(rt_tensor_linear, x.get(), w.get(), b ? b->get() : nullptr);
@@ -420,6 +532,65 @@ inline Tensor embedding(const Tensor &indices, const Tensor &weight) {
     return detail::out_tensor(rt_tensor_embedding, indices.get(), weight.get());
 }
 
+/* models (API.md 7.B, 7.C) */
+/* Values start, start + step, ... below end (above it for a negative step). */
+inline Tensor arange(double start, double end, double step = 1, Dtype dtype = Dtype::F32) {
+    return detail::out_tensor(rt_tensor_arange, start, end, step, rt_dtype(dtype));
+}
+/* a where the BOOL cond is true, else b (all three broadcast). */
+inline Tensor where(const Tensor &cond, const Tensor &a, const Tensor &b) {
+    return detail::out_tensor(rt_tensor_where, cond.get(), a.get(), b.get());
+}
+/* Joins tensors of one shape along a new dim. */
+inline Tensor stack(const std::vector<const Tensor *> &ts, int64_t dim = 0) {
+    std::vector<const rt_tensor *> hs;
+    hs.reserve(ts.size());
+    for (const Tensor *t : ts) hs.push_back(detail::opt(t));
+    return detail::out_tensor(rt_tensor_stack, hs.data(), hs.size(), dim);
+}
+/* Also of a std::vector<Tensor> such as chunk's (a template, so that a braced list of pointers
+ * cannot pick std::vector<Tensor>'s iterator-pair constructor). */
+template <class Ts, std::enable_if_t<std::is_same_v<Ts, std::vector<Tensor>>, int> = 0>
+Tensor stack(const Ts &ts, int64_t dim = 0) {
+    std::vector<const Tensor *> ps;
+    ps.reserve(ts.size());
+    for (const Tensor &t : ts) ps.push_back(&t);
+    return stack(ps, dim);
+}
+inline Tensor rms_norm(const Tensor &x, Shape shape, const Tensor *weight = nullptr,
+                       double eps = double(std::numeric_limits<float>::epsilon())) {
+    return x.rms_norm(shape, weight, eps);
+}
+inline Tensor apply_rotary_emb(const Tensor &x, const Tensor &cos, const Tensor &sin) {
+    return x.apply_rotary_emb(cos, sin);
+}
+/* F.scaled_dot_product_attention: q (..., Hq, L, E), k (..., Hk, S, E), v (..., Hk, S, Ev). mask:
+ * BOOL (true = may attend) or F32 (added), or nullptr; scale 0 means 1 / sqrt(E). */
+inline Tensor scaled_dot_product_attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                                           const Tensor *mask = nullptr, double dropout_p = 0,
+                                           bool is_causal = false, double scale = 0, bool enable_gqa = false) {
+    return detail::out_tensor(rt_tensor_scaled_dot_product_attention, q.get(), k.get(), v.get(), detail::opt(mask),
+                              dropout_p, is_causal, scale, enable_gqa);
+}
+
+/* Comparisons return BOOL tensors, as libtorch's (not a C++ bool: there is no Tensor equality). */
+inline Tensor operator==(const Tensor &a, const Tensor &b) { return a.eq(b); }
+inline Tensor operator!=(const Tensor &a, const Tensor &b) { return a.ne(b); }
+inline Tensor operator<(const Tensor &a, const Tensor &b) { return a.lt(b); }
+inline Tensor operator<=(const Tensor &a, const Tensor &b) { return a.le(b); }
+inline Tensor operator>(const Tensor &a, const Tensor &b) { return a.gt(b); }
+inline Tensor operator>=(const Tensor &a, const Tensor &b) { return a.ge(b); }
+inline Tensor operator==(const Tensor &a, double s) { return a.eq(s); }
+inline Tensor operator!=(const Tensor &a, double s) { return a.ne(s); }
+inline Tensor operator<(const Tensor &a, double s) { return a.lt(s); }
+inline Tensor operator<=(const Tensor &a, double s) { return a.le(s); }
+inline Tensor operator>(const Tensor &a, double s) { return a.gt(s); }
+inline Tensor operator>=(const Tensor &a, double s) { return a.ge(s); }
+/* Logical ops of BOOL tensors, as libtorch's &, |, ~. */
+inline Tensor operator&(const Tensor &a, const Tensor &b) { return a.logical_and(b); }
+inline Tensor operator|(const Tensor &a, const Tensor &b) { return a.logical_or(b); }
+inline Tensor operator~(const Tensor &a) { return a.logical_not(); }
+
 inline Tensor operator+(const Tensor &a, const Tensor &b) { return a.add(b); }
 inline Tensor operator-(const Tensor &a, const Tensor &b) { return a.sub(b); }
 inline Tensor operator*(const Tensor &a, const Tensor &b) { return a.mul(b); }
@@ -468,6 +639,27 @@ class Module : public detail::Owner<rt_module, rt_module_free> {
         return out_module(rt_module_embedding, num_embeddings, embedding_dim);
     }
     static Module softmax(int64_t dim) { return out_module(rt_module_softmax, dim); }
+    static Module silu() { return out_module(rt_module_silu); }
+    /* nn.GELU(approximate="tanh"). */
+    static Module gelu_tanh() { return out_module(rt_module_gelu_tanh); }
+    static Module identity() { return out_module(rt_module_identity); }
+    /* nn.RMSNorm(shape, eps): parameter `weight`, ones. eps as PyTorch's default (float32's epsilon). */
+    static Module rms_norm(Shape normalized_shape, double eps = double(std::numeric_limits<float>::epsilon())) {
+        return out_module(rt_module_rms_norm, normalized_shape.data(), normalized_shape.size(), eps);
+    }
+    /* nn.MultiheadAttention; forward_n({&query, &key, &value, key_padding_mask, attn_mask}) with BOOL
+     * masks true = masked out, or forward(x) for self-attention. Returns attn_output only. */
+    static Module multihead_attention(int64_t embed_dim, int64_t num_heads, bool bias = true,
+                                      bool batch_first = false) {
+        return out_module(rt_module_multihead_attention, embed_dim, num_heads, bias, batch_first);
+    }
+    /* nn.TransformerEncoderLayer with activation relu (gelu = false) or gelu. */
+    static Module transformer_encoder_layer(int64_t d_model, int64_t nhead, int64_t dim_feedforward = 2048,
+                                            double dropout = 0.1, bool gelu = false, double layer_norm_eps = 1e-5,
+                                            bool batch_first = false, bool norm_first = false) {
+        return out_module(rt_module_transformer_encoder_layer, d_model, nhead, dim_feedforward, dropout, gelu,
+                          layer_norm_eps, batch_first, norm_first);
+    }
     /* The container keeps its own references: the children may be destroyed afterwards, so
      * Module::sequential(Module::linear(4, 2), Module::relu()) is fine. */
     static Module sequential(const std::vector<const Module *> &children) {
@@ -509,6 +701,15 @@ class Module : public detail::Owner<rt_module, rt_module_free> {
      * and unexpected keys are errors; otherwise the keys both have are loaded. */
     void load_safetensors(const std::string &path, bool strict = true) {
         check(rt_module_load_safetensors(get(), path.c_str(), strict));
+    }
+    /* load_safetensors with names mapped: map(file_key) is the module's name for it, "" skips the
+     * key. An exception thrown by map aborts the load (nothing changed) and is rethrown here. */
+    using KeyMap = std::function<std::string(const std::string &file_key)>;
+    void load_safetensors_mapped(const std::string &path, const KeyMap &map, bool strict = true) {
+        MapCtx ctx{&map, nullptr};
+        rt_status s = rt_module_load_safetensors_mapped(get(), path.c_str(), strict, &Module::run_map, &ctx);
+        if (ctx.error) std::rethrow_exception(ctx.error);
+        check(s);
     }
     /* Writes the state_dict (PyTorch's names) to path, atomically. */
     void save_safetensors(const std::string &path) const { check(rt_module_save_safetensors(get(), path.c_str())); }
@@ -590,6 +791,31 @@ class Module : public detail::Owner<rt_module, rt_module_free> {
         }
     }
     static void free_forward(void *ctx) noexcept { delete static_cast<ForwardFn *>(ctx); }
+
+    struct MapCtx {
+        const KeyMap *map;
+        std::exception_ptr error; /* what map threw, rethrown once the C call is back */
+    };
+    static rt_status run_map(void *ctx, const char *file_key, char *module_key, size_t cap) noexcept {
+        auto *c = static_cast<MapCtx *>(ctx);
+        try {
+            std::string name = (*c->map)(file_key);
+            if (name.size() >= cap)
+                throw Error(RT_ERR_INVALID_ARGUMENT, "infer::Module::load_safetensors_mapped: the name \"" + name +
+                                                         "\" mapped from file key \"" + file_key +
+                                                         "\" is longer than any of the module's names; map it "
+                                                         "to one of them, or to \"\" to skip it");
+            name.copy(module_key, name.size());
+            module_key[name.size()] = '\0';
+            return RT_OK;
+        } catch (const Error &e) {
+            c->error = std::current_exception();
+            return e.status();
+        } catch (...) {
+            c->error = std::current_exception();
+            return RT_ERR_INTERNAL;
+        }
+    }
 
   public:
 
@@ -712,6 +938,39 @@ class NoGradGuard {
     NoGradGuard(NoGradGuard &&) = delete;
     NoGradGuard &operator=(NoGradGuard &&) = delete;
 };
+
+/* Runs f() in inference mode (rt_with_inference_mode) and returns its result. Frames f left open
+ * are popped, then RT_ERR_INVALID_STATE is thrown; an exception f throws is rethrown as is, after
+ * the mode is restored. */
+template <class F, class R = std::decay_t<std::invoke_result_t<F &>>> R with_inference_mode(F &&f) {
+    struct Ctx {
+        F *f;
+        std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> result;
+        std::exception_ptr error;
+    } ctx{&f, std::nullopt, nullptr};
+    auto run = [](void *p) noexcept -> rt_status {
+        auto *c = static_cast<Ctx *>(p);
+        try {
+            if constexpr (std::is_void_v<R>) {
+                (*c->f)();
+                c->result.emplace(true);
+            } else {
+                c->result.emplace((*c->f)());
+            }
+            return RT_OK;
+        } catch (const Error &e) {
+            c->error = std::current_exception();
+            return e.status();
+        } catch (...) {
+            c->error = std::current_exception();
+            return RT_ERR_INTERNAL;
+        }
+    };
+    rt_status s = rt_with_inference_mode(run, &ctx);
+    if (ctx.error) std::rethrow_exception(ctx.error);
+    check(s);
+    if constexpr (!std::is_void_v<R>) return std::move(*ctx.result);
+}
 
 inline bool is_grad_enabled() noexcept { return rt_is_grad_enabled(); }
 inline bool is_inference_mode_enabled() noexcept { return rt_is_inference_mode_enabled(); }
