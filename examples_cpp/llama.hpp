@@ -35,14 +35,6 @@ namespace llama {
 using infer::Module;
 using infer::Tensor;
 
-/* infer.hpp wraps the everyday ops; the transformer ones (rms_norm, rotary, fused attention,
-   sampling) are one C call each, made into a Tensor here. */
-template <class F, class... A> Tensor c_op(F f, A... args) {
-    rt_tensor *out = nullptr;
-    infer::check(f(args..., &out));
-    return Tensor(out);
-}
-
 /* ---- config.json: the few numbers the model needs ---- */
 
 struct Config {
@@ -116,7 +108,8 @@ struct State {
 inline Module rms_norm(const Config &c) {
     Module m = Module::custom("LlamaRMSNorm", [size = c.hidden_size, eps = c.rms_norm_eps](const Module &self,
                                                                                           const Module::Inputs &in) {
-        return c_op(rt_tensor_rms_norm, in.at(0)->get(), &size, size_t(1), self.get_tensor("weight").get(), eps);
+        Tensor weight = self.get_tensor("weight");
+        return in.at(0)->rms_norm({size}, &weight, eps);
     });
     m.register_parameter("weight", Tensor::ones({c.hidden_size}));
     return m;
@@ -125,7 +118,7 @@ inline Module rms_norm(const Config &c) {
 inline Module mlp(const Config &c) {
     Module m = Module::custom("LlamaMLP", [](const Module &self, const Module::Inputs &in) {
         const Tensor &x = *in.at(0);
-        Tensor gate = c_op(rt_tensor_silu, self.get_module("gate_proj")(x).get());
+        Tensor gate = self.get_module("gate_proj")(x).silu();
         return self.get_module("down_proj")(gate * self.get_module("up_proj")(x));
     });
     m.register_module("gate_proj", Module::linear(c.hidden_size, c.intermediate_size, false));
@@ -150,15 +143,15 @@ inline Module attention(const std::shared_ptr<State> &st) {
         const Tensor &x = *in.at(0), &cos = *in.at(1), &sin = *in.at(2);
         std::vector<int64_t> dims = x.shape();
         auto heads = [&](const Tensor &t, int64_t n) { return t.view({dims[0], dims[1], n, c.head_dim}).transpose(1, 2); };
-        Tensor q = c_op(rt_tensor_apply_rotary_emb, heads(self.get_module("q_proj")(x), c.num_heads).get(), cos.get(), sin.get());
-        Tensor k = c_op(rt_tensor_apply_rotary_emb, heads(self.get_module("k_proj")(x), c.num_kv_heads).get(), cos.get(), sin.get());
+        Tensor q = heads(self.get_module("q_proj")(x), c.num_heads).apply_rotary_emb(cos, sin);
+        Tensor k = heads(self.get_module("k_proj")(x), c.num_kv_heads).apply_rotary_emb(cos, sin);
         Tensor v = heads(self.get_module("v_proj")(x), c.num_kv_heads);
         if (st->use_cache) {
             k = cache_append(self, "k_cache", k, st->pos, dims[1]);
             v = cache_append(self, "v_cache", v, st->pos, dims[1]);
         }
-        const rt_tensor *mask = st->mask ? st->mask->get() : nullptr;
-        Tensor att = c_op(rt_tensor_scaled_dot_product_attention, q.get(), k.get(), v.get(), mask, 0.0, st->causal, 0.0, true);
+        const Tensor *mask = st->mask ? &*st->mask : nullptr;
+        Tensor att = infer::scaled_dot_product_attention(q, k, v, mask, 0.0, st->causal, 0.0, true);
         return self.get_module("o_proj")(att.transpose(1, 2).reshape({dims[0], dims[1], c.num_heads * c.head_dim}));
     });
     int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
@@ -189,14 +182,14 @@ inline Module decoder_layer(const std::shared_ptr<State> &st) {
 /* inv_freq = theta^(-2i/d); cos, sin of positions x cat(inv_freq, inv_freq), one row per position */
 inline Module rotary(const Config &c) {
     Module m = Module::container("LlamaRotaryEmbedding");
-    Tensor idx = c_op(rt_tensor_arange, 0.0, double(c.head_dim), 2.0, RT_DTYPE_F32);
+    Tensor idx = infer::arange(0.0, double(c.head_dim), 2.0);
     Tensor inv_freq = (idx * (-std::log(c.rope_theta) / double(c.head_dim))).exp();
-    Tensor pos = c_op(rt_tensor_arange, 0.0, double(c.max_positions), 1.0, RT_DTYPE_F32).unsqueeze(1);
+    Tensor pos = infer::arange(0.0, double(c.max_positions)).unsqueeze(1);
     Tensor freqs = pos * inv_freq;
     Tensor both = infer::cat({&freqs, &freqs}, 1);
     m.register_buffer("inv_freq", inv_freq, false);
-    m.register_buffer("cos", c_op(rt_tensor_cos, both.get()), false);
-    m.register_buffer("sin", c_op(rt_tensor_sin, both.get()), false);
+    m.register_buffer("cos", both.cos(), false);
+    m.register_buffer("sin", both.sin(), false);
     return m;
 }
 
@@ -279,7 +272,7 @@ class Llama {
         st.causal = len > 1 && start == 0;
         st.mask.reset();
         if (len > 1 && start > 0)
-            st.mask = c_op(rt_tensor_tril, Tensor::ones({len, start + len}, infer::Dtype(RT_DTYPE_BOOL)).get(), start);
+            st.mask = Tensor::ones({len, start + len}, infer::Dtype::BOOL).tril(start);
         Tensor h = self.get_module("model.embed_tokens")(ids);
         Tensor cos = self.get_tensor("model.rotary_emb.cos").narrow(0, start, len);
         Tensor sin = self.get_tensor("model.rotary_emb.sin").narrow(0, start, len);
@@ -297,11 +290,9 @@ class Llama {
         Tensor last = logits.select(1, dims[1] - 1); /* (1, vocab) */
         if (temperature <= 0) return static_cast<int64_t>(last.argmax(1).item());
         int64_t k = top_k > 0 && top_k < dims[2] ? top_k : dims[2];
-        rt_tensor *values = nullptr, *indices = nullptr;
-        infer::check(rt_tensor_topk((last * (1.0 / temperature)).get(), k, 1, true, &values, &indices));
-        Tensor top(values), top_idx(indices);
-        Tensor drawn = c_op(rt_tensor_multinomial, top.softmax(1).get(), int64_t(1), false); /* a place in the top k */
-        return static_cast<int64_t>(c_op(rt_tensor_gather, top_idx.get(), int64_t(1), drawn.get()).item());
+        auto [top, top_idx] = (last * (1.0 / temperature)).topk(k, 1);
+        Tensor drawn = top.softmax(1).multinomial(1); /* a place in the top k */
+        return static_cast<int64_t>(top_idx.gather(1, drawn).item());
     }
 
     std::shared_ptr<State> st_;
