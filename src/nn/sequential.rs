@@ -48,24 +48,31 @@ impl Module for Sequential {
         let mut h = one_input(self, inputs)?.clone();
         let mut i = 0;
         while i < self.children.len() {
-            let c = &*self.children[i];
-            let next_act = self.children.get(i + 1).and_then(|n| downcast::<Functional>(&**n)).and_then(Functional::as_activation);
-            if let Some(conv) = downcast::<Conv2d>(c) {
-                let (y, used) = conv_bn::forward(conv, &self.children[i + 1..], &h)?;
-                (h, i) = (y, i + used);
-                continue;
-            }
-            match (downcast::<Linear>(c), next_act) {
-                (Some(l), Some(act)) => {
-                    h = crate::ops::linear_act(&h, &l.weight, l.bias.as_ref(), act)?;
-                    i += 2;
-                }
-                _ => {
-                    h = c.forward(&h)?;
-                    i += 1;
-                }
-            }
+            (h, i) = match self.fused_step(i, &h)? {
+                Some((y, used)) => (y, i + used),
+                None => (self.children[i].forward(&h)?, i + 1),
+            };
         }
         Ok(h)
+    }
+}
+
+impl Sequential {
+    /// Child `i` fused with the layers after it (Linear + activation, Conv2d + batch norm +
+    /// activation): the output and how many children it used, or None when child `i` runs alone.
+    /// Not inlined: a nest of Sequentials repeats forward_n's frame once per level, and the fused
+    /// paths' locals would grow it past what a small thread stack holds at the depth limit
+    /// (c_tests/bad_inputs.c walks 64 levels on a 128 KiB stack, also under AddressSanitizer).
+    #[inline(never)]
+    fn fused_step(&self, i: usize, h: &Tensor) -> Result<Option<(Tensor, usize)>> {
+        let c = &*self.children[i];
+        if let Some(conv) = downcast::<Conv2d>(c) {
+            return conv_bn::forward(conv, &self.children[i + 1..], h).map(Some);
+        }
+        let next_act = self.children.get(i + 1).and_then(|n| downcast::<Functional>(&**n)).and_then(Functional::as_activation);
+        match (downcast::<Linear>(c), next_act) {
+            (Some(l), Some(act)) => Ok(Some((crate::ops::linear_act(h, &l.weight, l.bias.as_ref(), act)?, 2))),
+            _ => Ok(None),
+        }
     }
 }
