@@ -17,6 +17,9 @@ use infer::ffi::tensor::*;
 use infer::ffi::types::*;
 use std::time::{Duration, Instant};
 
+#[path = "support/fma_peak.rs"]
+mod fma_peak;
+
 fn ok(s: rt_status) {
     assert_eq!(s, RT_OK, "call failed with status {s}");
 }
@@ -302,6 +305,11 @@ fn main() {
     ok(rt_set_num_threads(threads));
     let only = std::env::args().find_map(|a| a.strip_prefix("--only=").map(|w| w.split(',').map(String::from).collect()));
     let mut rows = Rows { rows: Vec::new(), only };
+    // The dense rows' yardstick: the FMA peak of this many threads at once, measured in this run
+    // (its row's "time" is the seconds per GFLOP, so its GFLOP/s column is the peak).
+    if infer::kernels::simd::isa() != infer::kernels::simd::Isa::Portable {
+        rows.time(&format!("fma_peak_{threads}t"), "inference", 1e9, || 1.0 / fma_peak::gflops(threads));
+    }
     unsafe {
         let seed_mlp = mlp(&[784, 256, 10]);
         for batch in [1i64, 64, 1024] {

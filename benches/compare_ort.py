@@ -2,12 +2,14 @@
 benches/anchors.rs in the same run, and prints libinfer's time as a ratio of each.
 
     pip install onnxruntime onnx torch
-    python3 benches/compare_ort.py [--quick] [--interleave=ROUNDS]
+    python3 benches/compare_ort.py [--quick] [--interleave=ROUNDS] [--only=ROW,...]
 
 Without --interleave, every libinfer row runs first, then every ONNX Runtime row, then every
 PyTorch row, and the table shows times. With --interleave=ROUNDS, each row runs back to back in
 the three engines and the table shows, per row, the median and the range of the ratios over the
-rounds (the host is shared: a slow phase then hits every engine of a row alike).
+rounds (the host is shared: a slow phase then hits every engine of a row alike). --only=ROW,...
+keeps the named rows. The dense rows also show libinfer's GFLOP/s as a share of the FMA peak of
+the same number of threads, measured by anchors.rs in the same process (benches/support/fma_peak.rs).
 
 The ONNX graphs are what PyTorch exports for Linear + ReLU: Gemm(transB=1) followed by Relu.
 Every engine uses 2 threads (INFER_BENCH_THREADS / intra_op_num_threads / torch.set_num_threads).
@@ -224,6 +226,23 @@ KEYS += ["cnn_digits_b64", "resnet_block_64c_56_b8", "stem_7x7s2_3to64_224_b1", 
          "train_cnn_digits_adam_b64"]
 
 
+# The dense rows, also read against the FMA peak of THREADS threads that anchors.rs measures in
+# the same process, just before them.
+DENSE = ["mlp_784_256_10_b64", "mlp_784_256_10_b1024", "deep_8x1024_b256"]
+PEAK = f"fma_peak_{THREADS}t"
+ONLY = next((a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--only=")), None)
+if ONLY:
+    KEYS = [k for k in KEYS if k in ONLY]
+
+
+def share_of_peak(ours, key):
+    """libinfer's GFLOP/s on a dense row as a share of the measured FMA peak, or None."""
+    row, peak = ours.get((key, "inference")), ours.get((PEAK, "inference"))
+    if key not in DENSE or not row or not peak:
+        return None
+    return (row["flops"] / row["seconds"]) / (peak["flops"] / peak["seconds"])
+
+
 def headline(ours, key):
     """libinfer's inference-mode time of a row (a training step's grad-mode time)."""
     return ours.get((key, "inference"), ours.get((key, "grad")))["seconds"]
@@ -244,6 +263,10 @@ def one_pass():
         t = base.get((key, "torch"))
         print(f"| {key} | {fmt(inf)} | {fmt(ng) if ng else '-'} | {fmt(gr) if gr else '-'} | {fmt(o) if o else '-'} | {fmt(t) if t else '-'} | "
               f"{f'{inf / o:.2f}x' if o else '-'} | {f'{inf / t:.2f}x' if t else '-'} |")
+    peak = ours.get((PEAK, "inference"))
+    if peak:
+        shares = ", ".join(f"{k} {100 * share_of_peak(ours, k):.0f}%" for k in KEYS if share_of_peak(ours, k) is not None)
+        print(f"\nFMA peak of {THREADS} threads, measured in the same run: {peak['flops'] / peak['seconds'] / 1e9:.0f} GFLOP/s; {shares}")
 
 
 def interleaved(rounds):
@@ -252,9 +275,13 @@ def interleaved(rounds):
     the spread of a row's ratio over the rounds shows whether it is steady."""
     runners = baseline_runners()
     ratios = {}
+    shares = {}
     for r in range(rounds):
         for key in KEYS:
-            ours = headline(libinfer([key]), key)
+            rows = libinfer([key, PEAK])
+            ours = headline(rows, key)
+            if share_of_peak(rows, key) is not None:
+                shares.setdefault(key, []).append(share_of_peak(rows, key))
             for engine in ("ort", "torch"):
                 if (key, engine) in runners:
                     time.sleep(0.3)  # let the previous engine's threads go idle (OpenMP spins)
@@ -264,10 +291,13 @@ def interleaved(rounds):
     def cell(key, engine):
         v = ratios.get((key, engine))
         return f"{statistics.median(v):.2f}x ({min(v):.2f}-{max(v):.2f})" if v else "-"
-    print(f"| workload | libinfer / ORT, median (range) of {rounds} rounds | libinfer / PyTorch |")
-    print("|---|---|---|")
+    def peak_cell(key):
+        v = shares.get(key)
+        return f"{100 * statistics.median(v):.0f}% ({100 * min(v):.0f}-{100 * max(v):.0f})" if v else "-"
+    print(f"| workload | libinfer / ORT, median (range) of {rounds} rounds | libinfer / PyTorch | libinfer's share of the {THREADS}-thread FMA peak |")
+    print("|---|---|---|---|")
     for key in KEYS:
-        print(f"| {key} | {cell(key, 'ort')} | {cell(key, 'torch')} |")
+        print(f"| {key} | {cell(key, 'ort')} | {cell(key, 'torch')} | {peak_cell(key)} |")
 
 
 def main():

@@ -10,6 +10,9 @@ use infer::kernels::linear_nt::{linear_nt_with, Epilogue, Rows};
 use infer::kernels::packed_gemm::{gemm_with, Operand};
 use infer::kernels::simd::{isa, Isa};
 
+#[path = "support/fma_peak.rs"]
+mod fma_peak;
+
 /// CPU seconds this thread has run.
 fn thread_cpu() -> f64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -32,23 +35,12 @@ fn cpu_time(mut f: impl FnMut()) -> f64 {
     t[3]
 }
 
-/// GFLOP/s of 12 independent 8-lane FMA chains (AVX2), the most one core's FMA units do.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn fma_peak() -> f64 {
-    use std::arch::x86_64::*;
-    let iters = 20_000_000u64;
-    let secs = cpu_time(|| {
-        let (a, b) = std::hint::black_box((_mm256_set1_ps(0.999), _mm256_set1_ps(0.001)));
-        let mut acc = [_mm256_set1_ps(1.0); 12];
-        for _ in 0..std::hint::black_box(iters) {
-            for r in acc.iter_mut() {
-                *r = _mm256_fmadd_ps(*r, a, b);
-            }
-        }
-        std::hint::black_box(acc);
-    });
-    (iters * 12 * 16) as f64 / secs / 1e9
+/// GFLOP per CPU second of the register-only FMA loop (see fma_peak.rs).
+fn fma_peak() -> f64 {
+    let passes = 20_000_000;
+    let mut flops = 0.0;
+    let secs = cpu_time(|| flops = fma_peak::run(passes));
+    flops / secs / 1e9
 }
 
 fn main() {
@@ -68,10 +60,8 @@ fn main() {
             .map(|name| (name, Vec::new()))
             .collect();
     for _ in 0..3 {
-        #[cfg(target_arch = "x86_64")]
         if isa() != Isa::Portable {
-            // SAFETY: isa() reports AVX2+FMA or better.
-            rows[0].1.push(unsafe { fma_peak() });
+            rows[0].1.push(fma_peak());
         }
         let s = cpu_time(|| {
             linear_nt_with(isa(), m, n, k, Rows { data: &x, stride: k }, Rows { data: &w, stride: k }, Epilogue::default(), &mut out)

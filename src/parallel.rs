@@ -1,13 +1,16 @@
 //! The library's private thread pool. Work is split across it only above a size threshold, so
 //! small ops never pay for a pool entry; results do not depend on the thread count.
 
-use parking_lot::RwLock;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+mod workers;
 
+use parking_lot::RwLock;
+use std::sync::{Arc, OnceLock};
+use workers::{Job, Workers};
+
+/// The calling thread plus `workers`.
 struct Pool {
     threads: usize,
-    pool: Arc<rayon::ThreadPool>,
+    workers: Arc<Workers>,
 }
 
 static POOL: OnceLock<RwLock<Pool>> = OnceLock::new();
@@ -17,19 +20,15 @@ fn default_threads() -> usize {
 }
 
 fn build(threads: usize) -> Pool {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("infer-worker-{i}"))
-        .build()
-        .unwrap_or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("a one-thread pool"));
-    Pool { threads: pool.current_num_threads(), pool: Arc::new(pool) }
+    let workers = Workers::start(threads.max(1) - 1);
+    Pool { threads: workers.count() + 1, workers: Arc::new(workers) }
 }
 
 fn pool() -> &'static RwLock<Pool> {
     POOL.get_or_init(|| RwLock::new(build(default_threads())))
 }
 
-/// Sets the number of worker threads (0 = one per core).
+/// Sets the number of threads work is split across, the calling one included (0 = one per core).
 pub fn set_num_threads(n: usize) {
     let n = if n == 0 { default_threads() } else { n };
     let mut p = pool().write();
@@ -47,99 +46,42 @@ pub fn num_threads() -> usize {
 /// `helpers` pool threads, and returns when every chunk is done.
 ///
 /// The caller starts at once, taking chunks from the front, and the pool's threads join as they
-/// wake, taking chunks from the back; so when every thread keeps up, each runs the same chunks
-/// call after call and finds its share of a weight still in its own cache. The caller never waits for a helper that has not started: on a
-/// virtual machine waking an idle CPU takes tens of microseconds, as long as a batch-64 layer, so
-/// a helper that wakes late just finds no chunk left. Results must not depend on which thread
-/// runs a chunk.
+/// see the job, taking chunks from the back; so when every thread keeps up, each runs the same
+/// chunks call after call and finds its share of a weight still in its own cache. The caller never
+/// waits for a helper that has not started (see workers.rs). Results must not depend on which
+/// thread runs a chunk. A panic in a task reaches the caller.
 pub fn for_each_chunk(helpers: usize, chunks: usize, task: &(dyn Fn(usize) + Sync)) {
+    if helpers == 0 || chunks <= 1 {
+        (0..chunks).for_each(task);
+        return;
+    }
     // SAFETY: the lifetime is erased so pool threads can hold the task after this call returns,
-    // but they only call it for a chunk they claimed while `Chunks::close` below was not yet done,
+    // but they only call it for a chunk they claimed while `Job::close` below was not yet done,
     // and `close` waits for every such call to finish before this function returns (or unwinds).
     let task: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(task) };
-    let chunks = chunks.min(u32::MAX as usize);
-    let shared = Arc::new(Chunks { task, unclaimed: AtomicU64::new((chunks as u64) << 32), active: AtomicUsize::new(0) });
-    let pool = pool().read().pool.clone();
-    for _ in 0..helpers.min(chunks.saturating_sub(1)) {
-        let shared = shared.clone();
-        pool.spawn(move || shared.work());
-    }
-    let _close = CloseOnDrop(&shared);
-    while let Some(c) = shared.claim(End::Front) {
-        (shared.task)(c);
+    let job = Arc::new(Job::new(task, chunks, helpers));
+    let workers = pool().read().workers.clone();
+    let posted = workers.post(&job);
+    let closing = CloseOnDrop { job: &job, workers: posted.then_some(&*workers) };
+    job.run_front();
+    drop(closing);
+    if posted && job.close() {
+        panic!("parallel::for_each_chunk: a task panicked on a pool thread");
     }
 }
 
-struct Chunks {
-    task: &'static (dyn Fn(usize) + Sync),
-    /// The chunks not yet claimed, front..back, as `back << 32 | front`.
-    unclaimed: AtomicU64,
-    /// Helpers between announcing a claim and finishing its chunk.
-    active: AtomicUsize,
+/// Closes the job and takes it off the workers' slot, also when the caller's own task unwinds.
+struct CloseOnDrop<'a> {
+    job: &'a Arc<Job>,
+    workers: Option<&'a Workers>,
 }
-
-enum End {
-    Front,
-    Back,
-}
-
-impl Chunks {
-    fn claim(&self, end: End) -> Option<usize> {
-        let mut state = self.unclaimed.load(Ordering::SeqCst);
-        loop {
-            let (front, back) = (state & u64::from(u32::MAX), state >> 32);
-            if front >= back {
-                return None;
-            }
-            let (next, chunk) = match end {
-                End::Front => (state + 1, front),
-                End::Back => (state - (1 << 32), back - 1),
-            };
-            match self.unclaimed.compare_exchange_weak(state, next, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => return Some(chunk as usize),
-                Err(now) => state = now,
-            }
-        }
-    }
-
-    /// A helper's loop. It announces itself in `active` before each claim, so `close` either sees
-    /// it there or it finds nothing left to claim.
-    fn work(&self) {
-        loop {
-            self.active.fetch_add(1, Ordering::SeqCst);
-            let claimed = self.claim(End::Back);
-            if let Some(c) = claimed {
-                (self.task)(c);
-            }
-            self.active.fetch_sub(1, Ordering::SeqCst);
-            if claimed.is_none() {
-                return;
-            }
-        }
-    }
-
-    /// No chunk can be claimed after this; waits for helpers still running one.
-    fn close(&self) {
-        self.unclaimed.store(0, Ordering::SeqCst);
-        // A running chunk takes microseconds: spin, then yield (under valgrind the threads
-        // take turns, and a spinning caller would hold back the helper it waits for).
-        let mut spins = 0u32;
-        while self.active.load(Ordering::SeqCst) != 0 {
-            if spins < 1000 {
-                spins += 1;
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-    }
-}
-
-struct CloseOnDrop<'a>(&'a Chunks);
 
 impl Drop for CloseOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.close();
+        self.job.close();
+        if let Some(workers) = self.workers {
+            workers.retire(self.job);
+        }
     }
 }
 
@@ -195,5 +137,55 @@ pub fn gemm_threads(m: usize, n: usize, k: usize) -> usize {
         1
     } else {
         threads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn every_chunk_runs_exactly_once() {
+        set_num_threads(3);
+        for chunks in [0, 1, 2, 7, 64, 1000] {
+            for helpers in [0, 1, 2, 5] {
+                let hits: Vec<AtomicUsize> = (0..chunks).map(|_| AtomicUsize::new(0)).collect();
+                for_each_chunk(helpers, chunks, &|c| {
+                    hits[c].fetch_add(1, Ordering::SeqCst);
+                });
+                assert!(hits.iter().all(|h| h.load(Ordering::SeqCst) == 1), "{chunks} chunks, {helpers} helpers");
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_task_reaches_the_caller_and_the_pool_goes_on() {
+        set_num_threads(3);
+        for bad in [0, 31, 63] {
+            let result = std::panic::catch_unwind(|| for_each_chunk(2, 64, &|c| assert_ne!(c, bad, "the failing chunk")));
+            assert!(result.is_err(), "chunk {bad}'s panic was lost");
+        }
+        let sum = AtomicUsize::new(0);
+        for_each_chunk(2, 64, &|c| {
+            sum.fetch_add(c, Ordering::SeqCst);
+        });
+        assert_eq!(sum.load(Ordering::SeqCst), 63 * 64 / 2);
+    }
+
+    #[test]
+    fn nested_and_concurrent_calls_finish_while_the_pool_is_resized() {
+        let sum = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            s.spawn(|| (0..50).for_each(|i| set_num_threads(1 + i % 4)));
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        for_each_chunk(2, 16, &|c| for_each_chunk(2, 4, &|d| _ = sum.fetch_add(c * 4 + d, Ordering::SeqCst)));
+                    }
+                });
+            }
+        });
+        assert_eq!(sum.load(Ordering::SeqCst), 4 * 50 * (63 * 64 / 2));
     }
 }
