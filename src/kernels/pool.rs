@@ -1,5 +1,9 @@
 //! 2-D max pooling without padding over planes of h x w (one plane per (n, c)).
 
+use super::elementwise::PARALLEL_MIN;
+use super::simd::multiversion;
+use crate::parallel::{self, Disjoint};
+
 /// Pooling geometry (validated: k <= h, k <= w, stride >= 1).
 #[derive(Clone, Copy, Debug)]
 pub struct Pool {
@@ -13,34 +17,100 @@ pub struct Pool {
 
 /// out[plane, oh, ow] = max of the window; `argmax` (when given) receives the flat index
 /// (ih * w + iw) of the first maximum in scan order, a NaN counting as the maximum (as PyTorch).
-pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], mut argmax: Option<&mut [i64]>) {
+/// Planes are split across the pool; each plane's result does not depend on the split.
+pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], argmax: Option<&mut [i64]>) {
     let (hw, ohw) = (p.h * p.w, p.ho * p.wo);
-    if ohw == 0 {
+    if ohw == 0 || out.is_empty() {
         return;
     }
-    for (plane, o) in out.chunks_exact_mut(ohw).enumerate() {
-        let xp = &x[plane * hw..(plane + 1) * hw];
-        for oh in 0..p.ho {
-            for ow in 0..p.wo {
-                let (h0, w0) = (oh * p.stride, ow * p.stride);
-                let mut best = xp[h0 * p.w + w0];
-                let mut best_i = h0 * p.w + w0;
-                'window: for ih in h0..h0 + p.k {
-                    for iw in w0..w0 + p.k {
-                        let i = ih * p.w + iw;
-                        let v = xp[i];
-                        if best.is_nan() {
-                            break 'window;
-                        }
-                        if v > best || v.is_nan() {
-                            best = v;
-                            best_i = i;
+    let planes = out.len() / ohw;
+    let out = Disjoint::new(out);
+    let argmax = argmax.map(Disjoint::new);
+    parallel::for_each_range(planes, hw, PARALLEL_MIN, &|r| {
+        let span = r.start * ohw..r.end * ohw;
+        // SAFETY: for_each_range's ranges are disjoint, and so are their planes' outputs.
+        let (o, a) = unsafe { (out.range(span.clone()), argmax.as_ref().map(|a| a.range(span))) };
+        max_planes(p, &x[r.start * hw..r.end * hw], o, a);
+    });
+}
+
+multiversion! {
+    /// `max_forward` of consecutive planes on this thread, one output row at a time: the window
+    /// is scanned in order as whole rows of candidates, so the loops over ow carry no branch and
+    /// vectorise (stride 2, the common pooling, gets a copy with the stride known).
+    fn max_planes(p: &Pool, x: &[f32], out: &mut [f32], argmax: Option<&mut [i64]>) {
+        let (hw, ohw) = (p.h * p.w, p.ho * p.wo);
+        match argmax {
+            Some(a) => {
+                for ((xp, o), a) in x.chunks_exact(hw).zip(out.chunks_exact_mut(ohw)).zip(a.chunks_exact_mut(ohw)) {
+                    for (oh, (orow, arow)) in o.chunks_exact_mut(p.wo).zip(a.chunks_exact_mut(p.wo)).enumerate() {
+                        if p.stride == 2 {
+                            window_row::<2, true>(p, xp, oh, orow, arow);
+                        } else {
+                            window_row::<0, true>(p, xp, oh, orow, arow);
                         }
                     }
                 }
-                o[oh * p.wo + ow] = best;
-                if let Some(a) = argmax.as_deref_mut() {
-                    a[plane * ohw + oh * p.wo + ow] = best_i as i64;
+            }
+            None => {
+                for (xp, o) in x.chunks_exact(hw).zip(out.chunks_exact_mut(ohw)) {
+                    for (oh, orow) in o.chunks_exact_mut(p.wo).enumerate() {
+                        if p.stride == 2 {
+                            window_row::<2, false>(p, xp, oh, orow, &mut []);
+                        } else {
+                            window_row::<0, false>(p, xp, oh, orow, &mut []);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Output row `oh` of one plane `xp`: `orow[ow]` (and `arow[ow]` when `ARGMAX`) take the first
+/// maximum of window (oh, ow) in scan order. A candidate v replaces the best b when v > b, or
+/// when v is the first NaN (v != v while b == b); once b is NaN nothing replaces it. `S` is the
+/// stride when known at compile time, 0 when it is `p.stride`.
+#[inline(always)]
+fn window_row<const S: usize, const ARGMAX: bool>(p: &Pool, xp: &[f32], oh: usize, orow: &mut [f32], arow: &mut [i64]) {
+    let s = if S == 0 { p.stride } else { S };
+    let (w, wo) = (p.w, p.wo);
+    let h0 = oh * s;
+    for kh in 0..p.k {
+        let line = &xp[(h0 + kh) * w..(h0 + kh + 1) * w];
+        for kw in 0..p.k {
+            // the candidates of every window of the row: line[ow * s + kw] for ow < wo
+            let cand = &line[kw..kw + (wo - 1) * s + 1];
+            assert!(orow.len() == wo && (!ARGMAX || arow.len() == wo));
+            // SAFETY: ow < wo, so ow * s <= (wo - 1) * s < cand.len() (checked indexing here
+            // keeps LLVM from vectorising the strided loads).
+            let at = |ow: usize| unsafe { *cand.get_unchecked(ow * s) };
+            let base = ((h0 + kh) * w + kw) as i64;
+            if kh == 0 && kw == 0 {
+                for (ow, o) in orow.iter_mut().enumerate() {
+                    *o = at(ow);
+                }
+                if ARGMAX {
+                    for (ow, a) in arow.iter_mut().enumerate() {
+                        *a = base + (ow * s) as i64;
+                    }
+                }
+                continue;
+            }
+            if ARGMAX {
+                for (ow, (o, a)) in orow.iter_mut().zip(arow.iter_mut()).enumerate() {
+                    let (v, b) = (at(ow), *o);
+                    #[allow(clippy::eq_op)] // v != v: v is NaN
+                    let take = (v > b) | ((v != v) & (b == b));
+                    *o = if take { v } else { b };
+                    *a = if take { base + (ow * s) as i64 } else { *a };
+                }
+            } else {
+                for (ow, o) in orow.iter_mut().enumerate() {
+                    let (v, b) = (at(ow), *o);
+                    #[allow(clippy::eq_op)] // v != v: v is NaN
+                    let take = (v > b) | ((v != v) & (b == b));
+                    *o = if take { v } else { b };
                 }
             }
         }
@@ -64,6 +134,57 @@ pub fn max_backward(p: &Pool, g: &[f32], argmax: &[i64], dx: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scan of the definition, one window at a time.
+    fn naive(p: &Pool, x: &[f32], planes: usize) -> (Vec<f32>, Vec<i64>) {
+        let (mut out, mut idx) = (Vec::new(), Vec::new());
+        for xp in x.chunks_exact(p.h * p.w).take(planes) {
+            for oh in 0..p.ho {
+                for ow in 0..p.wo {
+                    let (mut best, mut best_i) = (f32::NEG_INFINITY, usize::MAX);
+                    for ih in oh * p.stride..oh * p.stride + p.k {
+                        for iw in ow * p.stride..ow * p.stride + p.k {
+                            let v = xp[ih * p.w + iw];
+                            if best_i == usize::MAX || (!best.is_nan() && (v > best || v.is_nan())) {
+                                (best, best_i) = (v, ih * p.w + iw);
+                            }
+                        }
+                    }
+                    out.push(best);
+                    idx.push(best_i as i64);
+                }
+            }
+        }
+        (out, idx)
+    }
+
+    #[test]
+    fn every_geometry_matches_the_scan_with_ties_and_nans_on_any_split() {
+        let mut seed = 7u32;
+        for (h, w, k, stride) in [(8, 8, 2, 2), (7, 9, 3, 2), (6, 5, 2, 1), (9, 9, 3, 3), (4, 4, 4, 1), (56, 56, 2, 2)] {
+            let p = Pool { h, w, k, stride, ho: (h - k) / stride + 1, wo: (w - k) / stride + 1 };
+            // enough planes to cross PARALLEL_MIN for the largest, so the pool splits them
+            let planes = if h == 56 { 24 } else { 3 };
+            let x: Vec<f32> = (0..planes * h * w)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    // few distinct values, so ties are common; some NaNs
+                    match seed >> 28 {
+                        0 => f32::NAN,
+                        r => (r % 5) as f32 - 2.0,
+                    }
+                })
+                .collect();
+            let (want, want_idx) = naive(&p, &x, planes);
+            let n = planes * p.ho * p.wo;
+            let (mut out, mut idx, mut only) = (vec![0f32; n], vec![0i64; n], vec![0f32; n]);
+            max_forward(&p, &x, &mut out, Some(&mut idx));
+            max_forward(&p, &x, &mut only, None);
+            let same = |a: &[f32]| a.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()));
+            assert!(same(&out) && same(&only), "max of {h}x{w} k {k} stride {stride}");
+            assert_eq!(idx, want_idx, "argmax of {h}x{w} k {k} stride {stride}");
+        }
+    }
 
     #[test]
     fn first_maximum_wins_ties() {
