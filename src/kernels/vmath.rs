@@ -29,38 +29,58 @@ fn pow2i(n: i32) -> f32 {
     f32::from_bits(((n + 127) << 23) as u32)
 }
 
-/// e^x (Cephes expf: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial for e^r, in Horner
-/// form: 9 multiply-adds). The scale 2^n is applied as two factors, so results that are
-/// subnormal, and the overflow to infinity, come out right without branches.
+const LN2_HI: f32 = 0.693_359_4; // ln 2 split so that n * LN2_HI is exact
+const LN2_LO: f32 = -2.121_944_4e-4;
+
+/// The integer n nearest x / ln 2 (|x| < 2^21), as an f32 and as an i32.
+#[inline(always)]
+fn nearest_ln2_multiple<M: Fma>(x: f32) -> (f32, i32) {
+    let t = M::fma(x, std::f32::consts::LOG2_E, ROUND_MAGIC);
+    (t - ROUND_MAGIC, (t.to_bits() as i32) - (ROUND_MAGIC.to_bits() as i32))
+}
+
+/// e^r - 1 for |r| <= ln2/2, as r + r² p(r) with Cephes expf's degree-5 p. p is evaluated in
+/// Estrin's form (three independent pairs, then r²): the same terms as Horner's, but a chain of
+/// 4 dependent operations instead of 6, so more vectors are in flight; p's rounding is scaled by
+/// r² <= 0.12 in the result, so the order does not show in the ulp bounds.
+#[inline(always)]
+fn expm1_reduced<M: Fma>(r: f32) -> f32 {
+    let r2 = r * r;
+    let a = M::fma(1.666_666_5e-1, r, 5e-1);
+    let b = M::fma(8.333_452e-3, r, 4.166_579_6e-2);
+    let c = M::fma(1.987_569_1e-4, r, 1.398_199_9e-3);
+    let p = M::fma(M::fma(c, r2, b), r2, a);
+    M::fma(p, r2, r)
+}
+
+/// v 2^n for v in [0.7, 1.42] and n in [-150, 128]: two factors, so that results that are
+/// subnormal, and the overflow to infinity, come out right without branches. The first,
+/// 2^(n/2), goes straight into v's exponent bits (exact, as the product stays normal).
+#[inline(always)]
+fn scale2(v: f32, n: i32) -> f32 {
+    let half = n >> 1;
+    f32::from_bits((v.to_bits() as i32 + (half << 23)) as u32) * pow2i(n - half)
+}
+
+/// e^x (Cephes expf: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial for e^r, summed as
+/// 1 + (r + r² p(r)) so that the small terms are added first).
 #[inline(always)]
 pub fn exp<M: Fma>(x: f32) -> f32 {
     // Beyond these bounds e^x is 0 or infinity in f32 anyway; clamp keeps NaN.
-    exp_of_sum::<M>(x.clamp(-104.0, 89.0), 0.0)
+    let x = x.clamp(-104.0, 89.0);
+    let (n, ni) = nearest_ln2_multiple::<M>(x);
+    // n * LN2_HI is exact, so fused or not the first step rounds the same
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, x));
+    scale2(expm1_reduced::<M>(r) + 1.0, ni)
 }
 
 /// e^(hi + lo) for hi + lo in [-250, 89], with lo entering only the reduced argument, so a sum
 /// that would round in f32 keeps its low part (GELU's exponent is -x²/2 split that way).
 #[inline(always)]
 fn exp_of_sum<M: Fma>(hi: f32, lo: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4; // ln 2 split so that n * LN2_HI is exact
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let t = M::fma(hi + lo, LOG2E, ROUND_MAGIC);
-    let n = t - ROUND_MAGIC;
-    let ni = (t.to_bits() as i32) - (ROUND_MAGIC.to_bits() as i32);
-    // n * LN2_HI is exact, so fused or not the first step rounds the same
+    let (n, ni) = nearest_ln2_multiple::<M>(hi + lo);
     let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, hi) + lo);
-    let p = 1.987_569_1e-4;
-    let p = M::fma(p, r, 1.398_199_9e-3);
-    let p = M::fma(p, r, 8.333_452e-3);
-    let p = M::fma(p, r, 4.166_579_6e-2);
-    let p = M::fma(p, r, 1.666_666_5e-1);
-    let p = M::fma(p, r, 5e-1);
-    // p r² + r + 1, the small terms summed first (Horner's (p r + 1) r + 1 would round near 1
-    // twice)
-    let er = M::fma(p, r * r, r) + 1.0;
-    let half = ni >> 1;
-    er * pow2i(half) * pow2i(ni - half)
+    scale2(expm1_reduced::<M>(r) + 1.0, ni)
 }
 
 /// ln x (Cephes logf: x = m 2^e with m in [√½, √2), ln(m) from a degree-9 polynomial in m - 1,
@@ -105,21 +125,22 @@ pub fn sigmoid<M: Fma>(x: f32) -> f32 {
     1.0 / (1.0 + exp::<M>(-x))
 }
 
-/// tanh: an odd polynomial near 0 (Cephes tanhf, where 1 - 2 / (e^2x + 1) would cancel), that
-/// formula elsewhere.
+/// tanh |x| = d / (2 - d) with d = 1 - e^(-2|x|), the sign of x put back. One path for every
+/// argument: d is formed as (1 - 2^n) - 2^n (e^r - 1) from the reduced r, so it keeps its relative
+/// accuracy near 0 where 1 - e^(-2|x|) would cancel; 2^n is exact, so fused or not that step
+/// rounds once.
 #[inline(always)]
 pub fn tanh<M: Fma>(x: f32) -> f32 {
+    // tanh is 1 in f32 from 9.1 on; the bound keeps 2^n normal and NaN (a > 10 is false)
     let a = x.abs();
-    let z = x * x;
-    let p = -5.704_988_7e-3;
-    let p = M::fma(p, z, 2.063_909e-2);
-    let p = M::fma(p, z, -5.373_971_6e-2);
-    let p = M::fma(p, z, 1.333_144_2e-1);
-    let p = M::fma(p, z, -3.333_328e-1);
-    let near0 = M::fma(p * z, a, a);
-    let far = 1.0 - 2.0 / (exp::<M>(2.0 * a) + 1.0);
-    // one copysign for both sides: a + a z p keeps +0, and x's sign is put back once
-    (if a < 0.625 { near0 } else { far }).copysign(x)
+    let a = if a > 10.0 { 10.0 } else { a };
+    let y = -2.0 * a;
+    let (n, ni) = nearest_ln2_multiple::<M>(y);
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, y));
+    let s = pow2i(ni);
+    let d = M::fma(-s, expm1_reduced::<M>(r), 1.0 - s);
+    // d / (2 - d) is +0 or positive, so or-ing in x's sign bit is its copysign
+    f32::from_bits((d / (2.0 - d)).to_bits() | (x.to_bits() & 0x8000_0000))
 }
 
 /// erfc(|x| / √2), Φ(-|x|) times 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
