@@ -74,13 +74,39 @@ pub fn exp<M: Fma>(x: f32) -> f32 {
     scale2(expm1_reduced::<M>(r) + 1.0, ni)
 }
 
-/// e^(hi + lo) for hi + lo in [-250, 89], with lo entering only the reduced argument, so a sum
-/// that would round in f32 keeps its low part (GELU's exponent is -x²/2 split that way).
+/// e^x for x <= 0 (softmax's terms, x - max), with one scale factor: bit-identical to `exp` from
+/// x = -87.68 up (down to there 2^n is normal, and one rounding of e^r 2^n is all `exp` does too),
+/// and 0 below, where e^x < 1.2e-38 is subnormal. NaN propagates.
 #[inline(always)]
-fn exp_of_sum<M: Fma>(hi: f32, lo: f32) -> f32 {
+pub fn exp_nonpositive<M: Fma>(x: f32) -> f32 {
+    let (n, ni) = nearest_ln2_multiple::<M>(x);
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, x));
+    let v = (expm1_reduced::<M>(r) + 1.0) * pow2i(ni);
+    // below the bound 2^n is not a normal number (and for large |x| n is not even an integer);
+    // a NaN x compares false and keeps its NaN
+    if x < -87.68 {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// e^(hi + lo) = e^r 2^n for |hi + lo| < 2^20, as (e^r, n), with lo entering only the reduced
+/// argument, so a sum that would round in f32 keeps its low part (GELU's exponent is -x²/2 split
+/// that way).
+#[inline(always)]
+fn exp_of_sum<M: Fma>(hi: f32, lo: f32) -> (f32, i32) {
     let (n, ni) = nearest_ln2_multiple::<M>(hi + lo);
-    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, hi) + lo);
-    scale2(expm1_reduced::<M>(r) + 1.0, ni)
+    // the two halves side by side: a chain of two steps, not three
+    let r = M::fma(n, -LN2_HI, hi) + M::fma(n, -LN2_LO, lo);
+    (expm1_reduced::<M>(r) + 1.0, ni)
+}
+
+/// v 2^n for v in [0.7, 1.42] and n in [-190, 62]: 2^(n + 64), normal, is exact to apply, and the
+/// constant 2^-64 then rounds once, as `scale2` does, in one instruction fewer than its split.
+#[inline(always)]
+fn scale_low(v: f32, n: i32) -> f32 {
+    v * pow2i(n + 64) * f32::from_bits(63 << 23)
 }
 
 /// ln x (Cephes logf: x = m 2^e with m in [√½, √2), ln(m) from a degree-9 polynomial in m - 1,
@@ -119,10 +145,16 @@ pub fn ln(x: f32) -> f32 {
     }
 }
 
-/// 1 / (1 + e^-x).
+/// 1 / (1 + e^-x), with e^-x scaled by 2^n in one factor: `exp`'s result wherever it is normal.
+/// From x = 87 on, 1 + e^-x rounds to 1 anyway; from x = -88.38 on, 2^n is 2^128, whose bits are
+/// +inf's, so the result is 0 (the true values there are subnormal, below 4e-39).
 #[inline(always)]
 pub fn sigmoid<M: Fma>(x: f32) -> f32 {
-    1.0 / (1.0 + exp::<M>(-x))
+    // clamp keeps NaN
+    let z = (-x).clamp(-87.0, 89.0);
+    let (n, ni) = nearest_ln2_multiple::<M>(z);
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, z));
+    1.0 / (1.0 + (expm1_reduced::<M>(r) + 1.0) * pow2i(ni))
 }
 
 /// tanh |x| = d / (2 - d) with d = 1 - e^(-2|x|), the sign of x put back. One path for every
@@ -143,36 +175,35 @@ pub fn tanh<M: Fma>(x: f32) -> f32 {
     f32::from_bits((d / (2.0 - d)).to_bits() | (x.to_bits() & 0x8000_0000))
 }
 
-/// erfc(|x| / √2), Φ(-|x|) times 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
+/// Φ(-|x|) = erfc(|x| / √2) / 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
 /// every argument, so the far negative tail of GELU keeps its relative accuracy). Its exponent
 /// -x²/2 + p is passed as -h²/2 plus -(x - h)(x + h)/2 + p, with h = |x| cut to 12 significant bits
 /// so that h² is exact in f32: a rounded x / √2 or x² would cost up to x² * 2^-24 of relative
 /// error (1e-5 at x = -13).
 #[inline(always)]
-fn erfc_of_abs_over_sqrt2<M: Fma>(x: f32) -> f32 {
+fn normal_tail<M: Fma>(x: f32) -> f32 {
     // erfc(16 / √2) is far below f32's range; the bound keeps inf - inf out of (a - h)
     let a = x.abs().min(16.0);
     let u = 1.0 / (1.0 + 0.5 * std::f32::consts::FRAC_1_SQRT_2 * a);
-    let p = 0.170_872_77;
-    let p = M::fma(p, u, -0.822_152_23);
-    let p = M::fma(p, u, 1.488_515_9);
-    let p = M::fma(p, u, -1.135_204);
-    let p = M::fma(p, u, 0.278_868_07);
-    let p = M::fma(p, u, -0.186_288_06);
-    let p = M::fma(p, u, 0.096_784_18);
-    let p = M::fma(p, u, 0.374_091_96);
-    let p = M::fma(p, u, 1.000_023_7);
-    let p = M::fma(p, u, -1.265_512_2);
+    // the degree-9 polynomial in Estrin's form: 4 dependent steps after u², not 9
+    let (u2, u4) = (u * u, (u * u) * (u * u));
+    let q0 = M::fma(1.000_023_7, u, -1.265_512_2);
+    let q1 = M::fma(0.096_784_18, u, 0.374_091_96);
+    let q2 = M::fma(0.278_868_07, u, -0.186_288_06);
+    let q3 = M::fma(1.488_515_9, u, -1.135_204);
+    let q4 = M::fma(0.170_872_77, u, -0.822_152_23);
+    let p = M::fma(M::fma(q4, u4, M::fma(q3, u2, q2)), u4, M::fma(q1, u2, q0));
     let h = f32::from_bits(a.to_bits() & 0xffff_f000);
-    // the exponent is in [-130, 0] here, inside exp_of_sum's range
-    u * exp_of_sum::<M>(-0.5 * (h * h), M::fma(-0.5 * (a - h), a + h, p))
+    // the exponent is in [-130, 0] here: n - 1 is inside scale_low's range
+    let (er, n) = exp_of_sum::<M>(-0.5 * (h * h), M::fma(-0.5 * (a - h), a + h, p));
+    u * scale_low(er, n - 1)
 }
 
 /// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 taken on whichever side keeps it
 /// accurate.
 #[inline(always)]
 pub fn normal_cdf<M: Fma>(x: f32) -> f32 {
-    let tail = 0.5 * erfc_of_abs_over_sqrt2::<M>(x);
+    let tail = normal_tail::<M>(x);
     if x >= 0.0 {
         1.0 - tail
     } else {
@@ -219,7 +250,8 @@ pub fn gelu_tanh<M: Fma>(x: f32) -> f32 {
     // beyond these bounds e^e is infinite or 0 in f32 anyway; clamp keeps NaN
     let hi = (e as f32).clamp(-104.0, 89.0);
     let lo = (e - hi as f64) as f32;
-    x / (1.0 + exp_of_sum::<M>(hi, lo.clamp(-1.0, 1.0)))
+    let (er, n) = exp_of_sum::<M>(hi, lo.clamp(-1.0, 1.0));
+    x / (1.0 + scale2(er, n))
 }
 
 /// d gelu_tanh / dx = σ(2u) + x σ(2u) σ(-2u) 2√(2/π) (1 + 3 0.044715 x²): the derivative of
@@ -446,6 +478,21 @@ mod tests {
         // subnormal results keep their value
         let sub = exp::<M>(-100.0);
         assert!(sub > 0.0 && ((sub as f64) - (-100f64).exp()).abs() <= 1.5e-45);
+    }
+
+    #[test]
+    fn exp_nonpositive_is_exp_down_to_its_bound_and_0_below() {
+        exp_nonpositive_is_exp_down_to_its_bound_and_0_below_in::<Separate>();
+        exp_nonpositive_is_exp_down_to_its_bound_and_0_below_in::<Fused>();
+    }
+
+    fn exp_nonpositive_is_exp_down_to_its_bound_and_0_below_in<M: Fma>() {
+        for x in sweep(-200.0, 0.0) {
+            let want = if x < -87.68 { 0.0 } else { exp::<M>(x) };
+            assert_eq!(exp_nonpositive::<M>(x).to_bits(), want.to_bits(), "{x}");
+        }
+        assert_eq!((exp_nonpositive::<M>(0.0), exp_nonpositive::<M>(f32::NEG_INFINITY)), (1.0, 0.0));
+        assert!(exp_nonpositive::<M>(f32::NAN).is_nan());
     }
 
     #[test]
