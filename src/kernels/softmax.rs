@@ -1,6 +1,8 @@
 //! Softmax and log-softmax along one dim of a contiguous tensor seen as (outer, n, inner): the
 //! reduced dim has n entries `inner` apart. Max-subtracted, so large logits do not overflow; a NaN
 //! (ignored by the max) still reaches the sum, so its whole slice becomes NaN, as in PyTorch.
+//! Terms e^(x - max) below e^-87.68 (1.2e-38, subnormal) count as 0 (`vmath::exp_nonpositive`):
+//! they cannot change the sum, and softmax's outputs there are below 1.2e-38.
 
 use super::elementwise::PARALLEL_MIN;
 use super::simd::{lane_sum, multiversion, Fma};

@@ -32,10 +32,11 @@ fn pow2i(n: i32) -> f32 {
 const LN2_HI: f32 = 0.693_359_4; // ln 2 split so that n * LN2_HI is exact
 const LN2_LO: f32 = -2.121_944_4e-4;
 
-/// The integer n nearest x / ln 2 (|x| < 2^21), as an f32 and as an i32.
+/// The integer n nearest k x / ln 2 (|k x| < 2^21, k a power of 2, so that k x is exact and k
+/// does not wait for it), as an f32 and as an i32.
 #[inline(always)]
-fn nearest_ln2_multiple<M: Fma>(x: f32) -> (f32, i32) {
-    let t = M::fma(x, std::f32::consts::LOG2_E, ROUND_MAGIC);
+fn nearest_ln2_multiple<M: Fma>(x: f32, k: f32) -> (f32, i32) {
+    let t = M::fma(x, k * std::f32::consts::LOG2_E, ROUND_MAGIC);
     (t - ROUND_MAGIC, (t.to_bits() as i32) - (ROUND_MAGIC.to_bits() as i32))
 }
 
@@ -68,7 +69,7 @@ fn scale2(v: f32, n: i32) -> f32 {
 pub fn exp<M: Fma>(x: f32) -> f32 {
     // Beyond these bounds e^x is 0 or infinity in f32 anyway; clamp keeps NaN.
     let x = x.clamp(-104.0, 89.0);
-    let (n, ni) = nearest_ln2_multiple::<M>(x);
+    let (n, ni) = nearest_ln2_multiple::<M>(x, 1.0);
     // n * LN2_HI is exact, so fused or not the first step rounds the same
     let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, x));
     scale2(expm1_reduced::<M>(r) + 1.0, ni)
@@ -79,7 +80,7 @@ pub fn exp<M: Fma>(x: f32) -> f32 {
 /// and 0 below, where e^x < 1.2e-38 is subnormal. NaN propagates.
 #[inline(always)]
 pub fn exp_nonpositive<M: Fma>(x: f32) -> f32 {
-    let (n, ni) = nearest_ln2_multiple::<M>(x);
+    let (n, ni) = nearest_ln2_multiple::<M>(x, 1.0);
     let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, x));
     let v = (expm1_reduced::<M>(r) + 1.0) * pow2i(ni);
     // below the bound 2^n is not a normal number (and for large |x| n is not even an integer);
@@ -96,17 +97,10 @@ pub fn exp_nonpositive<M: Fma>(x: f32) -> f32 {
 /// that way).
 #[inline(always)]
 fn exp_of_sum<M: Fma>(hi: f32, lo: f32) -> (f32, i32) {
-    let (n, ni) = nearest_ln2_multiple::<M>(hi + lo);
+    let (n, ni) = nearest_ln2_multiple::<M>(hi + lo, 1.0);
     // the two halves side by side: a chain of two steps, not three
     let r = M::fma(n, -LN2_HI, hi) + M::fma(n, -LN2_LO, lo);
     (expm1_reduced::<M>(r) + 1.0, ni)
-}
-
-/// v 2^n for v in [0.7, 1.42] and n in [-190, 62]: 2^(n + 64), normal, is exact to apply, and the
-/// constant 2^-64 then rounds once, as `scale2` does, in one instruction fewer than its split.
-#[inline(always)]
-fn scale_low(v: f32, n: i32) -> f32 {
-    v * pow2i(n + 64) * f32::from_bits(63 << 23)
 }
 
 /// ln x (Cephes logf: x = m 2^e with m in [√½, √2), ln(m) from a degree-9 polynomial in m - 1,
@@ -152,9 +146,10 @@ pub fn ln(x: f32) -> f32 {
 pub fn sigmoid<M: Fma>(x: f32) -> f32 {
     // clamp keeps NaN
     let z = (-x).clamp(-87.0, 89.0);
-    let (n, ni) = nearest_ln2_multiple::<M>(z);
+    let (n, ni) = nearest_ln2_multiple::<M>(z, 1.0);
     let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, z));
-    1.0 / (1.0 + (expm1_reduced::<M>(r) + 1.0) * pow2i(ni))
+    // e^r 2^n is exact (or +inf), so the fused 1 + e^r 2^n rounds as 1 + e^-x does
+    1.0 / M::fma(expm1_reduced::<M>(r) + 1.0, pow2i(ni), 1.0)
 }
 
 /// tanh |x| = d / (2 - d) with d = 1 - e^(-2|x|), the sign of x put back. One path for every
@@ -166,13 +161,14 @@ pub fn tanh<M: Fma>(x: f32) -> f32 {
     // tanh is 1 in f32 from 9.1 on; the bound keeps 2^n normal and NaN (a > 10 is false)
     let a = x.abs();
     let a = if a > 10.0 { 10.0 } else { a };
-    let y = -2.0 * a;
-    let (n, ni) = nearest_ln2_multiple::<M>(y);
-    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, y));
+    let (n, ni) = nearest_ln2_multiple::<M>(a, -2.0);
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, -2.0 * a));
     let s = pow2i(ni);
-    let d = M::fma(-s, expm1_reduced::<M>(r), 1.0 - s);
-    // d / (2 - d) is +0 or positive, so or-ing in x's sign bit is its copysign
-    f32::from_bits((d / (2.0 - d)).to_bits() | (x.to_bits() & 0x8000_0000))
+    let m = expm1_reduced::<M>(r);
+    // 2 - d = 1 + e^(-2|x|) formed alongside d, not after it
+    let (d, e) = (M::fma(-s, m, 1.0 - s), M::fma(s, m, 1.0 + s));
+    // d / e is +0 or positive, so or-ing in x's sign bit is its copysign
+    f32::from_bits((d / e).to_bits() | (x.to_bits() & 0x8000_0000))
 }
 
 /// Φ(-|x|) = erfc(|x| / √2) / 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
@@ -194,9 +190,12 @@ fn normal_tail<M: Fma>(x: f32) -> f32 {
     let q4 = M::fma(0.170_872_77, u, -0.822_152_23);
     let p = M::fma(M::fma(q4, u4, M::fma(q3, u2, q2)), u4, M::fma(q1, u2, q0));
     let h = f32::from_bits(a.to_bits() & 0xffff_f000);
-    // the exponent is in [-130, 0] here: n - 1 is inside scale_low's range
+    // the exponent is in [-130, 0] here, so u 2^(n + 63) is normal and exact, and it is ready
+    // before e^r: one multiply by e^r rounds (to `u (e^r 2^(n - 1))`, the product of two
+    // `exp_of_sum` and `scale2` rounded), and the constant 2^-64 is exact unless the result is
+    // subnormal; two instructions fewer than scale2's split and a multiply.
     let (er, n) = exp_of_sum::<M>(-0.5 * (h * h), M::fma(-0.5 * (a - h), a + h, p));
-    u * scale_low(er, n - 1)
+    er * (u * pow2i(n + 63)) * f32::from_bits(63 << 23)
 }
 
 /// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 taken on whichever side keeps it
