@@ -92,7 +92,7 @@ pub fn exp_nonpositive<M: Fma>(x: f32) -> f32 {
     }
 }
 
-/// e^(hi + lo) = e^r 2^n for |hi + lo| < 2^20, as (e^r, n), with lo entering only the reduced
+/// e^(hi + lo) = (1 + m) 2^n for |hi + lo| < 2^20, as (m, n), with lo entering only the reduced
 /// argument, so a sum that would round in f32 keeps its low part (GELU's exponent is -x²/2 split
 /// that way).
 #[inline(always)]
@@ -100,7 +100,7 @@ fn exp_of_sum<M: Fma>(hi: f32, lo: f32) -> (f32, i32) {
     let (n, ni) = nearest_ln2_multiple::<M>(hi + lo, 1.0);
     // the two halves side by side: a chain of two steps, not three
     let r = M::fma(n, -LN2_HI, hi) + M::fma(n, -LN2_LO, lo);
-    (expm1_reduced::<M>(r) + 1.0, ni)
+    (expm1_reduced::<M>(r), ni)
 }
 
 /// ln x (Cephes logf: x = m 2^e with m in [√½, √2), ln(m) from a degree-9 polynomial in m - 1,
@@ -162,7 +162,9 @@ pub fn tanh<M: Fma>(x: f32) -> f32 {
     let a = x.abs();
     let a = if a > 10.0 { 10.0 } else { a };
     let (n, ni) = nearest_ln2_multiple::<M>(a, -2.0);
-    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, -2.0 * a));
+    // one step with ln 2 rounded to f32: its error, 2e-9 per unit of n (n >= -29), costs at most
+    // 4e-9 relative where e^(-2|x|) matters (n >= -2), and goes with e^(-2|x|) beyond
+    let r = M::fma(n, -std::f32::consts::LN_2, -2.0 * a);
     let s = pow2i(ni);
     let m = expm1_reduced::<M>(r);
     // 2 - d = 1 + e^(-2|x|) formed alongside d, not after it
@@ -171,31 +173,35 @@ pub fn tanh<M: Fma>(x: f32) -> f32 {
     f32::from_bits((d / e).to_bits() | (x.to_bits() & 0x8000_0000))
 }
 
-/// Φ(-|x|) = erfc(|x| / √2) / 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
-/// every argument, so the far negative tail of GELU keeps its relative accuracy). Its exponent
-/// -x²/2 + p is passed as -h²/2 plus -(x - h)(x + h)/2 + p, with h = |x| cut to 12 significant bits
-/// so that h² is exact in f32: a rounded x / √2 or x² would cost up to x² * 2^-24 of relative
-/// error (1e-5 at x = -13).
+/// Φ(-|x|) = erfc(z) / 2 with z = |x| / √2, as u g(u) e^(-z²) / 2: u = 1 / (1 + z / 2) (the
+/// variable of Numerical Recipes' erfcc) and g(u) = erfc(z) e^(z²) / u, smooth on u in (0.14, 1]
+/// (|x| <= 16), a degree-10 polynomial fitted to a relative error of 4.4e-9 (in f64; the tests
+/// below bound the f32 result), so the far negative tail of GELU keeps its relative accuracy.
+/// e^(-z²) does not wait for the division and g (erfcc's exponent did), so the two run side by
+/// side. Its exponent -x²/2 is passed as -h²/2 plus -(x - h)(x + h)/2, with h = |x| cut to 12
+/// significant bits so that h² is exact in f32: a rounded x / √2 or x² would cost up to
+/// x² * 2^-24 of relative error (1e-5 at x = -13).
 #[inline(always)]
 fn normal_tail<M: Fma>(x: f32) -> f32 {
     // erfc(16 / √2) is far below f32's range; the bound keeps inf - inf out of (a - h)
     let a = x.abs().min(16.0);
     let u = 1.0 / (1.0 + 0.5 * std::f32::consts::FRAC_1_SQRT_2 * a);
-    // the degree-9 polynomial in Estrin's form: 4 dependent steps after u², not 9
+    // g(u) = erfc(z) e^(z²) / u, z = a / √2: a degree-10 fit in u, in Estrin's form
     let (u2, u4) = (u * u, (u * u) * (u * u));
-    let q0 = M::fma(1.000_023_7, u, -1.265_512_2);
-    let q1 = M::fma(0.096_784_18, u, 0.374_091_96);
-    let q2 = M::fma(0.278_868_07, u, -0.186_288_06);
-    let q3 = M::fma(1.488_515_9, u, -1.135_204);
-    let q4 = M::fma(0.170_872_77, u, -0.822_152_23);
-    let p = M::fma(M::fma(q4, u4, M::fma(q3, u2, q2)), u4, M::fma(q1, u2, q0));
+    let q0 = M::fma(2.821_747_957e-1, u, 2.820_917_594e-1);
+    let q1 = M::fma(1.809_631_200e-1, u, 2.459_763_353e-1);
+    let q2 = M::fma(-5.165_550_255e-3, u, 7.177_731_426e-2);
+    let q3 = M::fma(-3.587_359_537e-1, u, 4.314_066_552e-2);
+    let q4 = M::fma(-2.091_372_178e-1, u, 4.280_717_946e-1);
+    let q4 = M::fma(3.884_294_162e-2, u2, q4);
+    let g = M::fma(M::fma(q4, u4, M::fma(q3, u2, q2)), u4, M::fma(q1, u2, q0));
     let h = f32::from_bits(a.to_bits() & 0xffff_f000);
-    // the exponent is in [-130, 0] here, so u 2^(n + 63) is normal and exact, and it is ready
-    // before e^r: one multiply by e^r rounds (to `u (e^r 2^(n - 1))`, the product of two
-    // `exp_of_sum` and `scale2` rounded), and the constant 2^-64 is exact unless the result is
-    // subnormal; two instructions fewer than scale2's split and a multiply.
-    let (er, n) = exp_of_sum::<M>(-0.5 * (h * h), M::fma(-0.5 * (a - h), a + h, p));
-    er * (u * pow2i(n + 63)) * f32::from_bits(63 << 23)
+    // the exponent is in [-128, 0] here, so w = u g 2^(n + 63) is normal, exact once u g has
+    // rounded, and ready before e^r - 1 = m: w + w m rounds once, and the constant 2^-64 is exact
+    // unless the result is subnormal (three instructions fewer than scale2's split and 1 + m)
+    let (m, n) = exp_of_sum::<M>(-0.5 * (h * h), -0.5 * (a - h) * (a + h));
+    let w = (u * g) * pow2i(n + 63);
+    M::fma(w, m, w) * f32::from_bits(63 << 23)
 }
 
 /// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 taken on whichever side keeps it
@@ -249,8 +255,8 @@ pub fn gelu_tanh<M: Fma>(x: f32) -> f32 {
     // beyond these bounds e^e is infinite or 0 in f32 anyway; clamp keeps NaN
     let hi = (e as f32).clamp(-104.0, 89.0);
     let lo = (e - hi as f64) as f32;
-    let (er, n) = exp_of_sum::<M>(hi, lo.clamp(-1.0, 1.0));
-    x / (1.0 + scale2(er, n))
+    let (m, n) = exp_of_sum::<M>(hi, lo.clamp(-1.0, 1.0));
+    x / (1.0 + scale2(m + 1.0, n))
 }
 
 /// d gelu_tanh / dx = σ(2u) + x σ(2u) σ(-2u) 2√(2/π) (1 + 3 0.044715 x²): the derivative of
