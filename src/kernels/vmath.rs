@@ -526,6 +526,9 @@ mod tests {
         assert_eq!((tanh::<M>(f32::INFINITY), tanh::<M>(f32::NEG_INFINITY), sigmoid::<M>(f32::NEG_INFINITY)), (1.0, -1.0, 0.0));
         assert!(tanh::<M>(f32::NAN).is_nan() && sigmoid::<M>(f32::NAN).is_nan());
         assert_eq!(tanh::<M>(-0.0).to_bits(), (-0.0f32).to_bits());
+        // sigmoid's single scale: subnormal results down to -88.38, 0 from there on
+        assert!(sigmoid::<M>(-88.3) > 0.0 && sigmoid::<M>(-88.3) < 5e-39);
+        assert_eq!(sigmoid::<M>(-88.4), 0.0);
     }
 
     #[test]
