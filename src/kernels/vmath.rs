@@ -169,8 +169,9 @@ pub fn tanh<M: Fma>(x: f32) -> f32 {
     let m = expm1_reduced::<M>(r);
     // 2 - d = 1 + e^(-2|x|) formed alongside d, not after it
     let (d, e) = (M::fma(-s, m, 1.0 - s), M::fma(s, m, 1.0 + s));
-    // d / e is +0 or positive, so or-ing in x's sign bit is its copysign
-    f32::from_bits((d / e).to_bits() | (x.to_bits() & 0x8000_0000))
+    // d is +0 or positive, so or-ing in x's sign bit is its copysign, done before the division
+    // (beside e) rather than after it
+    f32::from_bits(d.to_bits() | (x.to_bits() & 0x8000_0000)) / e
 }
 
 /// Φ(-|x|) = erfc(z) / 2 with z = |x| / √2, as u g(u) e^(-z²) / 2: u = 1 / (1 + z / 2) (the
