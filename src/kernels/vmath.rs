@@ -189,12 +189,12 @@ fn normal_tail<M: Fma>(x: f32) -> f32 {
     let u = 1.0 / (1.0 + 0.5 * std::f32::consts::FRAC_1_SQRT_2 * a);
     // g(u) = erfc(z) e^(z²) / u, z = a / √2: a degree-10 fit in u, in Estrin's form
     let (u2, u4) = (u * u, (u * u) * (u * u));
-    let q0 = M::fma(2.821_747_957e-1, u, 2.820_917_594e-1);
-    let q1 = M::fma(1.809_631_200e-1, u, 2.459_763_353e-1);
-    let q2 = M::fma(-5.165_550_255e-3, u, 7.177_731_426e-2);
-    let q3 = M::fma(-3.587_359_537e-1, u, 4.314_066_552e-2);
-    let q4 = M::fma(-2.091_372_178e-1, u, 4.280_717_946e-1);
-    let q4 = M::fma(3.884_294_162e-2, u2, q4);
+    let q0 = M::fma(2.821_748e-1, u, 2.820_917_7e-1);
+    let q1 = M::fma(1.809_631_1e-1, u, 2.459_763_3e-1);
+    let q2 = M::fma(-5.165_550_4e-3, u, 7.177_731_4e-2);
+    let q3 = M::fma(-3.587_359_5e-1, u, 4.314_066_5e-2);
+    let q4 = M::fma(-2.091_372_2e-1, u, 4.280_718e-1);
+    let q4 = M::fma(3.884_294_3e-2, u2, q4);
     let g = M::fma(M::fma(q4, u4, M::fma(q3, u2, q2)), u4, M::fma(q1, u2, q0));
     let h = f32::from_bits(a.to_bits() & 0xffff_f000);
     // the exponent is in [-128, 0] here, so w = u g 2^(n + 63) is normal, exact once u g has
