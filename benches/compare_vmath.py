@@ -3,7 +3,10 @@ thread, timed in CPU time of the calling thread, against libinfer's `cargo bench
 in the same run: CPU time per element holds on a loaded machine where wall-clock ratios swing.
 
     python3 benches/compare_vmath.py
-With intra_op_num_threads = 1, ONNX Runtime runs its kernels on the calling thread, so
+    python3 benches/compare_vmath.py OLD_BENCH_BINARY NEW_BENCH_BINARY --rounds 3
+The second form runs the given `vmath` bench binaries (kept copies of target/release/deps/vmath-*)
+instead of cargo, alternating them with ONNX Runtime for each round, to A/B two builds on a
+shared machine. With intra_op_num_threads = 1, ONNX Runtime runs its kernels on the calling thread, so
 time.thread_time() counts all of their work (and the session's per-run overhead, small at 256k
 elements).
 """
@@ -46,8 +49,9 @@ def ort_times():
     return out
 
 
-def libinfer_times():
-    res = subprocess.run(["cargo", "bench", "--quiet", "--bench", "vmath"], capture_output=True, text=True, check=True)
+def libinfer_times(binary=None):
+    cmd = [binary, "--bench"] if binary else ["cargo", "bench", "--quiet", "--bench", "vmath"]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     out = {}
     for line in res.stdout.splitlines():
         parts = line.split()
@@ -57,12 +61,21 @@ def libinfer_times():
 
 
 def main():
-    header, ours = libinfer_times()
-    theirs = ort_times()
-    print(f"{header}; load average {os.getloadavg()[0]:.2f}")
-    print(f"{'op':<12} {'libinfer':>9} {'ORT':>9} {'ratio':>7}")
-    for op in OPS:
-        print(f"{op:<12} {ours[op]:9.3f} {theirs[op]:9.3f} {ours[op] / theirs[op]:6.2f}x")
+    args = sys.argv[1:]
+    rounds = 1
+    if "--rounds" in args:
+        i = args.index("--rounds")
+        rounds = int(args[i + 1])
+        del args[i : i + 2]
+    binaries = args or [None]
+    for r in range(rounds):
+        theirs = ort_times()
+        for b in binaries:
+            header, ours = libinfer_times(b)
+            print(f"{header}; load average {os.getloadavg()[0]:.2f}" + (f"; round {r + 1}, {b}" if b else ""))
+            print(f"{'op':<12} {'libinfer':>9} {'ORT':>9} {'ratio':>7}")
+            for op in OPS:
+                print(f"{op:<12} {ours[op]:9.3f} {theirs[op]:9.3f} {ours[op] / theirs[op]:6.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 //! Softmax and log-softmax along one dim of a contiguous tensor seen as (outer, n, inner): the
 //! reduced dim has n entries `inner` apart. Max-subtracted, so large logits do not overflow; a NaN
 //! (ignored by the max) still reaches the sum, so its whole slice becomes NaN, as in PyTorch.
+//! Terms e^(x - max) below e^-87.68 (1.2e-38, subnormal) count as 0 (`vmath::exp_nonpositive`):
+//! they cannot change the sum, and softmax's outputs there are below 1.2e-38.
 
 use super::elementwise::PARALLEL_MIN;
 use super::simd::{lane_sum, multiversion, Fma};
-use super::vmath::exp;
+use super::vmath::{exp, exp_nonpositive};
 use crate::parallel::{self, Disjoint};
 
 /// Lanes of the reductions below: independent accumulators LLVM keeps in one vector register.
@@ -46,7 +48,9 @@ pub fn row_max(x: &[f32]) -> f32 {
     let rest = chunks.remainder();
     for c in chunks {
         for (m, &v) in lanes.iter_mut().zip(c) {
-            *m = m.max(v);
+            // one vmaxps: f32::max's NaN handling costs two more instructions per vector, and the
+            // lanes need none (they are never NaN, and a NaN v compares false and is skipped)
+            *m = if v > *m { v } else { *m };
         }
     }
     rest.iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &v| m.max(v))
@@ -64,6 +68,22 @@ multiversion! {
 /// vectors (summing each term in f64 halved the vector width of the whole loop).
 const BLOCK: usize = 16 * LANES;
 
+/// Σ lanes in f64, pairwise: four vector steps, where a running sum was a chain of 16 dependent
+/// adds (a quarter of a cycle per softmax term), and holding f64 totals in the loop instead left
+/// too few registers for e^x.
+#[inline(always)]
+fn pairwise_sum(lanes: [f32; LANES]) -> f64 {
+    let mut s = lanes.map(|v| v as f64);
+    let mut w = LANES / 2;
+    while w > 0 {
+        for i in 0..w {
+            s[i] += s[i + w];
+        }
+        w /= 2;
+    }
+    s[0]
+}
+
 /// out = e^(x - m); returns Σ out (f32 lanes per block of 256 terms, blocks summed in f64).
 #[inline(always)]
 fn row_exp_sum<M: Fma>(out: &mut [f32], x: &[f32], m: f32) -> f64 {
@@ -75,15 +95,15 @@ fn row_exp_sum<M: Fma>(out: &mut [f32], x: &[f32], m: f32) -> f64 {
         let rest = chunks.remainder();
         for (o, c) in (&mut outs).zip(chunks) {
             for ((s, y), &v) in lanes.iter_mut().zip(o).zip(c) {
-                *y = exp::<M>(v - m);
+                *y = exp_nonpositive::<M>(v - m);
                 *s += *y;
             }
         }
         for ((s, y), &v) in lanes.iter_mut().zip(outs.into_remainder()).zip(rest) {
-            *y = exp::<M>(v - m);
+            *y = exp_nonpositive::<M>(v - m);
             *s += *y;
         }
-        total += lanes.iter().map(|&s| s as f64).sum::<f64>();
+        total += pairwise_sum(lanes);
     }
     total
 }
@@ -138,7 +158,7 @@ fn columns_forward<M: Fma>(out: &mut [f32], x: &[f32], (outer, n, inner): (usize
             // by x - max - ln(sum) (log_softmax).
             for (or, xr) in ob.chunks_exact_mut(inner).zip(xb.chunks_exact(inner)) {
                 for (((y, s), &m), &v) in or[cols.clone()].iter_mut().zip(sum.iter_mut()).zip(&*max).zip(&xr[cols.clone()]) {
-                    *y = exp::<M>(v - m);
+                    *y = exp_nonpositive::<M>(v - m);
                     *s += *y as f64;
                 }
             }

@@ -29,38 +29,78 @@ fn pow2i(n: i32) -> f32 {
     f32::from_bits(((n + 127) << 23) as u32)
 }
 
-/// e^x (Cephes expf: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial for e^r, in Horner
-/// form: 9 multiply-adds). The scale 2^n is applied as two factors, so results that are
-/// subnormal, and the overflow to infinity, come out right without branches.
+const LN2_HI: f32 = 0.693_359_4; // ln 2 split so that n * LN2_HI is exact
+const LN2_LO: f32 = -2.121_944_4e-4;
+
+/// The integer n nearest k x / ln 2 (|k x| < 2^21, k a power of 2, so that k x is exact and k
+/// does not wait for it), as an f32 and as an i32.
+#[inline(always)]
+fn nearest_ln2_multiple<M: Fma>(x: f32, k: f32) -> (f32, i32) {
+    let t = M::fma(x, k * std::f32::consts::LOG2_E, ROUND_MAGIC);
+    (t - ROUND_MAGIC, (t.to_bits() as i32) - (ROUND_MAGIC.to_bits() as i32))
+}
+
+/// e^r - 1 for |r| <= ln2/2, as r + r² p(r) with Cephes expf's degree-5 p. p is evaluated in
+/// Estrin's form (three independent pairs, then r²): the same terms as Horner's, but a chain of
+/// 4 dependent operations instead of 6, so more vectors are in flight; p's rounding is scaled by
+/// r² <= 0.12 in the result, so the order does not show in the ulp bounds.
+#[inline(always)]
+fn expm1_reduced<M: Fma>(r: f32) -> f32 {
+    let r2 = r * r;
+    let a = M::fma(1.666_666_5e-1, r, 5e-1);
+    let b = M::fma(8.333_452e-3, r, 4.166_579_6e-2);
+    let c = M::fma(1.987_569_1e-4, r, 1.398_199_9e-3);
+    let p = M::fma(M::fma(c, r2, b), r2, a);
+    M::fma(p, r2, r)
+}
+
+/// v 2^n for v in [0.7, 1.42] and n in [-150, 128]: two factors, so that results that are
+/// subnormal, and the overflow to infinity, come out right without branches. The first,
+/// 2^(n/2), goes straight into v's exponent bits (exact, as the product stays normal).
+#[inline(always)]
+fn scale2(v: f32, n: i32) -> f32 {
+    let half = n >> 1;
+    f32::from_bits((v.to_bits() as i32 + (half << 23)) as u32) * pow2i(n - half)
+}
+
+/// e^x (Cephes expf: x = n ln2 + r with |r| <= ln2/2, a degree-7 polynomial for e^r, summed as
+/// 1 + (r + r² p(r)) so that the small terms are added first).
 #[inline(always)]
 pub fn exp<M: Fma>(x: f32) -> f32 {
     // Beyond these bounds e^x is 0 or infinity in f32 anyway; clamp keeps NaN.
-    exp_of_sum::<M>(x.clamp(-104.0, 89.0), 0.0)
+    let x = x.clamp(-104.0, 89.0);
+    let (n, ni) = nearest_ln2_multiple::<M>(x, 1.0);
+    // n * LN2_HI is exact, so fused or not the first step rounds the same
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, x));
+    scale2(expm1_reduced::<M>(r) + 1.0, ni)
 }
 
-/// e^(hi + lo) for hi + lo in [-250, 89], with lo entering only the reduced argument, so a sum
-/// that would round in f32 keeps its low part (GELU's exponent is -x²/2 split that way).
+/// e^x for x <= 0 (softmax's terms, x - max), with one scale factor: bit-identical to `exp` from
+/// x = -87.68 up (down to there 2^n is normal, and one rounding of e^r 2^n is all `exp` does too),
+/// and 0 below, where e^x < 1.2e-38 is subnormal. NaN propagates.
 #[inline(always)]
-fn exp_of_sum<M: Fma>(hi: f32, lo: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4; // ln 2 split so that n * LN2_HI is exact
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    let t = M::fma(hi + lo, LOG2E, ROUND_MAGIC);
-    let n = t - ROUND_MAGIC;
-    let ni = (t.to_bits() as i32) - (ROUND_MAGIC.to_bits() as i32);
-    // n * LN2_HI is exact, so fused or not the first step rounds the same
-    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, hi) + lo);
-    let p = 1.987_569_1e-4;
-    let p = M::fma(p, r, 1.398_199_9e-3);
-    let p = M::fma(p, r, 8.333_452e-3);
-    let p = M::fma(p, r, 4.166_579_6e-2);
-    let p = M::fma(p, r, 1.666_666_5e-1);
-    let p = M::fma(p, r, 5e-1);
-    // p r² + r + 1, the small terms summed first (Horner's (p r + 1) r + 1 would round near 1
-    // twice)
-    let er = M::fma(p, r * r, r) + 1.0;
-    let half = ni >> 1;
-    er * pow2i(half) * pow2i(ni - half)
+pub fn exp_nonpositive<M: Fma>(x: f32) -> f32 {
+    let (n, ni) = nearest_ln2_multiple::<M>(x, 1.0);
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, x));
+    let v = (expm1_reduced::<M>(r) + 1.0) * pow2i(ni);
+    // below the bound 2^n is not a normal number (and for large |x| n is not even an integer);
+    // a NaN x compares false and keeps its NaN
+    if x < -87.68 {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// e^(hi + lo) = (1 + m) 2^n for |hi + lo| < 2^20, as (m, n), with lo entering only the reduced
+/// argument, so a sum that would round in f32 keeps its low part (GELU's exponent is -x²/2 split
+/// that way).
+#[inline(always)]
+fn exp_of_sum<M: Fma>(hi: f32, lo: f32) -> (f32, i32) {
+    let (n, ni) = nearest_ln2_multiple::<M>(hi + lo, 1.0);
+    // the two halves side by side: a chain of two steps, not three
+    let r = M::fma(n, -LN2_HI, hi) + M::fma(n, -LN2_LO, lo);
+    (expm1_reduced::<M>(r), ni)
 }
 
 /// ln x (Cephes logf: x = m 2^e with m in [√½, √2), ln(m) from a degree-9 polynomial in m - 1,
@@ -99,59 +139,77 @@ pub fn ln(x: f32) -> f32 {
     }
 }
 
-/// 1 / (1 + e^-x).
+/// 1 / (1 + e^-x), with e^-x scaled by 2^n in one factor: `exp`'s result wherever it is normal.
+/// From x = 87 on, 1 + e^-x rounds to 1 anyway; from x = -88.38 on, 2^n is 2^128, whose bits are
+/// +inf's, so the result is 0 (the true values there are subnormal, below 4e-39).
 #[inline(always)]
 pub fn sigmoid<M: Fma>(x: f32) -> f32 {
-    1.0 / (1.0 + exp::<M>(-x))
+    // clamp keeps NaN
+    let z = (-x).clamp(-87.0, 89.0);
+    let (n, ni) = nearest_ln2_multiple::<M>(z, 1.0);
+    let r = M::fma(n, -LN2_LO, M::fma(n, -LN2_HI, z));
+    // e^r 2^n is exact (or +inf), so the fused 1 + e^r 2^n rounds as 1 + e^-x does
+    1.0 / M::fma(expm1_reduced::<M>(r) + 1.0, pow2i(ni), 1.0)
 }
 
-/// tanh: an odd polynomial near 0 (Cephes tanhf, where 1 - 2 / (e^2x + 1) would cancel), that
-/// formula elsewhere.
+/// tanh |x| = d / (2 - d) with d = 1 - e^(-2|x|), the sign of x put back. One path for every
+/// argument: d is formed as (1 - 2^n) - 2^n (e^r - 1) from the reduced r, so it keeps its relative
+/// accuracy near 0 where 1 - e^(-2|x|) would cancel; 2^n is exact, so fused or not that step
+/// rounds once.
 #[inline(always)]
 pub fn tanh<M: Fma>(x: f32) -> f32 {
+    // tanh is 1 in f32 from 9.1 on; the bound keeps 2^n normal and NaN (a > 10 is false)
     let a = x.abs();
-    let z = x * x;
-    let p = -5.704_988_7e-3;
-    let p = M::fma(p, z, 2.063_909e-2);
-    let p = M::fma(p, z, -5.373_971_6e-2);
-    let p = M::fma(p, z, 1.333_144_2e-1);
-    let p = M::fma(p, z, -3.333_328e-1);
-    let near0 = M::fma(p * z, a, a);
-    let far = 1.0 - 2.0 / (exp::<M>(2.0 * a) + 1.0);
-    // one copysign for both sides: a + a z p keeps +0, and x's sign is put back once
-    (if a < 0.625 { near0 } else { far }).copysign(x)
+    let a = if a > 10.0 { 10.0 } else { a };
+    let (n, ni) = nearest_ln2_multiple::<M>(a, -2.0);
+    // one step with ln 2 rounded to f32: its error, 2e-9 per unit of n (n >= -29), costs at most
+    // 4e-9 relative where e^(-2|x|) matters (n >= -2), and goes with e^(-2|x|) beyond
+    let r = M::fma(n, -std::f32::consts::LN_2, -2.0 * a);
+    let s = pow2i(ni);
+    let m = expm1_reduced::<M>(r);
+    // 2 - d = 1 + e^(-2|x|) formed alongside d, not after it
+    let (d, e) = (M::fma(-s, m, 1.0 - s), M::fma(s, m, 1.0 + s));
+    // d is +0 or positive, so or-ing in x's sign bit is its copysign, done before the division
+    // (beside e) rather than after it
+    f32::from_bits(d.to_bits() | (x.to_bits() & 0x8000_0000)) / e
 }
 
-/// erfc(|x| / √2), Φ(-|x|) times 2 (Numerical Recipes' erfcc: relative error below 1.2e-7 for
-/// every argument, so the far negative tail of GELU keeps its relative accuracy). Its exponent
-/// -x²/2 + p is passed as -h²/2 plus -(x - h)(x + h)/2 + p, with h = |x| cut to 12 significant bits
-/// so that h² is exact in f32: a rounded x / √2 or x² would cost up to x² * 2^-24 of relative
-/// error (1e-5 at x = -13).
+/// Φ(-|x|) = erfc(z) / 2 with z = |x| / √2, as u g(u) e^(-z²) / 2: u = 1 / (1 + z / 2) (the
+/// variable of Numerical Recipes' erfcc) and g(u) = erfc(z) e^(z²) / u, smooth on u in (0.14, 1]
+/// (|x| <= 16), a degree-10 polynomial fitted to a relative error of 4.4e-9 (in f64; the tests
+/// below bound the f32 result), so the far negative tail of GELU keeps its relative accuracy.
+/// e^(-z²) does not wait for the division and g (erfcc's exponent did), so the two run side by
+/// side. Its exponent -x²/2 is passed as -h²/2 plus -(x - h)(x + h)/2, with h = |x| cut to 12
+/// significant bits so that h² is exact in f32: a rounded x / √2 or x² would cost up to
+/// x² * 2^-24 of relative error (1e-5 at x = -13).
 #[inline(always)]
-fn erfc_of_abs_over_sqrt2<M: Fma>(x: f32) -> f32 {
+fn normal_tail<M: Fma>(x: f32) -> f32 {
     // erfc(16 / √2) is far below f32's range; the bound keeps inf - inf out of (a - h)
     let a = x.abs().min(16.0);
     let u = 1.0 / (1.0 + 0.5 * std::f32::consts::FRAC_1_SQRT_2 * a);
-    let p = 0.170_872_77;
-    let p = M::fma(p, u, -0.822_152_23);
-    let p = M::fma(p, u, 1.488_515_9);
-    let p = M::fma(p, u, -1.135_204);
-    let p = M::fma(p, u, 0.278_868_07);
-    let p = M::fma(p, u, -0.186_288_06);
-    let p = M::fma(p, u, 0.096_784_18);
-    let p = M::fma(p, u, 0.374_091_96);
-    let p = M::fma(p, u, 1.000_023_7);
-    let p = M::fma(p, u, -1.265_512_2);
+    // g(u) = erfc(z) e^(z²) / u, z = a / √2: a degree-10 fit in u, in Estrin's form
+    let (u2, u4) = (u * u, (u * u) * (u * u));
+    let q0 = M::fma(2.821_748e-1, u, 2.820_917_7e-1);
+    let q1 = M::fma(1.809_631_1e-1, u, 2.459_763_3e-1);
+    let q2 = M::fma(-5.165_550_4e-3, u, 7.177_731_4e-2);
+    let q3 = M::fma(-3.587_359_5e-1, u, 4.314_066_5e-2);
+    let q4 = M::fma(-2.091_372_2e-1, u, 4.280_718e-1);
+    let q4 = M::fma(3.884_294_3e-2, u2, q4);
+    let g = M::fma(M::fma(q4, u4, M::fma(q3, u2, q2)), u4, M::fma(q1, u2, q0));
     let h = f32::from_bits(a.to_bits() & 0xffff_f000);
-    // the exponent is in [-130, 0] here, inside exp_of_sum's range
-    u * exp_of_sum::<M>(-0.5 * (h * h), M::fma(-0.5 * (a - h), a + h, p))
+    // the exponent is in [-128, 0] here, so w = u g 2^(n + 63) is normal, exact once u g has
+    // rounded, and ready before e^r - 1 = m: w + w m rounds once, and the constant 2^-64 is exact
+    // unless the result is subnormal (three instructions fewer than scale2's split and 1 + m)
+    let (m, n) = exp_of_sum::<M>(-0.5 * (h * h), -0.5 * (a - h) * (a + h));
+    let w = (u * g) * pow2i(n + 63);
+    M::fma(w, m, w) * f32::from_bits(63 << 23)
 }
 
 /// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 taken on whichever side keeps it
 /// accurate.
 #[inline(always)]
 pub fn normal_cdf<M: Fma>(x: f32) -> f32 {
-    let tail = 0.5 * erfc_of_abs_over_sqrt2::<M>(x);
+    let tail = normal_tail::<M>(x);
     if x >= 0.0 {
         1.0 - tail
     } else {
@@ -198,7 +256,8 @@ pub fn gelu_tanh<M: Fma>(x: f32) -> f32 {
     // beyond these bounds e^e is infinite or 0 in f32 anyway; clamp keeps NaN
     let hi = (e as f32).clamp(-104.0, 89.0);
     let lo = (e - hi as f64) as f32;
-    x / (1.0 + exp_of_sum::<M>(hi, lo.clamp(-1.0, 1.0)))
+    let (m, n) = exp_of_sum::<M>(hi, lo.clamp(-1.0, 1.0));
+    x / (1.0 + scale2(m + 1.0, n))
 }
 
 /// d gelu_tanh / dx = σ(2u) + x σ(2u) σ(-2u) 2√(2/π) (1 + 3 0.044715 x²): the derivative of
@@ -428,6 +487,21 @@ mod tests {
     }
 
     #[test]
+    fn exp_nonpositive_is_exp_down_to_its_bound_and_0_below() {
+        exp_nonpositive_is_exp_down_to_its_bound_and_0_below_in::<Separate>();
+        exp_nonpositive_is_exp_down_to_its_bound_and_0_below_in::<Fused>();
+    }
+
+    fn exp_nonpositive_is_exp_down_to_its_bound_and_0_below_in<M: Fma>() {
+        for x in sweep(-200.0, 0.0) {
+            let want = if x < -87.68 { 0.0 } else { exp::<M>(x) };
+            assert_eq!(exp_nonpositive::<M>(x).to_bits(), want.to_bits(), "{x}");
+        }
+        assert_eq!((exp_nonpositive::<M>(0.0), exp_nonpositive::<M>(f32::NEG_INFINITY)), (1.0, 0.0));
+        assert!(exp_nonpositive::<M>(f32::NAN).is_nan());
+    }
+
+    #[test]
     fn ln_is_within_1_ulp_and_handles_the_edges() {
         let worst = sweep(0.0, f32::MAX).filter(|&x| x > 0.0).map(|x| ulps(ln(x), (x as f64).ln())).fold(0.0, f64::max);
         assert!(worst <= 1.0, "ln: {worst} ulp");
@@ -453,6 +527,9 @@ mod tests {
         assert_eq!((tanh::<M>(f32::INFINITY), tanh::<M>(f32::NEG_INFINITY), sigmoid::<M>(f32::NEG_INFINITY)), (1.0, -1.0, 0.0));
         assert!(tanh::<M>(f32::NAN).is_nan() && sigmoid::<M>(f32::NAN).is_nan());
         assert_eq!(tanh::<M>(-0.0).to_bits(), (-0.0f32).to_bits());
+        // sigmoid's single scale: subnormal results down to -88.38, 0 from there on
+        assert!(sigmoid::<M>(-88.3) > 0.0 && sigmoid::<M>(-88.3) < 5e-39);
+        assert_eq!(sigmoid::<M>(-88.4), 0.0);
     }
 
     #[test]
