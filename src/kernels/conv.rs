@@ -77,12 +77,16 @@ pub fn unfold(g: &Geometry, img: &[f32], r: usize, first: usize, out: &mut [f32]
     let (c, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
     let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
     let cols_in = g.inside(j, g.w, g.wo);
-    let mut done = 0;
-    while done < out.len() {
-        let (oh, ow) = ((first + done) / g.wo, (first + done) % g.wo);
-        let len = (g.wo - ow).min(out.len() - done);
-        let dst = &mut out[done..done + len];
-        done += len;
+    // The output position is divided once, then stepped row by row: a division per output row
+    // cost as much as copying it (56 floats for ResNet's 56 x 56).
+    let (mut next_oh, mut next_ow) = (first / g.wo, first % g.wo);
+    let mut rest = out;
+    while !rest.is_empty() {
+        let (oh, ow) = (next_oh, next_ow);
+        (next_oh, next_ow) = (oh + 1, 0);
+        let len = (g.wo - ow).min(rest.len());
+        let (dst, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = tail;
         // dst holds positions ow..ow + len of output row oh.
         let Some(ih) = g.source(oh, i, g.h) else {
             dst.fill(0.0);
@@ -98,7 +102,10 @@ pub fn unfold(g: &Geometry, img: &[f32], r: usize, first: usize, out: &mut [f32]
         let (dst, src) = (&mut dst[lo - ow..hi - ow], &plane[start..]);
         match g.stride {
             1 => dst.copy_from_slice(&src[..hi - lo]),
-            2 => dst.iter_mut().zip(src.chunks(2)).for_each(|(d, s)| *d = s[0]),
+            2 => {
+                let src = &src[..2 * dst.len() - 1];
+                dst.iter_mut().enumerate().for_each(|(t, d)| *d = src[2 * t]);
+            }
             s => dst.iter_mut().zip(src.iter().step_by(s)).for_each(|(d, &v)| *d = v),
         }
     }
@@ -191,12 +198,19 @@ pub fn forward(g: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], bias: Opt
     }
     let lhs = Mat { data: w, rs: rows, cs: 1 };
     let outs = Disjoint::new(&mut out[..n * plane]);
-    each_image(n, tasks, 0, &mut [], &|i, _| {
+    let per_image = |i: usize| {
         let image = &x[i * img..(i + 1) * img];
-        // SAFETY: image i's output plane is written by its task alone.
+        // SAFETY: image i's output plane is written by its chunk alone.
         let y = unsafe { outs.range(i * plane..(i + 1) * plane) };
         gemm_unfolded_split(tasks == 1, o, g, image, y, lhs, bias);
-    });
+    };
+    if tasks <= 1 {
+        (0..n).for_each(per_image);
+    } else {
+        // No scratch to share, so one chunk per image: a thread the shared machine slows down
+        // takes fewer images instead of holding the others up with a fixed half of the batch.
+        parallel::for_each_chunk(tasks - 1, n, &per_image);
+    }
 }
 
 /// dx = col2im(Wᵀ · dy) per image, for dy (n, o, ho, wo), into dx (n, c, h, w) (zeroed by the

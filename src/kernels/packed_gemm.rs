@@ -380,8 +380,14 @@ unsafe fn pack_unfolded(img: *const f32, geo: &Geometry, pc: usize, kc: usize, j
         while panel < nc {
             let cols = nr.min(nc - panel);
             let row = &mut dst[panel * kc + p * nr..panel * kc + (p + 1) * nr];
-            row[..cols].copy_from_slice(&line[panel..panel + cols]);
-            row[cols..].fill(0.0);
+            if cols == nr {
+                // A length the compiler knows (nr is the kernel's constant): a few vector moves,
+                // not a call to memcpy per 64 bytes.
+                row.copy_from_slice(&line[panel..panel + nr]);
+            } else {
+                row[..cols].copy_from_slice(&line[panel..panel + cols]);
+                row[cols..].fill(0.0);
+            }
             panel += nr;
         }
     }

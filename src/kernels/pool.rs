@@ -18,6 +18,28 @@ pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], mut argmax: Option<&mut
     if ohw == 0 {
         return;
     }
+    let Some(argmax) = argmax.as_deref_mut() else {
+        // No argmax (inference): the same maximum without branches on the data, which random
+        // values would mispredict at every other comparison.
+        for (xp, o) in x.chunks_exact(hw).zip(out.chunks_exact_mut(ohw)) {
+            for (oh, row) in o.chunks_exact_mut(p.wo).enumerate() {
+                for (ow, best) in row.iter_mut().enumerate() {
+                    let (h0, w0) = (oh * p.stride, ow * p.stride);
+                    let mut m = xp[h0 * p.w + w0];
+                    for r in xp[h0 * p.w..].chunks(p.w).take(p.k) {
+                        for &v in &r[w0..w0 + p.k] {
+                            // v replaces m when larger or NaN, and only a NaN replaces a NaN m
+                            // (v > NaN is false): a window with a NaN gives NaN. `|`, not `||`,
+                            // so the compiler selects instead of branching.
+                            m = if (v > m) | v.is_nan() { v } else { m };
+                        }
+                    }
+                    *best = m;
+                }
+            }
+        }
+        return;
+    };
     for (plane, o) in out.chunks_exact_mut(ohw).enumerate() {
         let xp = &x[plane * hw..(plane + 1) * hw];
         for oh in 0..p.ho {
@@ -39,9 +61,7 @@ pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], mut argmax: Option<&mut
                     }
                 }
                 o[oh * p.wo + ow] = best;
-                if let Some(a) = argmax.as_deref_mut() {
-                    a[plane * ohw + oh * p.wo + ow] = best_i as i64;
-                }
+                argmax[plane * ohw + oh * p.wo + ow] = best_i as i64;
             }
         }
     }

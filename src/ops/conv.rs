@@ -6,7 +6,7 @@ use crate::autograd::functions::conv::Conv2dBackward;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{self, Geometry};
 use crate::shape::{fmt_shape, size_arg};
-use crate::storage::{try_filled, DType};
+use crate::storage::{try_zeroed, DType};
 use crate::tensor::Tensor;
 
 /// The conv geometry of x (N, C, H, W) and w (O, C, kh, kw), validated.
@@ -91,7 +91,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i64, padding: 
 }
 
 fn forward(geo: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Result<Vec<f32>> {
-    let mut out = try_filled(n * o * geo.col_cols(), 0f32)?;
+    // Zeroed by calloc (fresh pages, no memset pass on this thread): the GEMM writes every
+    // element, and the pool's threads fault its pages in as they store their images.
+    let mut out = try_zeroed(n * o * geo.col_cols())?;
     conv::forward(geo, n, o, x, w, b, conv::image_tasks(geo, n, o), &mut out);
     Ok(out)
 }
