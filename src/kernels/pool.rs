@@ -94,4 +94,23 @@ mod tests {
         max_forward(&p, &[1.0, f32::NAN, 3.0, 2.0], &mut out, Some(&mut idx));
         assert!(out[0].is_nan() && idx[0] == 1);
     }
+
+    #[test]
+    fn max_without_argmax_equals_max_with_it_nan_included() {
+        // Windows of 2 and 3, strides 1-3, NaNs in some windows: the branch-free inference loop
+        // gives the values the argmax loop does (a NaN for every window holding one).
+        for (k, stride) in [(2, 2), (3, 1), (2, 3)] {
+            let (h, w) = (7, 9);
+            let p = Pool { h, w, k, stride, ho: (h - k) / stride + 1, wo: (w - k) / stride + 1 };
+            let x: Vec<f32> = (0..2 * h * w).map(|i| if i % 17 == 5 { f32::NAN } else { (i as f32 * 0.61).sin() }).collect();
+            let n_out = 2 * p.ho * p.wo;
+            let (mut want, mut got, mut argmax) = (vec![0f32; n_out], vec![0f32; n_out], vec![0i64; n_out]);
+            max_forward(&p, &x, &mut want, Some(&mut argmax));
+            max_forward(&p, &x, &mut got, None);
+            assert!(want.iter().any(|v| v.is_nan()));
+            for (g, w) in got.iter().zip(&want) {
+                assert!(g == w || g.is_nan() && w.is_nan(), "k {k} stride {stride}: {g} vs {w}");
+            }
+        }
+    }
 }
