@@ -21,18 +21,25 @@ pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], mut argmax: Option<&mut
     let Some(argmax) = argmax.as_deref_mut() else {
         // No argmax (inference): the same maximum without branches on the data, which random
         // values would mispredict at every other comparison.
+        // v replaces m when larger or NaN, and only a NaN replaces a NaN m (v > NaN is false): a
+        // window with a NaN gives NaN. `|`, not `||`, so the compiler selects instead of branching.
+        let pick = |m: f32, v: f32| if (v > m) | v.is_nan() { v } else { m };
         for (xp, o) in x.chunks_exact(hw).zip(out.chunks_exact_mut(ohw)) {
             for (oh, row) in o.chunks_exact_mut(p.wo).enumerate() {
+                let h0 = oh * p.stride;
+                if p.k == 2 && p.stride == 2 {
+                    // The common 2 x 2 pooling, unrolled: its two input rows pair up with the output row.
+                    let (a, b) = (&xp[h0 * p.w..(h0 + 1) * p.w], &xp[(h0 + 1) * p.w..(h0 + 2) * p.w]);
+                    for ((best, a), b) in row.iter_mut().zip(a.chunks_exact(2)).zip(b.chunks_exact(2)) {
+                        *best = pick(pick(pick(a[0], a[1]), b[0]), b[1]);
+                    }
+                    continue;
+                }
                 for (ow, best) in row.iter_mut().enumerate() {
-                    let (h0, w0) = (oh * p.stride, ow * p.stride);
+                    let w0 = ow * p.stride;
                     let mut m = xp[h0 * p.w + w0];
                     for r in xp[h0 * p.w..].chunks(p.w).take(p.k) {
-                        for &v in &r[w0..w0 + p.k] {
-                            // v replaces m when larger or NaN, and only a NaN replaces a NaN m
-                            // (v > NaN is false): a window with a NaN gives NaN. `|`, not `||`,
-                            // so the compiler selects instead of branching.
-                            m = if (v > m) | v.is_nan() { v } else { m };
-                        }
+                        m = r[w0..w0 + p.k].iter().fold(m, |m, &v| pick(m, v));
                     }
                     *best = m;
                 }
@@ -97,7 +104,7 @@ mod tests {
 
     #[test]
     fn max_without_argmax_equals_max_with_it_nan_included() {
-        // Windows of 2 and 3, strides 1-3, NaNs in some windows: the branch-free inference loop
+        // Windows of 2 and 3, strides 1-3 (2 x 2 / 2 unrolled), NaNs in some windows: the branch-free inference loop
         // gives the values the argmax loop does (a NaN for every window holding one).
         for (k, stride) in [(2, 2), (3, 1), (2, 3)] {
             let (h, w) = (7, 9);
