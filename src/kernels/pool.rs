@@ -13,12 +13,12 @@ pub struct Pool {
 
 /// out[plane, oh, ow] = max of the window; `argmax` (when given) receives the flat index
 /// (ih * w + iw) of the first maximum in scan order, a NaN counting as the maximum (as PyTorch).
-pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], mut argmax: Option<&mut [i64]>) {
+pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], argmax: Option<&mut [i64]>) {
     let (hw, ohw) = (p.h * p.w, p.ho * p.wo);
     if ohw == 0 {
         return;
     }
-    let Some(argmax) = argmax.as_deref_mut() else {
+    let Some(argmax) = argmax else {
         // No argmax (inference): the same maximum without branches on the data, which random
         // values would mispredict at every other comparison.
         // v replaces m when larger or NaN, and only a NaN replaces a NaN m (v > NaN is false): a
