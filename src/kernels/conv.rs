@@ -104,10 +104,7 @@ pub fn unfold(g: &Geometry, img: &[f32], r: usize, first: usize, out: &mut [f32]
         let (dst, src) = (&mut dst[lo - ow..hi - ow], &plane[start..]);
         match g.stride {
             1 => dst.copy_from_slice(&src[..hi - lo]),
-            2 => {
-                let src = &src[..2 * dst.len() - 1];
-                dst.iter_mut().enumerate().for_each(|(t, d)| *d = src[2 * t]);
-            }
+            2 => dst.iter_mut().zip(src.chunks(2)).for_each(|(d, s)| *d = s[0]),
             s => dst.iter_mut().zip(src.iter().step_by(s)).for_each(|(d, &v)| *d = v),
         }
     }
