@@ -47,8 +47,10 @@ impl Geometry {
     /// The output positions o in 0..out whose input coordinate o * stride + k - pad lies inside
     /// 0..size: the others read padding.
     fn inside(&self, k: usize, size: usize, out: usize) -> std::ops::Range<usize> {
-        let lo = (self.pad.saturating_sub(k)).div_ceil(self.stride).min(out);
-        let hi = (size + self.pad).saturating_sub(k).div_ceil(self.stride).min(out);
+        // Stride 1 (most convolutions) skips the two divisions: this runs once per unfolded row.
+        let div = |v: usize| if self.stride == 1 { v } else { v.div_ceil(self.stride) };
+        let lo = div(self.pad.saturating_sub(k)).min(out);
+        let hi = div((size + self.pad).saturating_sub(k)).min(out);
         lo..hi.max(lo)
     }
 
@@ -77,12 +79,16 @@ pub fn unfold(g: &Geometry, img: &[f32], r: usize, first: usize, out: &mut [f32]
     let (c, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
     let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
     let cols_in = g.inside(j, g.w, g.wo);
-    let mut done = 0;
-    while done < out.len() {
-        let (oh, ow) = ((first + done) / g.wo, (first + done) % g.wo);
-        let len = (g.wo - ow).min(out.len() - done);
-        let dst = &mut out[done..done + len];
-        done += len;
+    // The output position is divided once, then stepped row by row: a division per output row
+    // cost as much as copying it (56 floats for ResNet's 56 x 56).
+    let (mut next_oh, mut next_ow) = (first / g.wo, first % g.wo);
+    let mut rest = out;
+    while !rest.is_empty() {
+        let (oh, ow) = (next_oh, next_ow);
+        (next_oh, next_ow) = (oh + 1, 0);
+        let len = (g.wo - ow).min(rest.len());
+        let (dst, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = tail;
         // dst holds positions ow..ow + len of output row oh.
         let Some(ih) = g.source(oh, i, g.h) else {
             dst.fill(0.0);
@@ -175,28 +181,36 @@ fn each_image(n: usize, tasks: usize, len: usize, scratch: &mut [f32], per_image
     });
 }
 
-/// y = W · cols(x) (+ bias) for x (n, c, h, w) and W (o, c·kh·kw) into out (n, o, ho, wo), with
-/// `tasks = image_tasks(..)`. Each image's output comes from the same GEMM whatever the task
-/// split, so results do not depend on the thread count.
+/// y = W · cols(x) (+ bias), through ReLU when `relu`, for x (n, c, h, w) and W (o, c·kh·kw) into
+/// out (n, o, ho, wo), with `tasks = image_tasks(..)`. Each image's output comes from the same
+/// GEMM whatever the task split, so results do not depend on the thread count.
 #[allow(clippy::too_many_arguments)]
-pub fn forward(g: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], bias: Option<&[f32]>, tasks: usize, out: &mut [f32]) {
+pub fn forward(g: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: bool, tasks: usize, out: &mut [f32]) {
     let (rows, npos) = (g.col_rows(), g.col_cols());
     let (img, plane) = (g.c * g.h * g.w, o * npos);
     if rows == 0 {
         // An empty sum: the output is the bias (or zero).
         for (i, p) in out.chunks_exact_mut(npos.max(1)).take(n * o).enumerate() {
-            p.fill(bias.map_or(0.0, |b| b[i % o]));
+            let v = bias.map_or(0.0, |b| b[i % o]);
+            p.fill(if relu && v < 0.0 { 0.0 } else { v });
         }
         return;
     }
     let lhs = Mat { data: w, rs: rows, cs: 1 };
     let outs = Disjoint::new(&mut out[..n * plane]);
-    each_image(n, tasks, 0, &mut [], &|i, _| {
+    let per_image = |i: usize| {
         let image = &x[i * img..(i + 1) * img];
-        // SAFETY: image i's output plane is written by its task alone.
+        // SAFETY: image i's output plane is written by its chunk alone.
         let y = unsafe { outs.range(i * plane..(i + 1) * plane) };
-        gemm_unfolded_split(tasks == 1, o, g, image, y, lhs, bias);
-    });
+        gemm_unfolded_split(tasks == 1, o, g, image, y, lhs, bias, relu);
+    };
+    if tasks <= 1 {
+        (0..n).for_each(per_image);
+    } else {
+        // No scratch to share, so one chunk per image: a thread the shared machine slows down
+        // takes fewer images instead of holding the others up with a fixed half of the batch.
+        parallel::for_each_chunk(tasks - 1, n, &per_image);
+    }
 }
 
 /// dx = col2im(Wᵀ · dy) per image, for dy (n, o, ho, wo), into dx (n, c, h, w) (zeroed by the
@@ -304,11 +318,18 @@ mod tests {
 
     #[test]
     fn im2col_reads_every_position_or_padding() {
-        // Strides 1-3, paddings 0-3, kernels wider than the image with padding: each entry is the
-        // pixel its definition names, or zero.
-        for (stride, pad, kh, kw, h, w) in
-            [(1, 0, 3, 3, 5, 6), (1, 1, 3, 3, 5, 6), (2, 3, 7, 7, 9, 8), (3, 2, 5, 4, 7, 7), (1, 3, 6, 7, 2, 3)]
-        {
+        // Strides 1-3, paddings 0-3, kernels wider than the image with padding, narrow and wide
+        // images: each entry is the pixel its definition names, or zero.
+        for (stride, pad, kh, kw, h, w) in [
+            (1, 0, 3, 3, 5, 6),
+            (1, 1, 3, 3, 5, 6),
+            (2, 3, 7, 7, 9, 8),
+            (3, 2, 5, 4, 7, 7),
+            (1, 3, 6, 7, 2, 3),
+            (1, 1, 3, 3, 4, 40),
+            (2, 3, 7, 7, 9, 45),
+            (3, 1, 3, 3, 4, 70),
+        ] {
             let (Some(ho), Some(wo)) = (Geometry::out_size(h, kh, stride, pad), Geometry::out_size(w, kw, stride, pad)) else { continue };
             let g = Geometry { c: 2, h, w, kh, kw, stride, pad, ho, wo };
             let x: Vec<f32> = (0..g.c * h * w).map(|i| i as f32 + 1.0).collect();
@@ -331,7 +352,7 @@ mod tests {
     #[test]
     fn implicit_gemm_equals_im2col_then_gemm_bit_for_bit() {
         // Strides 1-3, paddings, output rows narrower and wider than a 16-column panel, with and
-        // without bias, against the materialised unfolding followed by the same GEMM.
+        // without bias and ReLU, against the materialised unfolding followed by the same GEMM.
         for (c, h, w, o, kh, kw, stride, pad) in [
             (3, 23, 22, 10, 7, 7, 2, 3),
             (5, 9, 40, 7, 3, 3, 1, 1),
@@ -351,8 +372,12 @@ mod tests {
                 let (lhs, rhs) = (Mat { data: &wt, rs: g.col_rows(), cs: 1 }, Mat { data: &cols, rs: g.col_cols(), cs: 1 });
                 gemm_slices_split(false, o, g.col_cols(), g.col_rows(), &mut want, g.col_cols(), b.is_some(), lhs, rhs);
                 let mut got = vec![f32::NAN; want.len()];
-                forward(&g, 1, o, &x, &wt, b, 1, &mut got);
+                forward(&g, 1, o, &x, &wt, b, false, 1, &mut got);
                 assert!(got.iter().zip(&want).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {}", b.is_some());
+                // ReLU in the epilogue (full and edge tiles) equals a pass over the output.
+                forward(&g, 1, o, &x, &wt, b, true, 1, &mut got);
+                let relu = want.iter().map(|&v| if v < 0.0 { 0.0 } else { v });
+                assert!(got.iter().zip(relu).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {} relu", b.is_some());
             }
         }
     }

@@ -82,9 +82,19 @@ pub fn gemm_slices_split(
 }
 
 /// dst (m x col_cols, rows `col_cols` apart) = bias + lhs (m x col_rows) * the unfolding of
-/// `image` (conv.rs's im2col), packed straight from the image; split across the pool as
-/// `gemm_slices_split`. Bounds are asserted.
-pub fn gemm_unfolded_split(split: bool, m: usize, geo: &Geometry, image: &[f32], dst: &mut [f32], lhs: Mat<'_>, bias: Option<&[f32]>) {
+/// `image` (conv.rs's im2col), packed straight from the image, through ReLU when `relu`; split
+/// across the pool as `gemm_slices_split`. Bounds are asserted.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_unfolded_split(
+    split: bool,
+    m: usize,
+    geo: &Geometry,
+    image: &[f32],
+    dst: &mut [f32],
+    lhs: Mat<'_>,
+    bias: Option<&[f32]>,
+    relu: bool,
+) {
     let (k, n) = (geo.col_rows(), geo.col_cols());
     if m == 0 || n == 0 || k == 0 {
         return;
@@ -96,5 +106,5 @@ pub fn gemm_unfolded_split(split: bool, m: usize, geo: &Geometry, image: &[f32],
     let b = Source::Unfolded { ptr: image.as_ptr(), geo: *geo };
     // SAFETY: the extents were checked above; `dst` is a unique borrow, so it aliases neither
     // operand.
-    unsafe { packed_gemm::gemm_source(split, m, n, k, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(|b| b.as_ptr())) }
+    unsafe { packed_gemm::gemm_source(split, m, n, k, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(|b| b.as_ptr()), relu) }
 }

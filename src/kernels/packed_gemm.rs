@@ -62,7 +62,8 @@ pub unsafe fn gemm(split: bool, m: usize, n: usize, k: usize, c: *mut f32, ldc: 
 
 /// C = bias + A · B, B from any `Source`, `bias` (when given) one value per row of C added in the
 /// epilogue (bias + the first k block's sum, so the same bits as filling C with the bias and
-/// accumulating): convolution's forward.
+/// accumulating), then, with `relu`, max(C, 0) in the last k block's epilogue (the same bits as a
+/// ReLU pass over C afterwards, without the pass): convolution's forward.
 ///
 /// # Safety
 /// As `gemm`; an `Unfolded` source must address a whole image of its geometry (k = col_rows,
@@ -78,9 +79,10 @@ pub unsafe fn gemm_source(
     a: Operand,
     b: Source,
     bias: Option<*const f32>,
+    relu: bool,
 ) {
     let threads = if split { parallel::gemm_threads(m, n, k) } else { 1 };
-    gemm_source_with(isa(), threads, m, n, k, c, ldc, false, a, b, bias)
+    gemm_source_with(isa(), threads, m, n, k, c, ldc, false, a, b, bias, relu)
 }
 
 /// `gemm` with a chosen kernel set and thread count (tests compare them); an ISA this CPU lacks
@@ -101,10 +103,10 @@ pub unsafe fn gemm_with(
     a: Operand,
     b: Operand,
 ) {
-    gemm_source_with(isa_, threads, m, n, k, c, ldc, accumulate, a, Source::Matrix(b), None)
+    gemm_source_with(isa_, threads, m, n, k, c, ldc, accumulate, a, Source::Matrix(b), None, false)
 }
 
-/// `gemm_with` for any `Source` and an optional per-row bias (see `gemm_source`).
+/// `gemm_with` for any `Source`, an optional per-row bias and ReLU (see `gemm_source`).
 ///
 /// # Safety
 /// As `gemm_source`.
@@ -121,12 +123,13 @@ pub unsafe fn gemm_source_with(
     a: Operand,
     b: Source,
     bias: Option<*const f32>,
+    relu: bool,
 ) {
     assert!(supports(isa_), "packed_gemm: {} kernels are not supported on this CPU", isa_.name());
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    let job = Job { k, a, b, c, ldc, accumulate, bias };
+    let job = Job { k, a, b, c, ldc, accumulate, bias, relu };
     if threads <= 1 {
         run(isa_, &job, 0..m, 0..n);
         return;
@@ -155,6 +158,8 @@ struct Job {
     accumulate: bool,
     /// One value per row of C, added to the first k block instead of C's old value.
     bias: Option<*const f32>,
+    /// Whether the last k block's epilogue applies ReLU.
+    relu: bool,
 }
 // SAFETY: `gemm_with` keeps the operands alive until every task is done, and tasks write
 // disjoint rectangles of C.
@@ -206,6 +211,18 @@ trait Lanes {
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     /// a * b + acc (fused where the instruction set has FMA).
     unsafe fn fma(a: Self::V, b: Self::V, acc: Self::V) -> Self::V;
+    /// `relu` of every lane.
+    unsafe fn relu(a: Self::V) -> Self::V;
+}
+
+/// max(x, 0) as compute/unary.rs's ReLU: negative values become 0, NaN and -0.0 pass through.
+#[inline(always)]
+fn relu(x: f32) -> f32 {
+    if x < 0.0 {
+        0.0
+    } else {
+        x
+    }
 }
 
 /// The Goto loops over one rectangle of C: blocks of NC columns, KC of k, MC rows, then MR x NR
@@ -235,6 +252,7 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                 pack_a(job.a, ic, mc, pc, kc, MR, apack);
                 let add = job.accumulate || pc > 0;
                 let bias = job.bias.filter(|_| !add);
+                let relu = job.relu && pc + kc == job.k;
                 let mut jr = 0;
                 while jr < nc {
                     let b = bpack.as_ptr().add(jr * kc);
@@ -243,7 +261,7 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                         let acc = micro::<S, MR, NV>(kc, apack.as_ptr().add(ir * kc), b);
                         let c = job.c.offset((ic + ir) as isize * job.ldc + (jc + jr) as isize);
                         let bias = bias.map(|b| b.add(ic + ir));
-                        store::<S, MR, NV>(&acc, c, job.ldc, MR.min(mc - ir), nr.min(nc - jr), add, bias);
+                        store::<S, MR, NV>(&acc, c, job.ldc, MR.min(mc - ir), nr.min(nc - jr), add, bias, relu);
                         ir += MR;
                     }
                     jr += nr;
@@ -273,10 +291,11 @@ unsafe fn micro<S: Lanes, const MR: usize, const NV: usize>(kc: usize, a: *const
     acc
 }
 
-/// Writes (or adds to C, or to the rows' `bias`) the top-left mr x nr of a tile to C. Edge tiles
-/// go through a buffer and are added with the same single rounding, so their values equal a full
-/// tile's.
+/// Writes (or adds to C, or to the rows' `bias`) the top-left mr x nr of a tile to C, through
+/// ReLU when `relu`. Edge tiles go through a buffer and are added with the same single rounding,
+/// so their values equal a full tile's.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
     acc: &[[S::V; NV]; MR],
     c: *mut f32,
@@ -285,6 +304,7 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
     nr: usize,
     add: bool,
     bias: Option<*const f32>,
+    relu: bool,
 ) {
     let full = NV * S::LANES;
     if mr == MR && nr == full {
@@ -297,7 +317,7 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
                     Some(b) => S::add(S::splat(*b.add(i)), x),
                     None => x,
                 };
-                S::store(p, x);
+                S::store(p, if relu { S::relu(x) } else { x });
             }
         }
         return;
@@ -309,11 +329,12 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
         }
         let ci = c.offset(i as isize * ldc);
         for (j, &x) in buf.iter().enumerate().take(nr) {
-            *ci.add(j) = match bias {
+            let x = match bias {
                 _ if add => *ci.add(j) + x,
                 Some(b) => *b.add(i) + x,
                 None => x,
             };
+            *ci.add(j) = if relu { self::relu(x) } else { x };
         }
     }
 }
@@ -380,8 +401,14 @@ unsafe fn pack_unfolded(img: *const f32, geo: &Geometry, pc: usize, kc: usize, j
         while panel < nc {
             let cols = nr.min(nc - panel);
             let row = &mut dst[panel * kc + p * nr..panel * kc + (p + 1) * nr];
-            row[..cols].copy_from_slice(&line[panel..panel + cols]);
-            row[cols..].fill(0.0);
+            if cols == nr {
+                // A length the compiler knows (nr is the kernel's constant): a few vector moves,
+                // not a call to memcpy per 64 bytes.
+                row.copy_from_slice(&line[panel..panel + nr]);
+            } else {
+                row[..cols].copy_from_slice(&line[panel..panel + cols]);
+                row[cols..].fill(0.0);
+            }
             panel += nr;
         }
     }
@@ -411,6 +438,9 @@ impl Lanes for Portable {
     }
     unsafe fn fma(a: [f32; 8], b: [f32; 8], acc: [f32; 8]) -> [f32; 8] {
         std::array::from_fn(|l| a[l] * b[l] + acc[l])
+    }
+    unsafe fn relu(a: [f32; 8]) -> [f32; 8] {
+        a.map(relu)
     }
 }
 
@@ -449,6 +479,11 @@ mod x86 {
         unsafe fn fma(a: __m256, b: __m256, acc: __m256) -> __m256 {
             _mm256_fmadd_ps(a, b, acc)
         }
+        #[inline(always)]
+        unsafe fn relu(a: __m256) -> __m256 {
+            // Clears the lanes below zero (NaN and -0.0 compare false and pass through).
+            _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_setzero_ps()), a)
+        }
     }
 
     pub struct Avx512;
@@ -479,6 +514,12 @@ mod x86 {
         #[inline(always)]
         unsafe fn fma(a: __m512, b: __m512, acc: __m512) -> __m512 {
             _mm512_fmadd_ps(a, b, acc)
+        }
+        #[inline(always)]
+        unsafe fn relu(a: __m512) -> __m512 {
+            // Zeroes the lanes below zero (NaN and -0.0 compare false and pass through).
+            let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_setzero_ps());
+            _mm512_mask_mov_ps(a, neg, _mm512_setzero_ps())
         }
     }
 

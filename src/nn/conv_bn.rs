@@ -10,7 +10,7 @@ use crate::autograd::mode;
 use crate::compute::raw;
 use crate::error::Result;
 use crate::kernels::norm::inv_std;
-use crate::ops;
+use crate::ops::{self, UnaryOp};
 use crate::storage::{try_collect, DType};
 use crate::tensor::Tensor;
 use std::sync::Arc;
@@ -23,11 +23,17 @@ pub(super) fn forward(conv: &Conv2d, rest: &[Arc<dyn Module>], x: &Tensor) -> Re
         Some((bn, eps)) if !records(conv, bn, x) => fold(conv, bn, eps)?,
         _ => None,
     };
-    let (y, used) = match &folded {
-        Some((w, b)) => (ops::conv2d(x, w, Some(b), conv.stride, conv.padding)?, 2),
-        None => (ops::conv2d(x, &conv.weight, conv.bias.as_ref(), conv.stride, conv.padding)?, 1),
-    };
+    let used = if folded.is_some() { 2 } else { 1 };
     let act = rest.get(used - 1).and_then(|m| downcast::<Functional>(&**m)).and_then(Functional::as_activation);
+    let (w, b) = match &folded {
+        Some((w, b)) => (w, Some(b)),
+        None => (&conv.weight, conv.bias.as_ref()),
+    };
+    // ReLU goes into the GEMM's epilogue (when nothing is recorded), saving a pass over the output.
+    let (y, fused) = ops::conv2d_relu(x, w, b, conv.stride, conv.padding, act == Some(UnaryOp::Relu))?;
+    if fused {
+        return Ok((y, used + 1));
+    }
     match act {
         Some(act) if y.grad_fn().is_none() => {
             // SAFETY: `y` was just made by conv2d and has not been shared.
@@ -73,7 +79,6 @@ mod tests {
     use super::*;
     use crate::autograd::mode::no_grad;
     use crate::creation;
-    use crate::ops::UnaryOp;
 
     /// Conv2d(3, 5, 3, stride 2, pad 1) [+ BatchNorm2d(5) with non-trivial affine parameters and
     /// running statistics] [+ ReLU], in eval mode.

@@ -6,7 +6,7 @@ use crate::autograd::functions::conv::Conv2dBackward;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{self, Geometry};
 use crate::shape::{fmt_shape, size_arg};
-use crate::storage::{try_filled, DType};
+use crate::storage::{try_zeroed, DType};
 use crate::tensor::Tensor;
 
 /// The conv geometry of x (N, C, H, W) and w (O, C, kh, kw), validated.
@@ -59,6 +59,12 @@ fn geometry(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Geometr
 
 /// y\[n\] = W (O x C*kh*kw) cols(x\[n\]) + b, for x (N, C, H, W) -> y (N, O, Ho, Wo).
 pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i64, padding: i64) -> Result<Tensor> {
+    conv2d_relu(x, w, b, stride, padding, false).map(|(y, _)| y)
+}
+
+/// `conv2d`, with ReLU applied in the GEMM's epilogue when `relu` and no graph is recorded (a
+/// recorded ReLU needs its own node); returns the output and whether ReLU was applied.
+pub(crate) fn conv2d_relu(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i64, padding: i64, relu: bool) -> Result<(Tensor, bool)> {
     x.expect_dtype(DType::F32, "input")?;
     w.expect_dtype(DType::F32, "weight")?;
     if let Some(b) = b {
@@ -85,13 +91,17 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i64, padding: 
         if needs[1] { rec.save(x, "ConvolutionBackward")? } else { None },
         if needs[0] { rec.save(w, "ConvolutionBackward")? } else { None },
     ];
-    let out = forward(&geo, n, o, &x.try_data::<f32>()?, &w.try_data::<f32>()?, b.map(|b| b.try_data::<f32>()).transpose()?.as_deref())?;
+    let relu = relu && !rec.active();
+    let bias = b.map(|b| b.try_data::<f32>()).transpose()?;
+    let out = forward(&geo, n, o, &x.try_data::<f32>()?, &w.try_data::<f32>()?, bias.as_deref(), relu)?;
     let out = raw::from_vec(out, &[n, o, geo.ho, geo.wo], rec.inference());
-    Ok(rec.finish(out, || Box::new(Conv2dBackward { geo, n, o, needs }), saved))
+    Ok((rec.finish(out, || Box::new(Conv2dBackward { geo, n, o, needs }), saved), relu))
 }
 
-fn forward(geo: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Result<Vec<f32>> {
-    let mut out = try_filled(n * o * geo.col_cols(), 0f32)?;
-    conv::forward(geo, n, o, x, w, b, conv::image_tasks(geo, n, o), &mut out);
+fn forward(geo: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], b: Option<&[f32]>, relu: bool) -> Result<Vec<f32>> {
+    // Zeroed by calloc (fresh pages, no memset pass on this thread): the GEMM writes every
+    // element, and the pool's threads fault its pages in as they store their images.
+    let mut out = try_zeroed(n * o * geo.col_cols())?;
+    conv::forward(geo, n, o, x, w, b, relu, conv::image_tasks(geo, n, o), &mut out);
     Ok(out)
 }

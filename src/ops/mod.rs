@@ -28,6 +28,7 @@ pub mod views;
 pub use arith::{add, add_scalar, binary, div, mul, mul_scalar, pow_scalar, sub};
 pub use attention::scaled_dot_product_attention;
 pub use conv::conv2d;
+pub(crate) use conv::conv2d_relu;
 pub use copy::{cat, clone, contiguous, to};
 pub use dropout::dropout;
 pub use embedding::embedding;
