@@ -7,7 +7,7 @@
 use infer::kernels::conv::{forward, im2col, Geometry};
 use infer::kernels::gemm::{gemm_slices_split, Mat};
 use infer::kernels::linear_nt::{linear_nt_with, Epilogue, Rows};
-use infer::kernels::packed_gemm::{gemm_with, Operand};
+use infer::kernels::packed_gemm::{gemm_prepacked, gemm_with, Operand, PackedB};
 use infer::kernels::simd::{isa, Isa};
 
 #[path = "support/fma_peak.rs"]
@@ -45,39 +45,59 @@ fn fma_peak() -> f64 {
 
 fn main() {
     infer::parallel::set_num_threads(1);
-    let (m, n, k) = (256, 1024, 1024);
+    println!("one thread, {} kernels: GFLOP per CPU second, three rounds", isa().name());
+    if isa() != Isa::Portable {
+        let cells: Vec<String> = (0..3).map(|_| format!("{:7.1}", fma_peak())).collect();
+        println!("{:<44} {}", "FMA peak (register-only loop)", cells.join(" "));
+    }
+    // The anchors' dense layers: MLP 784-256 at batch 64 and 1024, the deep MLP's 1024-1024 at 256.
+    for (m, n, k) in [(64, 256, 784), (1024, 256, 784), (256, 1024, 1024)] {
+        dense(m, n, k);
+    }
+    convolutions();
+}
+
+/// x (m x k) · wᵀ (w n x k) by each kernel in turn, three rounds, so a change of the
+/// neighbours' load shows as spread.
+fn dense(m: usize, n: usize, k: usize) {
     let x: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 * 0.1).collect();
     let w: Vec<f32> = (0..n * k).map(|i| ((i * 5) % 11) as f32 * 0.1).collect();
     let mut out = vec![0f32; m * n];
     let flops = 2.0 * (m * n * k) as f64;
-    // Three rounds, each kernel in turn, so a change of the neighbours' load shows as spread.
-    println!("one thread, {} kernels, {m} x {n} x {k}: GFLOP per CPU second, three rounds", isa().name());
     let a = Operand { ptr: x.as_ptr(), rs: k as isize, cs: 1 };
     let (wt, wr) = (Operand { ptr: w.as_ptr(), rs: 1, cs: k as isize }, Operand { ptr: w.as_ptr(), rs: n as isize, cs: 1 });
-    let mut rows: Vec<(&str, Vec<f64>)> =
-        ["FMA peak (register-only loop)", "linear_nt x·wᵀ", "packed_gemm x·wᵀ (B strided)", "packed_gemm x·w (B rows)"]
-            .into_iter()
-            .map(|name| (name, Vec::new()))
-            .collect();
+    // SAFETY: `wt` addresses w as a k x n matrix.
+    let packed = unsafe { PackedB::new(isa(), k, n, wt) }.expect("room for the packed weight");
+    let names = [
+        "linear_nt x·wᵀ",
+        "packed_gemm x·wᵀ (B strided)",
+        "packed_gemm x·w (B rows)",
+        "packed_gemm x·wᵀ (B prepacked)",
+        "packing wᵀ alone (Gelem/s)",
+    ];
+    let mut rows: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..3 {
-        if isa() != Isa::Portable {
-            rows[0].1.push(fma_peak());
-        }
         let s = cpu_time(|| {
             linear_nt_with(isa(), m, n, k, Rows { data: &x, stride: k }, Rows { data: &w, stride: k }, Epilogue::default(), &mut out)
         });
-        rows[1].1.push(flops / s / 1e9);
-        for (row, b) in [(2, wt), (3, wr)] {
+        rows[0].push(flops / s / 1e9);
+        for (row, b) in [(1, wt), (2, wr)] {
             // SAFETY: the operands address m x k, k x n and m x n matrices inside the vectors.
             let s = cpu_time(|| unsafe { gemm_with(isa(), 1, m, n, k, out.as_mut_ptr(), n as isize, false, a, b) });
-            rows[row].1.push(flops / s / 1e9);
+            rows[row].push(flops / s / 1e9);
         }
+        // SAFETY: as above.
+        let s = cpu_time(|| unsafe { gemm_prepacked(m, out.as_mut_ptr(), n as isize, a, &packed, None, false) });
+        rows[3].push(flops / s / 1e9);
+        // SAFETY: as above.
+        let s = cpu_time(|| drop(unsafe { PackedB::new(isa(), k, n, wt) }));
+        rows[4].push((n * k) as f64 / s / 1e9);
     }
-    for (name, v) in rows {
+    println!("{m} x {n} x {k}");
+    for (name, v) in names.iter().zip(rows) {
         let cells: Vec<String> = v.iter().map(|g| format!("{g:7.1}")).collect();
-        println!("{name:<32} {}", cells.join(" "));
+        println!("  {name:<42} {}", cells.join(" "));
     }
-    convolutions();
 }
 
 /// One image of the convolutions, one thread: the materialised unfolding (im2col) then

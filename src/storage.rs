@@ -4,6 +4,7 @@
 //! tensor uses it (one kept for reuse after its tensor was freed, see recycle.rs, is not).
 
 use crate::error::{err, Error, Result};
+use std::any::Any;
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -76,7 +77,13 @@ pub struct Storage {
     dtype: DType,
     owner: Owner,
     version: Option<AtomicU64>,
+    /// Data computed from the elements (packed weights, ops/packed_weights.rs), each valid for
+    /// the version it records.
+    derived: Derived,
 }
+
+/// What `Storage::derived` holds: values of any type, found by downcasting.
+pub(crate) type Derived = parking_lot::Mutex<Vec<Box<dyn Any + Send + Sync>>>;
 
 // SAFETY: the buffer is plain numbers owned by this storage (or lent by a caller who promised to
 // keep it alive until the deleter runs); cross-thread races on the numbers can only give wrong
@@ -130,7 +137,7 @@ impl Storage {
         // SAFETY: Box::into_raw never returns null.
         let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed) as *mut T as *mut u8) };
         account(elems * std::mem::size_of::<T>());
-        Storage { ptr, elems, dtype: T::DTYPE, owner: Owner::Library, version: Self::counter(inference) }
+        Storage { ptr, elems, dtype: T::DTYPE, owner: Owner::Library, version: Self::counter(inference), derived: Derived::default() }
     }
 
     /// A zero-filled buffer; fails with RT_ERR_OUT_OF_MEMORY instead of aborting.
@@ -163,6 +170,7 @@ impl Storage {
             dtype,
             owner: Owner::Blob { deleter, data, ctx, armed: AtomicBool::new(true) },
             version: Self::counter(inference),
+            derived: Derived::default(),
         }
     }
 
@@ -189,6 +197,8 @@ impl Storage {
         }
         LIVE.fetch_sub(self.bytes() as u64, Ordering::Relaxed);
         self.owner = Owner::Parked;
+        // Its next life starts again at version 0: nothing computed in this one may carry over.
+        self.derived.get_mut().clear();
         true
     }
 
@@ -223,6 +233,14 @@ impl Storage {
     /// Whether it holds no element.
     pub fn is_empty(&self) -> bool {
         self.elems == 0
+    }
+
+    /// The cache of data computed from the elements, when it can be trusted: the storage is the
+    /// library's (caller memory from a blob may change behind its back) and has a version
+    /// counter, which every write bumps (an inference storage has none). An entry must record the
+    /// version it was computed at and be used only while `version()` still returns it.
+    pub(crate) fn derived(&self) -> Option<&Derived> {
+        (matches!(self.owner, Owner::Library) && self.version.is_some()).then_some(&self.derived)
     }
 
     /// Whether it was allocated in inference mode (and so has no version counter).

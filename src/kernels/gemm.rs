@@ -3,7 +3,7 @@
 //! addressed by row and column strides, so transposed operands cost no copy.
 
 use super::conv::Geometry;
-use super::packed_gemm::{self, Operand, Source};
+use super::packed_gemm::{self, Operand, PackedB, Source};
 
 /// dst (m x n, row-major contiguous rows of `dst_rs`) = [dst +] lhs (m x k) * rhs (k x n).
 ///
@@ -107,4 +107,20 @@ pub fn gemm_unfolded_split(
     // SAFETY: the extents were checked above; `dst` is a unique borrow, so it aliases neither
     // operand.
     unsafe { packed_gemm::gemm_source(split, m, n, k, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(|b| b.as_ptr()), relu) }
+}
+
+/// dst (m x n, rows n apart) = bias + lhs (m x k) · B for a B packed in advance (k x n), `bias` one
+/// value per column, through ReLU when `relu`; split across the pool above its size threshold.
+/// Bounds are asserted.
+pub fn gemm_prepacked(m: usize, lhs: Mat<'_>, b: &PackedB, bias: Option<&[f32]>, relu: bool, dst: &mut [f32]) {
+    let (k, n) = b.dims();
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(m * n <= dst.len(), "gemm_prepacked: dst does not hold {m} x {n}");
+    assert!(bias.is_none_or(|b| b.len() >= n), "gemm_prepacked: fewer than {n} bias values");
+    lhs.check(m, k, "lhs");
+    // SAFETY: the extents were checked above (`b` checks its own shape and kernels); `dst` is a
+    // unique borrow, so it aliases neither operand.
+    unsafe { packed_gemm::gemm_prepacked(m, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(<[f32]>::as_ptr), relu) }
 }

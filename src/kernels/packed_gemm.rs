@@ -46,6 +46,80 @@ pub enum Source {
     /// B's panels are packed straight from the image (an implicit GEMM), which saves writing and
     /// re-reading a col_rows x col_cols buffer and splits the unfolding across the pool's tasks.
     Unfolded { ptr: *const f32, geo: Geometry },
+    /// B already in panels (`PackedB`): nothing is packed per call.
+    Packed(*const PackedB),
+}
+
+/// Values added to C in the epilogue (to the first k block's sum, instead of C's old value).
+#[derive(Clone, Copy)]
+pub enum Bias {
+    /// One value per row of C (convolution's channels).
+    Rows(*const f32),
+    /// One value per column of C (nn.Linear's out_features).
+    Cols(*const f32),
+}
+
+impl Bias {
+    /// The bias of the tile whose top-left element is C's (i, j).
+    unsafe fn at(self, i: usize, j: usize) -> Bias {
+        match self {
+            Bias::Rows(b) => Bias::Rows(b.add(i)),
+            Bias::Cols(b) => Bias::Cols(b.add(j)),
+        }
+    }
+}
+
+/// B (k x n) packed once into the panels the kernels of one instruction set read, every k block
+/// of them: for a weight used call after call (ops/packed_weights.rs), whose panels would
+/// otherwise be packed again by every call and every task.
+pub struct PackedB {
+    data: Vec<f32>,
+    k: usize,
+    n: usize,
+    /// Columns rounded up to whole panels.
+    n_pad: usize,
+    isa: Isa,
+}
+
+impl PackedB {
+    /// Packs B (k x n, strided) for `isa_`'s kernels; None when the room cannot be allocated.
+    ///
+    /// # Safety
+    /// `b` must address a valid k x n matrix.
+    pub unsafe fn new(isa_: Isa, k: usize, n: usize, b: Operand) -> Option<PackedB> {
+        let nr = panel_width(isa_);
+        let n_pad = n.div_ceil(nr) * nr;
+        let len = k.checked_mul(n_pad)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).ok()?;
+        data.resize(len, 0.0);
+        let mut pc = 0;
+        while pc < k {
+            let kc = KC.min(k - pc);
+            pack_b(b, pc, kc, 0, n, nr, &mut data[pc * n_pad..(pc + kc) * n_pad]);
+            pc += kc;
+        }
+        Some(PackedB { data, k, n, n_pad, isa: isa_ })
+    }
+
+    /// B's rows and columns.
+    pub fn dims(&self) -> (usize, usize) {
+        (self.k, self.n)
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len() * std::mem::size_of::<f32>()
+    }
+}
+
+/// The panel width (NR) of `isa_`'s micro-kernel.
+fn panel_width(isa_: Isa) -> usize {
+    match isa_ {
+        Isa::Avx512 => 32,
+        Isa::Avx2Fma => 16,
+        _ => 8,
+    }
 }
 
 /// C = [C +] A · B with the kernels of `isa()`, on the calling thread and (when `split` and the
@@ -82,7 +156,20 @@ pub unsafe fn gemm_source(
     relu: bool,
 ) {
     let threads = if split { parallel::gemm_threads(m, n, k) } else { 1 };
-    gemm_source_with(isa(), threads, m, n, k, c, ldc, false, a, b, bias, relu)
+    gemm_source_with(isa(), threads, m, n, k, c, ldc, false, a, b, bias.map(Bias::Rows), relu)
+}
+
+/// C (m x n) = bias + A (m x k) · B for a B (k x n) packed in advance (nn.Linear's weight,
+/// `PackedB`), `bias` one value per column, then ReLU when `relu`; on the calling thread and the
+/// pool.
+///
+/// # Safety
+/// As `gemm`; `b` must have been packed for this CPU's `isa()`, `bias` hold n values.
+pub unsafe fn gemm_prepacked(m: usize, c: *mut f32, ldc: isize, a: Operand, b: &PackedB, bias: Option<*const f32>, relu: bool) {
+    let (k, n) = b.dims();
+    assert!(b.isa == isa(), "packed_gemm: B was packed for another instruction set");
+    let threads = parallel::gemm_threads(m, n, k);
+    gemm_source_with(isa(), threads, m, n, k, c, ldc, false, a, Source::Packed(b), bias.map(Bias::Cols), relu)
 }
 
 /// `gemm` with a chosen kernel set and thread count (tests compare them); an ISA this CPU lacks
@@ -122,7 +209,7 @@ pub unsafe fn gemm_source_with(
     accumulate: bool,
     a: Operand,
     b: Source,
-    bias: Option<*const f32>,
+    bias: Option<Bias>,
     relu: bool,
 ) {
     assert!(supports(isa_), "packed_gemm: {} kernels are not supported on this CPU", isa_.name());
@@ -134,9 +221,15 @@ pub unsafe fn gemm_source_with(
         run(isa_, &job, 0..m, 0..n);
         return;
     }
-    // Split the larger dimension into about four ranges per thread (a thread that wakes late
-    // takes fewer), none so narrow that repacking the other operand would show.
-    let split_cols = n >= m;
+    // Split into about four ranges per thread (a thread that wakes late takes fewer), none so
+    // narrow that repacking the other operand would show. Each task packs the operands its range
+    // needs: a column range repacks A unless A is read in place (rows contiguous in k), a row range
+    // repacks B unless it was packed in advance. So split the larger dimension, except that
+    // with A read in place and B packed per call, columns cost nothing extra while there are
+    // enough of them.
+    let a_in_place = a.cs == 1;
+    let b_prepacked = matches!(b, Source::Packed(_));
+    let split_cols = if a_in_place && !b_prepacked { n >= 64 * threads } else { n >= m };
     let (len, unit) = if split_cols { (n, 64) } else { (m, 48) };
     let chunk = (len / (4 * threads)).max(unit).div_ceil(unit) * unit;
     let task = |t: usize| {
@@ -156,8 +249,8 @@ struct Job {
     c: *mut f32,
     ldc: isize,
     accumulate: bool,
-    /// One value per row of C, added to the first k block instead of C's old value.
-    bias: Option<*const f32>,
+    /// Added to the first k block instead of C's old value.
+    bias: Option<Bias>,
     /// Whether the last k block's epilogue applies ReLU.
     relu: bool,
 }
@@ -226,7 +319,8 @@ fn relu(x: f32) -> f32 {
 }
 
 /// The Goto loops over one rectangle of C: blocks of NC columns, KC of k, MC rows, then MR x NR
-/// tiles (NR = NV vectors).
+/// tiles (NR = NV vectors). A is read in place when its rows are contiguous in k (as MLAS does:
+/// MR row pointers, each read forward), else packed into strips.
 #[inline(always)]
 unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
     job: &Job,
@@ -236,32 +330,56 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
     bpack: &mut [f32],
 ) {
     let nr = NV * S::LANES;
+    let a_in_place = job.a.cs == 1;
     let mut jc = cols.start;
     while jc < cols.end {
         let nc = NC.min(cols.end - jc);
         let mut pc = 0;
         while pc < job.k {
             let kc = KC.min(job.k - pc);
-            match job.b {
-                Source::Matrix(b) => pack_b(b, pc, kc, jc, nc, nr, bpack),
-                Source::Unfolded { ptr, geo } => pack_unfolded(ptr, &geo, pc, kc, jc, nc, nr, bpack),
-            }
+            let panels = match job.b {
+                Source::Matrix(b) => {
+                    pack_b(b, pc, kc, jc, nc, nr, bpack);
+                    bpack.as_ptr()
+                }
+                Source::Unfolded { ptr, geo } => {
+                    pack_unfolded(ptr, &geo, pc, kc, jc, nc, nr, bpack);
+                    bpack.as_ptr()
+                }
+                // jc is a multiple of nr (ranges are cut at multiples of 64 columns).
+                Source::Packed(p) => (*p).data.as_ptr().add(pc * (*p).n_pad + jc * kc),
+            };
             let mut ic = rows.start;
             while ic < rows.end {
                 let mc = MC.min(rows.end - ic);
-                pack_a(job.a, ic, mc, pc, kc, MR, apack);
+                if !a_in_place {
+                    pack_a(job.a, ic, mc, pc, kc, MR, apack);
+                }
                 let add = job.accumulate || pc > 0;
                 let bias = job.bias.filter(|_| !add);
                 let relu = job.relu && pc + kc == job.k;
                 let mut jr = 0;
                 while jr < nc {
-                    let b = bpack.as_ptr().add(jr * kc);
+                    let b = panels.add(jr * kc);
                     let mut ir = 0;
                     while ir < mc {
-                        let acc = micro::<S, MR, NV>(kc, apack.as_ptr().add(ir * kc), b);
+                        let mr = MR.min(mc - ir);
                         let c = job.c.offset((ic + ir) as isize * job.ldc + (jc + jr) as isize);
-                        let bias = bias.map(|b| b.add(ic + ir));
-                        store::<S, MR, NV>(&acc, c, job.ldc, MR.min(mc - ir), nr.min(nc - jr), add, bias, relu);
+                        // The tile of C is read or written only after kc steps; ask for it now,
+                        // while they run (a later k block finds it out of L2 otherwise).
+                        for i in 0..mr {
+                            prefetch(c.offset(i as isize * job.ldc));
+                            prefetch(c.offset(i as isize * job.ldc).add(nr - 1));
+                        }
+                        let acc = if a_in_place {
+                            // Rows past the edge repeat the last one; their sums are not stored.
+                            let row = |i: usize| job.a.ptr.offset((ic + ir + i.min(mr - 1)) as isize * job.a.rs + pc as isize);
+                            micro_rows::<S, MR, NV>(kc, std::array::from_fn(row), b)
+                        } else {
+                            micro::<S, MR, NV>(kc, apack.as_ptr().add(ir * kc), b)
+                        };
+                        let bias = bias.map(|b| b.at(ic + ir, jc + jr));
+                        store::<S, MR, NV>(&acc, c, job.ldc, mr, nr.min(nc - jr), add, bias, relu);
                         ir += MR;
                     }
                     jr += nr;
@@ -291,7 +409,36 @@ unsafe fn micro<S: Lanes, const MR: usize, const NV: usize>(kc: usize, a: *const
     acc
 }
 
-/// Writes (or adds to C, or to the rows' `bias`) the top-left mr x nr of a tile to C, through
+/// Asks for the cache line holding `p` (a hint: never faults).
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint that does not access memory architecturally.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// `micro` for an A read in place: `rows[i]` points at row i's first element of the k block.
+#[inline(always)]
+unsafe fn micro_rows<S: Lanes, const MR: usize, const NV: usize>(kc: usize, rows: [*const f32; MR], b: *const f32) -> [[S::V; NV]; MR] {
+    let nr = NV * S::LANES;
+    let mut acc = [[S::zero(); NV]; MR];
+    for p in 0..kc {
+        let bv: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(p * nr + v * S::LANES)));
+        for (row, &a) in acc.iter_mut().zip(&rows) {
+            let av = S::splat(*a.add(p));
+            for (r, &bw) in row.iter_mut().zip(&bv) {
+                *r = S::fma(av, bw, *r);
+            }
+        }
+    }
+    acc
+}
+
+/// Writes (or adds to C, or to the `bias`) the top-left mr x nr of a tile to C, through
 /// ReLU when `relu`. Edge tiles go through a buffer and are added with the same single rounding,
 /// so their values equal a full tile's.
 #[inline(always)]
@@ -303,7 +450,7 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
     mr: usize,
     nr: usize,
     add: bool,
-    bias: Option<*const f32>,
+    bias: Option<Bias>,
     relu: bool,
 ) {
     let full = NV * S::LANES;
@@ -314,7 +461,8 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
                 let p = ci.add(v * S::LANES);
                 let x = match bias {
                     _ if add => S::add(S::load(p), x),
-                    Some(b) => S::add(S::splat(*b.add(i)), x),
+                    Some(Bias::Rows(b)) => S::add(S::splat(*b.add(i)), x),
+                    Some(Bias::Cols(b)) => S::add(S::load(b.add(v * S::LANES)), x),
                     None => x,
                 };
                 S::store(p, if relu { S::relu(x) } else { x });
@@ -331,7 +479,8 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
         for (j, &x) in buf.iter().enumerate().take(nr) {
             let x = match bias {
                 _ if add => *ci.add(j) + x,
-                Some(b) => *b.add(i) + x,
+                Some(Bias::Rows(b)) => *b.add(i) + x,
+                Some(Bias::Cols(b)) => *b.add(j) + x,
                 None => x,
             };
             *ci.add(j) = if relu { self::relu(x) } else { x };

@@ -1,12 +1,13 @@
 //! matmul (torch.matmul's rules) and linear, both on the one GEMM wrapper.
 
+use super::packed_weights::packed_weight;
 use super::raw;
 use super::record::Recorder;
 use super::unary::UnaryOp;
 use crate::autograd::functions::linalg::{LinearBackward, MatmulBackward};
 use crate::compute::linalg::{bmm_raw, mat, rows_of};
 use crate::error::{bail, Result};
-use crate::kernels::gemm::gemm_slices;
+use crate::kernels::gemm::{gemm_prepacked, gemm_slices};
 use crate::kernels::linear_nt::{linear_nt, Epilogue, Rows};
 use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, fmt_shape, Dims};
@@ -126,12 +127,25 @@ fn linear_fused(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool) -> Resul
     Ok((rec.finish(out, || Box::new(LinearBackward { x_shape, needs }), saved), relu))
 }
 
+/// Rows from which linear runs the packed GEMM over a packed weight (below, the dot-product
+/// kernel reading the weight in place).
+const PACKED_MIN_ROWS: usize = 16;
+
 fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, out_shape: &[usize], inference: bool) -> Result<Tensor> {
     let x2 = rows_of(x)?;
     let (rows, in_f) = (x2.shape()[0], x2.shape()[1]);
     let out_f = w.shape()[0];
     let (lx, lw) = (x2.layout(), w.layout());
     let mut out = try_filled(rows * out_f, 0f32)?;
+    // From a few rows on, the packed GEMM over the weight packed once (packed_weights.rs) beats
+    // reading it in place.
+    if rows >= PACKED_MIN_ROWS && in_f > 0 && out_f > 0 {
+        if let Some(packed) = packed_weight(w) {
+            let bias = b.map(|b| b.try_data::<f32>()).transpose()?;
+            gemm_prepacked(rows, mat(&x2, lx, lx.offset), packed.get(), bias.as_deref(), relu, &mut out);
+            return Ok(raw::from_vec(out, out_shape, inference));
+        }
+    }
     // nn.Linear's own layout (rows contiguous in in_features) goes to the dot-product kernel,
     // which reads both operands in place; anything else (transposed views) to the strided GEMM.
     if in_f <= 1 || (lx.strides[1] == 1 && lw.strides[1] == 1) {

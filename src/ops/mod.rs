@@ -13,6 +13,7 @@ pub mod linalg;
 pub mod loss;
 pub mod mask;
 pub mod norm;
+pub mod packed_weights;
 pub mod pool;
 #[doc(hidden)] // the shared computations below ops/, not part of the Rust API
 pub use crate::compute::raw;

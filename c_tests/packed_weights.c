@@ -1,0 +1,167 @@
+/* From 16 input rows on, rt_tensor_linear packs the weight once for the GEMM and keeps the pack
+ * beside the weight's storage while the weight's version is unchanged (src/ops/packed_weights.rs).
+ * Nothing of a stale pack may show: a weight written in place (an in-place op, an optimizer step),
+ * caller memory written behind the library's back, and several views of one storage used as
+ * weights each give the product of the values they hold at the call, in every grad mode. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+enum { ROWS = 64, IN = 40, OUT = 37 };
+
+static float x_data[ROWS * IN];
+
+static void fill(float *v, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        v[i] = (float)((seed >> 8) % 2001) / 1000.0f - 1.0f;
+    }
+}
+
+static rt_tensor *x_tensor(void) {
+    fill(x_data, ROWS * IN, 7);
+    int64_t s[] = {ROWS, IN};
+    return tensor_f32(x_data, s, 2);
+}
+
+/* y = x w^T + b from the C arrays, w row o at w[o * w_rs + i * w_cs], in double. */
+static void reference(const float *w, size_t w_rs, size_t w_cs, const float *b, float *y) {
+    for (int r = 0; r < ROWS; r++)
+        for (int o = 0; o < OUT; o++) {
+            double acc = b ? b[o] : 0.0;
+            for (int i = 0; i < IN; i++) acc += (double)x_data[r * IN + i] * w[o * w_rs + i * w_cs];
+            y[r * OUT + o] = (float)acc;
+        }
+}
+
+static void check_linear(const rt_tensor *x, const rt_tensor *w, const rt_tensor *b, const float *want) {
+    rt_tensor *y = NULL;
+    CHECK_OK(rt_tensor_linear(x, w, b, &y));
+    check_all_near(y, want, ROWS * OUT, 1e-4);
+    CHECK_OK(rt_tensor_free(y));
+}
+
+static void enter(int mode) {
+    if (mode == 1) CHECK_OK(rt_grad_mode_enter(false));
+    if (mode == 2) CHECK_OK(rt_inference_mode_enter(true));
+}
+
+static void leave(int mode) {
+    if (mode == 1) CHECK_OK(rt_grad_mode_exit());
+    if (mode == 2) CHECK_OK(rt_inference_mode_exit());
+}
+
+/* Products before and after an in-place write, several times each (so a pack is made, kept and
+ * then found stale), in grad mode, no_grad and inference mode. */
+TEST(a_weight_written_in_place_is_seen_by_the_next_product) {
+    rt_tensor *x = x_tensor();
+    for (int mode = 0; mode < 3; mode++) {
+        float w[OUT * IN], b[OUT], want[ROWS * OUT];
+        fill(w, OUT * IN, 11 + mode);
+        fill(b, OUT, 13);
+        int64_t ws[] = {OUT, IN}, bs[] = {OUT};
+        rt_tensor *wt = tensor_f32(w, ws, 2), *bt = tensor_f32(b, bs, 1);
+        enter(mode);
+        for (int round = 0; round < 4; round++) {
+            reference(w, IN, 1, b, want);
+            for (int call = 0; call < 3; call++) check_linear(x, wt, bt, want);
+            CHECK_OK(rt_tensor_mul_scalar_inplace(wt, -1.5));
+            for (int i = 0; i < OUT * IN; i++) w[i] *= -1.5f;
+        }
+        leave(mode);
+        CHECK_OK(rt_tensor_free(wt));
+        CHECK_OK(rt_tensor_free(bt));
+    }
+    CHECK_OK(rt_tensor_free(x));
+}
+
+/* A training loop: the forward after each optimizer step uses the stepped weight. */
+TEST(each_training_step_sees_the_stepped_weight) {
+    rt_tensor *x = x_tensor();
+    float w[OUT * IN], want[ROWS * OUT];
+    fill(w, OUT * IN, 17);
+    int64_t ws[] = {OUT, IN};
+    rt_tensor *wt = tensor_f32(w, ws, 2);
+    CHECK_OK(rt_tensor_set_requires_grad(wt, true));
+    rt_optimizer *opt = NULL;
+    CHECK_OK(rt_optimizer_sgd_tensors(&wt, 1, 0.01, 0.0, 0.0, &opt));
+    for (int step = 0; step < 4; step++) {
+        rt_tensor *y = NULL, *loss = NULL;
+        CHECK_OK(rt_tensor_linear(x, wt, NULL, &y));
+        reference(w, IN, 1, NULL, want);
+        check_all_near(y, want, ROWS * OUT, 1e-4);
+        CHECK_OK(rt_tensor_sum(y, NULL, 0, false, &loss));
+        CHECK_OK(rt_tensor_backward(loss, NULL, false));
+        CHECK_OK(rt_optimizer_step(opt));
+        CHECK_OK(rt_optimizer_zero_grad(opt));
+        /* d sum(x w^T) / d w[o][i] = sum_r x[r][i]. */
+        for (int i = 0; i < IN; i++) {
+            double g = 0;
+            for (int r = 0; r < ROWS; r++) g += x_data[r * IN + i];
+            for (int o = 0; o < OUT; o++) w[o * IN + i] -= (float)(0.01 * g);
+        }
+        CHECK_OK(rt_tensor_free(y));
+        CHECK_OK(rt_tensor_free(loss));
+    }
+    /* Then served: the weight holds still, and the products stay right. */
+    CHECK_OK(rt_inference_mode_enter(true));
+    reference(w, IN, 1, NULL, want);
+    for (int call = 0; call < 3; call++) check_linear(x, wt, NULL, want);
+    CHECK_OK(rt_inference_mode_exit());
+    CHECK_OK(rt_optimizer_free(opt));
+    CHECK_OK(rt_tensor_free(wt));
+    CHECK_OK(rt_tensor_free(x));
+}
+
+/* Caller memory can change without a version bump: it is never served from a pack. */
+TEST(a_blob_weight_written_by_the_caller_is_seen) {
+    rt_tensor *x = x_tensor();
+    float *w = malloc(sizeof(float) * OUT * IN), want[ROWS * OUT];
+    CHECK(w != NULL);
+    fill(w, OUT * IN, 19);
+    int64_t ws[] = {OUT, IN};
+    rt_tensor *wt = NULL;
+    CHECK_OK(rt_tensor_from_blob(w, sizeof(float) * OUT * IN, RT_DTYPE_F32, ws, 2, NULL, NULL, &wt));
+    for (int round = 0; round < 3; round++) {
+        reference(w, IN, 1, NULL, want);
+        for (int call = 0; call < 2; call++) check_linear(x, wt, NULL, want);
+        for (int i = 0; i < OUT * IN; i++) w[i] = w[i] * 0.5f + 0.25f;
+    }
+    CHECK_OK(rt_tensor_free(wt));
+    free(w);
+    CHECK_OK(rt_tensor_free(x));
+}
+
+/* Two halves of one storage, and a transposed view, used as weights in turn: each product is
+ * its own view's. */
+TEST(views_of_one_storage_used_as_weights_in_turn) {
+    rt_tensor *x = x_tensor();
+    float w[2 * OUT * IN], want[ROWS * OUT];
+    fill(w, 2 * OUT * IN, 23);
+    int64_t ws[] = {2 * OUT, IN};
+    rt_tensor *full = tensor_f32(w, ws, 2), *top = NULL, *bottom = NULL;
+    CHECK_OK(rt_tensor_narrow(full, 0, 0, OUT, &top));
+    CHECK_OK(rt_tensor_narrow(full, 0, OUT, OUT, &bottom));
+    /* in 0..IN by out 0..OUT of the first IN * OUT values, transposed into an OUT x IN view. */
+    int64_t ts[] = {IN, OUT};
+    rt_tensor *flat = tensor_f32(w, ts, 2), *flat_t = NULL;
+    CHECK_OK(rt_tensor_transpose(flat, 0, 1, &flat_t));
+    for (int round = 0; round < 3; round++) {
+        reference(w, IN, 1, NULL, want);
+        check_linear(x, top, NULL, want);
+        reference(w + OUT * IN, IN, 1, NULL, want);
+        check_linear(x, bottom, NULL, want);
+        reference(w, 1, OUT, NULL, want);
+        check_linear(x, flat_t, NULL, want);
+    }
+    /* Writing through one view bumps the version the views share: all see it. */
+    CHECK_OK(rt_tensor_add_scalar_inplace(bottom, 1.0));
+    for (int i = OUT * IN; i < 2 * OUT * IN; i++) w[i] += 1.0f;
+    reference(w, IN, 1, NULL, want);
+    check_linear(x, top, NULL, want);
+    reference(w + OUT * IN, IN, 1, NULL, want);
+    check_linear(x, bottom, NULL, want);
+    rt_tensor *all[] = {full, top, bottom, flat, flat_t, x};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
