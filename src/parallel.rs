@@ -64,8 +64,9 @@ pub fn for_each_chunk(helpers: usize, chunks: usize, task: &(dyn Fn(usize) + Syn
     let posted = workers.post(&job);
     let closing = CloseOnDrop { job: &job, workers: posted.then_some(&*workers) };
     job.run_front();
+    // Closes the job (also when the caller's task unwinds): every pool call has returned after it.
     drop(closing);
-    if posted && job.close() {
+    if posted && job.panicked() {
         panic!("parallel::for_each_chunk: a task panicked on a pool thread");
     }
 }

@@ -100,21 +100,26 @@ fn window_row<const S: usize, const ARGMAX: bool>(p: &Pool, xp: &[f32], oh: usiz
             if ARGMAX {
                 for (ow, (o, a)) in orow.iter_mut().zip(arow.iter_mut()).enumerate() {
                     let (v, b) = (at(ow), *o);
-                    #[allow(clippy::eq_op)] // v != v: v is NaN
-                    let take = (v > b) | ((v != v) & (b == b));
+                    let take = replaces(v, b);
                     *o = if take { v } else { b };
                     *a = if take { base + (ow * s) as i64 } else { *a };
                 }
             } else {
                 for (ow, o) in orow.iter_mut().enumerate() {
                     let (v, b) = (at(ow), *o);
-                    #[allow(clippy::eq_op)] // v != v: v is NaN
-                    let take = (v > b) | ((v != v) & (b == b));
-                    *o = if take { v } else { b };
+                    *o = if replaces(v, b) { v } else { b };
                 }
             }
         }
     }
+}
+
+/// Whether candidate `v` replaces the window's best `b` so far: it is larger, or the first NaN
+/// (PyTorch's max pooling propagates NaN); written without branches so the loops vectorise.
+#[inline(always)]
+#[allow(clippy::eq_op)] // v != v: v is NaN
+fn replaces(v: f32, b: f32) -> bool {
+    (v > b) | ((v != v) & (b == b))
 }
 
 /// dx[plane, argmax] += g for every output position (windows may overlap when stride < k).

@@ -100,6 +100,11 @@ impl Job {
         }
     }
 
+    /// Whether a worker's task panicked (final once the job is closed).
+    pub(super) fn panicked(&self) -> bool {
+        self.panicked.load(Ordering::SeqCst)
+    }
+
     /// No chunk can be claimed after this; waits for workers still running one. Returns whether
     /// a worker's task panicked.
     pub(super) fn close(&self) -> bool {
@@ -115,7 +120,7 @@ impl Job {
                 std::thread::yield_now();
             }
         }
-        self.panicked.load(Ordering::SeqCst)
+        self.panicked()
     }
 }
 
