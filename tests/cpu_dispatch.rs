@@ -335,6 +335,38 @@ fn packed_gemm_matches_a_naive_product_on_every_kernel_and_thread_count() {
     }
 }
 
+/// A B packed in advance (a linear weight as wᵀ, its columns contiguous) gives the bits of the
+/// same product packed per call, with the column bias and ReLU of the epilogue equal to a bias
+/// filled in first and a ReLU pass after; on this CPU's kernels, one and several threads.
+#[test]
+fn prepacked_b_gives_the_bits_of_packing_per_call() {
+    use infer::kernels::packed_gemm::{gemm_prepacked, gemm_with, Operand, PackedB};
+    for (s, &(m, n, k)) in [(16, 37, 40), (64, 256, 784), (75, 530, 260), (6, 16, 513)].iter().enumerate() {
+        let x = values(m * k, 70 + s as u64);
+        let w = values(n * k, 80 + s as u64);
+        let bias = values(n, 90 + s as u64);
+        let (a, b) = (Operand { ptr: x.as_ptr(), rs: k as isize, cs: 1 }, Operand { ptr: w.as_ptr(), rs: 1, cs: k as isize });
+        // SAFETY: `b` addresses w as a k x n matrix.
+        let packed = unsafe { PackedB::new(isa(), k, n, b) }.unwrap();
+        for threads in [1, 2] {
+            infer::parallel::set_num_threads(threads);
+            for relu in [false, true] {
+                let mut want: Vec<f32> = (0..m * n).map(|ij| bias[ij % n]).collect();
+                // SAFETY: the operands address m x k, k x n and m x n matrices inside their vectors.
+                unsafe { gemm_with(isa(), threads, m, n, k, want.as_mut_ptr(), n as isize, true, a, b) };
+                if relu {
+                    want.iter_mut().for_each(|v| *v = if *v < 0.0 { 0.0 } else { *v });
+                }
+                let mut got = vec![f32::NAN; m * n];
+                // SAFETY: as above; `packed` was packed for isa() and bias holds n values.
+                unsafe { gemm_prepacked(m, got.as_mut_ptr(), n as isize, a, &packed, Some(bias.as_ptr()), relu) };
+                assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()), "{m}x{n}x{k}, {threads} threads, relu {relu}");
+            }
+        }
+    }
+    infer::parallel::set_num_threads(0);
+}
+
 #[test]
 fn conv_kernels_match_a_direct_convolution_and_do_not_depend_on_the_thread_count() {
     use infer::kernels::conv::{

@@ -96,7 +96,7 @@ impl PackedB {
         let mut pc = 0;
         while pc < k {
             let kc = KC.min(k - pc);
-            pack_b(b, pc, kc, 0, n, nr, &mut data[pc * n_pad..(pc + kc) * n_pad]);
+            pack_b(b, pc, kc, 0, n, nr, isa_ != Isa::Portable, &mut data[pc * n_pad..(pc + kc) * n_pad]);
             pc += kc;
         }
         Some(PackedB { data, k, n, n_pad, isa: isa_ })
@@ -297,6 +297,8 @@ unsafe fn run(isa_: Isa, job: &Job, rows: Range<usize>, cols: Range<usize>) {
 trait Lanes {
     type V: Copy;
     const LANES: usize;
+    /// Whether the CPU running these kernels has AVX (for `pack_b`'s transposes).
+    const AVX: bool;
     unsafe fn zero() -> Self::V;
     unsafe fn splat(x: f32) -> Self::V;
     unsafe fn load(p: *const f32) -> Self::V;
@@ -339,7 +341,7 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
             let kc = KC.min(job.k - pc);
             let panels = match job.b {
                 Source::Matrix(b) => {
-                    pack_b(b, pc, kc, jc, nc, nr, bpack);
+                    pack_b(b, pc, kc, jc, nc, nr, S::AVX, bpack);
                     bpack.as_ptr()
                 }
                 Source::Unfolded { ptr, geo } => {
@@ -513,20 +515,36 @@ unsafe fn pack_a(a: Operand, ic: usize, mc: usize, pc: usize, kc: usize, mr: usi
 }
 
 /// Copies B's rows pc..pc+kc, columns jc..jc+nc into panels of nr columns, each kc x nr
-/// (row-major), columns past nc as zeros.
+/// (row-major), columns past nc as zeros. With `avx` (the CPU has it), a B whose columns are
+/// contiguous (a transposed operand: a weight as wᵀ, unfolded patches as a gradient's colsᵀ) is
+/// transposed 8 x 8 at a time in registers instead of gathered one element at a time.
 #[inline(always)]
-unsafe fn pack_b(b: Operand, pc: usize, kc: usize, jc: usize, nc: usize, nr: usize, dst: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_b(b: Operand, pc: usize, kc: usize, jc: usize, nc: usize, nr: usize, avx: bool, dst: &mut [f32]) {
     let mut panel = 0;
     while panel < nc {
         let cols = nr.min(nc - panel);
         let out = &mut dst[panel * kc..(panel + nr) * kc];
+        let origin = b.ptr.offset(pc as isize * b.rs + (jc + panel) as isize * b.cs);
+        // Rows (and columns) done in 8 x 8 blocks; the rest one element at a time below.
+        let (mut rows_done, cols_done) = (0, if avx && b.rs == 1 && b.cs != 1 { cols / 8 * 8 } else { 0 });
+        if cols_done > 0 {
+            rows_done = kc / 8 * 8;
+            for p in (0..rows_done).step_by(8) {
+                for j in (0..cols_done).step_by(8) {
+                    #[cfg(target_arch = "x86_64")]
+                    x86::transpose8(origin.offset(p as isize + j as isize * b.cs), b.cs, out.as_mut_ptr().add(p * nr + j), nr);
+                }
+            }
+        }
         for p in 0..kc {
-            let src = b.ptr.offset((pc + p) as isize * b.rs + (jc + panel) as isize * b.cs);
+            let src = origin.offset(p as isize * b.rs);
             let row = &mut out[p * nr..(p + 1) * nr];
             if b.cs == 1 {
                 std::ptr::copy_nonoverlapping(src, row.as_mut_ptr(), cols);
             } else {
-                for (j, x) in row.iter_mut().enumerate().take(cols) {
+                let first = if p < rows_done { cols_done } else { 0 };
+                for (j, x) in row.iter_mut().enumerate().take(cols).skip(first) {
                     *x = *src.offset(j as isize * b.cs);
                 }
             }
@@ -570,6 +588,7 @@ struct Portable;
 impl Lanes for Portable {
     type V = [f32; 8];
     const LANES: usize = 8;
+    const AVX: bool = false;
     unsafe fn zero() -> [f32; 8] {
         [0.0; 8]
     }
@@ -604,6 +623,7 @@ mod x86 {
     impl Lanes for Avx2Fma {
         type V = __m256;
         const LANES: usize = 8;
+        const AVX: bool = true;
         #[inline(always)]
         unsafe fn zero() -> __m256 {
             _mm256_setzero_ps()
@@ -640,6 +660,7 @@ mod x86 {
     impl Lanes for Avx512 {
         type V = __m512;
         const LANES: usize = 16;
+        const AVX: bool = true;
         #[inline(always)]
         unsafe fn zero() -> __m512 {
             _mm512_setzero_ps()
@@ -669,6 +690,40 @@ mod x86 {
             // Zeroes the lanes below zero (NaN and -0.0 compare false and pass through).
             let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_setzero_ps());
             _mm512_mask_mov_ps(a, neg, _mm512_setzero_ps())
+        }
+    }
+
+    /// dst[p * ld + j] = src[j * cs + p] for p, j < 8: an 8 x 8 block of a B with contiguous
+    /// columns, transposed into panel rows (unpack, shuffle, then swap 128-bit halves).
+    ///
+    /// # Safety
+    /// The CPU has AVX; src addresses 8 runs of 8 floats cs apart, dst 8 runs of 8 floats ld apart.
+    #[target_feature(enable = "avx")]
+    pub unsafe fn transpose8(src: *const f32, cs: isize, dst: *mut f32, ld: usize) {
+        let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(src.offset(j as isize * cs)));
+        let t = [
+            _mm256_unpacklo_ps(r[0], r[1]),
+            _mm256_unpackhi_ps(r[0], r[1]),
+            _mm256_unpacklo_ps(r[2], r[3]),
+            _mm256_unpackhi_ps(r[2], r[3]),
+            _mm256_unpacklo_ps(r[4], r[5]),
+            _mm256_unpackhi_ps(r[4], r[5]),
+            _mm256_unpacklo_ps(r[6], r[7]),
+            _mm256_unpackhi_ps(r[6], r[7]),
+        ];
+        let u = [
+            _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+            _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+            _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+            _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+            _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+            _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+            _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+            _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+        ];
+        for i in 0..4 {
+            _mm256_storeu_ps(dst.add(i * ld), _mm256_permute2f128_ps::<0x20>(u[i], u[i + 4]));
+            _mm256_storeu_ps(dst.add((i + 4) * ld), _mm256_permute2f128_ps::<0x31>(u[i], u[i + 4]));
         }
     }
 
