@@ -51,7 +51,7 @@ fn main() {
         println!("{:<44} {}", "FMA peak (register-only loop)", cells.join(" "));
     }
     // The anchors' dense layers: MLP 784-256 at batch 64 and 1024, the deep MLP's 1024-1024 at 256.
-    for (m, n, k) in [(64, 256, 784), (1024, 256, 784), (256, 1024, 1024)] {
+    for (m, n, k) in [(16, 256, 784), (32, 256, 784), (64, 256, 784), (1024, 256, 784), (256, 1024, 1024)] {
         dense(m, n, k);
     }
     convolutions();

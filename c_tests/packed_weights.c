@@ -1,4 +1,4 @@
-/* From 16 input rows on, rt_tensor_linear packs the weight once for the GEMM and keeps the pack
+/* From 64 input rows on, rt_tensor_linear packs the weight once for the GEMM and keeps the pack
  * beside the weight's storage while the weight's version is unchanged (src/ops/packed_weights.rs).
  * Nothing of a stale pack may show: a weight written in place (an in-place op, an optimizer step),
  * caller memory written behind the library's back, and several views of one storage used as

@@ -127,9 +127,10 @@ fn linear_fused(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool) -> Resul
     Ok((rec.finish(out, || Box::new(LinearBackward { x_shape, needs }), saved), relu))
 }
 
-/// Rows from which linear runs the packed GEMM over a packed weight (below, the dot-product
-/// kernel reading the weight in place).
-const PACKED_MIN_ROWS: usize = 16;
+/// Rows from which linear runs the packed GEMM over a packed weight; below, the dot-product
+/// kernel reading the weight in place is as fast or faster (one thread, per CPU second, 784 ->
+/// 256: 89 against 84 GFLOP/s at 32 rows, 85-90 against 91 at 64; `cargo bench --bench kernels`).
+const PACKED_MIN_ROWS: usize = 64;
 
 fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, out_shape: &[usize], inference: bool) -> Result<Tensor> {
     let x2 = rows_of(x)?;
