@@ -8,13 +8,30 @@ use super::elementwise::PARALLEL_MIN;
 use super::simd::{lane_sum, multiversion, Fma};
 use super::vmath::{exp, exp_nonpositive};
 use crate::parallel::{self, Disjoint};
+use std::mem::MaybeUninit;
 
 /// Lanes of the reductions below: independent accumulators LLVM keeps in one vector register.
 const LANES: usize = 16;
 
 /// out = softmax (or log_softmax when `log`) of x along the middle dim, blocks of the outer dim
 /// spread across the pool when large.
-pub fn forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usize), log: bool) {
+pub fn forward(out: &mut [f32], x: &[f32], split: (usize, usize, usize), log: bool) {
+    assert!(out.len() >= x.len(), "softmax: out holds {} values, needs {}", out.len(), x.len());
+    // SAFETY: MaybeUninit<f32> has f32's layout, and `forward_uninit` writes only f32s.
+    forward_uninit(unsafe { &mut *(out as *mut [f32] as *mut [MaybeUninit<f32>]) }, x, split, log)
+}
+
+/// `forward` into `out`'s spare room (its length becomes x's), skipping the zero fill an
+/// initialised output costs (a tenth of a 256 x 1024 softmax).
+pub fn forward_into(out: &mut Vec<f32>, x: &[f32], split: (usize, usize, usize), log: bool) {
+    assert!(out.is_empty() && out.capacity() >= x.len(), "softmax::forward_into: bad output");
+    forward_uninit(&mut out.spare_capacity_mut()[..x.len()], x, split, log);
+    // SAFETY: forward_uninit wrote every one of the x.len() elements.
+    unsafe { out.set_len(x.len()) }
+}
+
+/// Writes every element of `out[..x.len()]`.
+fn forward_uninit(out: &mut [MaybeUninit<f32>], x: &[f32], (outer, n, inner): (usize, usize, usize), log: bool) {
     let block = n * inner;
     if x.is_empty() || block == 0 {
         return;
@@ -27,15 +44,31 @@ pub fn forward(out: &mut [f32], x: &[f32], (outer, n, inner): (usize, usize, usi
     });
 }
 
+/// `out` once every element has been written.
+///
+/// # Safety
+/// Every element of `out` is initialised.
+unsafe fn assume_init(out: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: MaybeUninit<f32> has f32's layout; the caller promises every element is written.
+    unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) }
+}
+
 multiversion! {
-    fn forward_blocks(out: &mut [f32], x: &[f32], split: (usize, usize, usize), log: bool) {
+    fn forward_blocks(out: &mut [MaybeUninit<f32>], x: &[f32], split: (usize, usize, usize), log: bool) {
         let (outer, n, inner) = split;
         if inner == 1 {
             for (o, xr) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)).take(outer) {
                 row_forward::<M>(o, xr, log);
             }
         } else {
-            columns_forward::<M>(out, x, split, log);
+            // Columns write their terms a tile at a time across rows: zeroed first, so the
+            // whole block is initialised before any of it is read.
+            let out = &mut out[..outer * n * inner];
+            out.iter_mut().for_each(|y| {
+                y.write(0.0);
+            });
+            // SAFETY: every element was just written.
+            columns_forward::<M>(unsafe { assume_init(out) }, x, split, log);
         }
     }
 }
@@ -84,9 +117,10 @@ fn pairwise_sum(lanes: [f32; LANES]) -> f64 {
     s[0]
 }
 
-/// out = e^(x - m); returns Σ out (f32 lanes per block of 256 terms, blocks summed in f64).
+/// out = e^(x - m), every element written; returns Σ out (f32 lanes per block of 256 terms,
+/// blocks summed in f64).
 #[inline(always)]
-fn row_exp_sum<M: Fma>(out: &mut [f32], x: &[f32], m: f32) -> f64 {
+fn row_exp_sum<M: Fma>(out: &mut [MaybeUninit<f32>], x: &[f32], m: f32) -> f64 {
     let mut total = 0f64;
     for (ob, xb) in out.chunks_mut(BLOCK).zip(x.chunks(BLOCK)) {
         let mut lanes = [0f32; LANES];
@@ -95,13 +129,11 @@ fn row_exp_sum<M: Fma>(out: &mut [f32], x: &[f32], m: f32) -> f64 {
         let rest = chunks.remainder();
         for (o, c) in (&mut outs).zip(chunks) {
             for ((s, y), &v) in lanes.iter_mut().zip(o).zip(c) {
-                *y = exp_nonpositive::<M>(v - m);
-                *s += *y;
+                *s += *y.write(exp_nonpositive::<M>(v - m));
             }
         }
         for ((s, y), &v) in lanes.iter_mut().zip(outs.into_remainder()).zip(rest) {
-            *y = exp_nonpositive::<M>(v - m);
-            *s += *y;
+            *s += *y.write(exp_nonpositive::<M>(v - m));
         }
         total += pairwise_sum(lanes);
     }
@@ -110,10 +142,12 @@ fn row_exp_sum<M: Fma>(out: &mut [f32], x: &[f32], m: f32) -> f64 {
 
 /// One contiguous row: the common case of softmax over the last dim.
 #[inline(always)]
-fn row_forward<M: Fma>(out: &mut [f32], x: &[f32], log: bool) {
+fn row_forward<M: Fma>(out: &mut [MaybeUninit<f32>], x: &[f32], log: bool) {
     let m = row_max(x);
     // the terms go to `out` in both cases: log_softmax then overwrites them
     let sum = row_exp_sum::<M>(out, x, m);
+    // SAFETY: row_exp_sum wrote every element (out and x have the row's length).
+    let out = unsafe { assume_init(out) };
     if log {
         let lse = m + sum.ln() as f32;
         for (y, &v) in out.iter_mut().zip(x) {

@@ -7,7 +7,7 @@ use crate::autograd::node::Backward;
 use crate::error::Result;
 use crate::kernels::softmax as kernel;
 use crate::shape::{numel, wrap_dim};
-use crate::storage::{try_filled, DType};
+use crate::storage::{try_with_capacity, DType};
 use crate::tensor::Tensor;
 
 /// `shape` seen as (outer, shape[dim], inner); a 0-d tensor is one element.
@@ -23,8 +23,8 @@ fn run(t: &Tensor, dim: i64, log: bool) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim(), "dim")?;
     let split = split_at(t.shape(), d);
     let rec = Recorder::new(&[t])?;
-    let mut out = try_filled(t.numel(), 0f32)?;
-    kernel::forward(&mut out, &t.try_data::<f32>()?, split, log);
+    let mut out = try_with_capacity(t.numel())?;
+    kernel::forward_into(&mut out, &t.try_data::<f32>()?, split, log);
     let out = raw::from_vec(out, t.shape(), rec.inference());
     let backward = SoftmaxBackward { split, log };
     // Both derivatives are cheapest in the output, which is a fresh normal tensor when recording.
