@@ -165,3 +165,38 @@ TEST(views_of_one_storage_used_as_weights_in_turn) {
     rt_tensor *all[] = {full, top, bottom, flat, flat_t, x};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_OK(rt_tensor_free(all[i]));
 }
+
+/* A small weight freed through rt_tensor_free is kept for reuse (src/recycle.rs) and comes back
+ * as the next elementwise output of its size, at version 0 again, the version its pack was
+ * made at: the pack must not come back with it. */
+TEST(a_recycled_weight_storage_brings_back_no_pack) {
+    enum { SMALL_OUT = 8 };
+    rt_tensor *x = x_tensor();
+    float w[SMALL_OUT * IN], ones[SMALL_OUT * IN], want[ROWS * SMALL_OUT];
+    fill(w, SMALL_OUT * IN, 29);
+    for (int i = 0; i < SMALL_OUT * IN; i++) ones[i] = 1.0f;
+    int64_t ws[] = {SMALL_OUT, IN};
+    for (int round = 0; round < 3; round++) {
+        rt_tensor *old = tensor_f32(w, ws, 2), *y = NULL;
+        for (int call = 0; call < 2; call++) {
+            CHECK_OK(rt_tensor_linear(x, old, NULL, &y));
+            CHECK_OK(rt_tensor_free(y));
+        }
+        CHECK_OK(rt_tensor_free(old));
+        /* The new weight is w + 1, made by an elementwise op of the freed weight's size. */
+        rt_tensor *a = tensor_f32(w, ws, 2), *b = tensor_f32(ones, ws, 2), *fresh = NULL;
+        CHECK_OK(rt_tensor_add(a, b, &fresh));
+        for (int i = 0; i < SMALL_OUT * IN; i++) w[i] += 1.0f;
+        CHECK_OK(rt_tensor_linear(x, fresh, NULL, &y));
+        for (int r = 0; r < ROWS; r++)
+            for (int o = 0; o < SMALL_OUT; o++) {
+                double acc = 0;
+                for (int i = 0; i < IN; i++) acc += (double)x_data[r * IN + i] * w[o * IN + i];
+                want[r * SMALL_OUT + o] = (float)acc;
+            }
+        check_all_near(y, want, ROWS * SMALL_OUT, 1e-4);
+        rt_tensor *all[] = {y, a, b, fresh};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_OK(rt_tensor_free(all[i]));
+    }
+    CHECK_OK(rt_tensor_free(x));
+}
