@@ -200,3 +200,27 @@ TEST(a_recycled_weight_storage_brings_back_no_pack) {
     }
     CHECK_OK(rt_tensor_free(x));
 }
+
+/* From 64 rows a product has the same bits whether the weight's pack is kept, packed afresh
+ * (the weight just moved) or never kept (caller memory): a reloaded or trained model gives
+ * exactly the logits of the model it came from. */
+TEST(the_product_is_the_same_bits_cached_or_not) {
+    rt_tensor *x = x_tensor();
+    float w[OUT * IN], b[OUT], first[ROWS * OUT];
+    fill(w, OUT * IN, 31);
+    fill(b, OUT, 37);
+    int64_t ws[] = {OUT, IN}, bs[] = {OUT};
+    rt_tensor *wt = tensor_f32(w, ws, 2), *bt = tensor_f32(b, bs, 1), *blob = NULL, *y = NULL;
+    CHECK_OK(rt_tensor_from_blob(w, sizeof w, RT_DTYPE_F32, ws, 2, NULL, NULL, &blob));
+    CHECK_OK(rt_tensor_linear(x, wt, bt, &y)); /* packs and keeps */
+    read_f32(y, first, ROWS * OUT);
+    CHECK_OK(rt_tensor_free(y));
+    for (int variant = 0; variant < 3; variant++) {
+        if (variant == 1) CHECK_OK(rt_tensor_mul_scalar_inplace(wt, 1.0)); /* moved: packed per call */
+        CHECK_OK(rt_tensor_linear(x, variant == 2 ? blob : wt, bt, &y));
+        check_all_near(y, first, ROWS * OUT, 0);
+        CHECK_OK(rt_tensor_free(y));
+    }
+    rt_tensor *all[] = {wt, bt, blob, x};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_OK(rt_tensor_free(all[i]));
+}

@@ -138,24 +138,27 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, out_shape:
     let out_f = w.shape()[0];
     let (lx, lw) = (x2.layout(), w.layout());
     let mut out = try_filled(rows * out_f, 0f32)?;
-    // From a few rows on, the packed GEMM over the weight packed once (packed_weights.rs) beats
-    // reading it in place.
-    if rows >= PACKED_MIN_ROWS && in_f > 0 && out_f > 0 {
+    // From PACKED_MIN_ROWS rows on, always the packed GEMM: over the weight packed once
+    // (packed_weights.rs) when it is cached, else packing it per call below, which gives the same
+    // bits, so a product never depends on the weight's history (trained, reloaded, caller memory).
+    let large = rows >= PACKED_MIN_ROWS && in_f > 0 && out_f > 0;
+    if large {
         if let Some(packed) = packed_weight(w) {
             let bias = b.map(|b| b.try_data::<f32>()).transpose()?;
             gemm_prepacked(rows, mat(&x2, lx, lx.offset), packed.get(), bias.as_deref(), relu, &mut out);
             return Ok(raw::from_vec(out, out_shape, inference));
         }
-    }
-    // nn.Linear's own layout (rows contiguous in in_features) goes to the dot-product kernel,
-    // which reads both operands in place; anything else (transposed views) to the strided GEMM.
-    if in_f <= 1 || (lx.strides[1] == 1 && lw.strides[1] == 1) {
+    } else if in_f <= 1 || (lx.strides[1] == 1 && lw.strides[1] == 1) {
+        // nn.Linear's own layout (rows contiguous in in_features) at a few rows: the dot-product
+        // kernel, which reads both operands in place; transposed views take the strided GEMM.
         let bias = b.map(|b| b.try_data::<f32>()).transpose()?;
         let xs = Rows { data: from_offset(x2.storage().slice::<f32>(), lx.offset), stride: lx.strides[0] };
         let ws = Rows { data: from_offset(w.storage().slice::<f32>(), lw.offset), stride: lw.strides[0] };
         linear_nt(rows, out_f, in_f, xs, ws, Epilogue { bias: bias.as_deref(), relu }, &mut out);
         return Ok(raw::from_vec(out, out_shape, inference));
     }
+    // The bias filled in and then accumulated onto, and ReLU as a pass after: the same bits as
+    // the packed GEMM's epilogue (tests/cpu_dispatch.rs).
     if let Some(b) = b {
         let bias = b.try_data::<f32>()?;
         for row in out.chunks_exact_mut(out_f.max(1)).take(rows) {

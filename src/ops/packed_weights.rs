@@ -6,8 +6,8 @@
 //! A pack is valid for the version of the storage it was made from (`Storage::derived`: only
 //! library storages with a version counter, which every write bumps). A weight whose version
 //! moved since the last product is being trained: it is not packed again until it holds still
-//! for one product (each training step would otherwise pay a pack it uses once), and the caller
-//! takes the unpacked kernel meanwhile. Packs are outside the tensor memory statistics (they are
+//! for one product (each training step would otherwise keep a pack it uses once), and the caller
+//! packs per call meanwhile, through the same GEMM and so to the same bits. Packs are outside the tensor memory statistics (they are
 //! a cache, not tensors) and `BUDGET` bytes at most are kept process-wide; a weight that does not
 //! fit is not cached.
 
@@ -61,7 +61,7 @@ impl Drop for Kept {
 /// The pack of `w` (out_features x in_features, any strides) as the B (= wᵀ) of x · wᵀ, for this
 /// CPU's kernels and `w`'s current version: the kept one, or a new one that is then kept. None when
 /// `w` cannot be cached (caller memory, an inference tensor), is being trained, or its pack does not
-/// fit the budget or memory: the caller then runs the unpacked kernel.
+/// fit the budget or memory: the caller then packs per call.
 pub fn packed_weight(w: &Tensor) -> Option<Arc<Kept>> {
     let storage = w.storage();
     let slot = storage.derived()?;
