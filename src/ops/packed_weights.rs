@@ -86,7 +86,7 @@ pub fn packed_weight(w: &Tensor) -> Option<Arc<Kept>> {
             }
         }
     }
-    // Packed outside the lock: another thread using the weight meanwhile runs unpacked.
+    // Packed outside the lock: another thread using the weight meanwhile packs per call.
     let packed = pack(w, key).map(Arc::new);
     let mut entries = slot.lock();
     let entry = Box::new(Entry { key, version, packed: packed.clone() });
