@@ -54,7 +54,6 @@
 #![warn(missing_docs)]
 
 pub mod autograd;
-mod buffers;
 #[doc(hidden)]
 pub mod compute;
 pub mod creation;
