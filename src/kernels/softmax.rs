@@ -5,7 +5,7 @@
 //! they cannot change the sum, and softmax's outputs there are below 1.2e-38.
 
 use super::elementwise::PARALLEL_MIN;
-use super::simd::{lane_sum, multiversion, Fma};
+use super::simd::{as_uninit, lane_sum, multiversion, Fma};
 use super::vmath::{exp, exp_nonpositive};
 use crate::parallel::{self, Disjoint};
 use std::mem::MaybeUninit;
@@ -17,8 +17,7 @@ const LANES: usize = 16;
 /// spread across the pool when large.
 pub fn forward(out: &mut [f32], x: &[f32], split: (usize, usize, usize), log: bool) {
     assert!(out.len() >= x.len(), "softmax: out holds {} values, needs {}", out.len(), x.len());
-    // SAFETY: MaybeUninit<f32> has f32's layout, and `forward_uninit` writes only f32s.
-    forward_uninit(unsafe { &mut *(out as *mut [f32] as *mut [MaybeUninit<f32>]) }, x, split, log)
+    forward_uninit(as_uninit(out), x, split, log)
 }
 
 /// `forward` into `out`'s spare room (its length becomes x's), skipping the zero fill an
