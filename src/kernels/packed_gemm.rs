@@ -89,7 +89,7 @@ impl PackedB {
     pub unsafe fn new(isa_: Isa, k: usize, n: usize, b: Operand) -> Option<PackedB> {
         let nr = panel_width(isa_);
         let n_pad = n.div_ceil(nr) * nr;
-        let len = k.checked_mul(n_pad)?;
+        let len = Self::bytes_for(isa_, k, n)? / std::mem::size_of::<f32>();
         let mut data = Vec::new();
         data.try_reserve_exact(len).ok()?;
         data.resize(len, 0.0);
@@ -110,6 +110,13 @@ impl PackedB {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.data.len() * std::mem::size_of::<f32>()
+    }
+
+    /// Bytes the pack of a k x n B for `isa_`'s kernels holds (columns padded to whole panels);
+    /// None on overflow.
+    pub fn bytes_for(isa_: Isa, k: usize, n: usize) -> Option<usize> {
+        let nr = panel_width(isa_);
+        k.checked_mul(n.div_ceil(nr) * nr)?.checked_mul(std::mem::size_of::<f32>())
     }
 }
 
@@ -376,9 +383,11 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                         let acc = if a_in_place {
                             // Rows past the edge repeat the last one; their sums are not stored.
                             let row = |i: usize| job.a.ptr.offset((ic + ir + i.min(mr - 1)) as isize * job.a.rs + pc as isize);
-                            micro_rows::<S, MR, NV>(kc, std::array::from_fn(row), b)
+                            let rows: [*const f32; MR] = std::array::from_fn(row);
+                            micro::<S, MR, NV>(kc, |p, i| *rows[i].add(p), b)
                         } else {
-                            micro::<S, MR, NV>(kc, apack.as_ptr().add(ir * kc), b)
+                            let strip = apack.as_ptr().add(ir * kc);
+                            micro::<S, MR, NV>(kc, |p, i| *strip.add(p * MR + i), b)
                         };
                         let bias = bias.map(|b| b.at(ic + ir, jc + jr));
                         store::<S, MR, NV>(&acc, c, job.ldc, mr, nr.min(nc - jr), add, bias, relu);
@@ -394,15 +403,16 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
     }
 }
 
-/// The MR x NR tile of products of an A strip (kc x MR, MR values per k) and a B panel (kc x NR).
+/// The MR x NR tile of products of A's rows and a B panel (kc x NR): `a(p, i)` is row i's value
+/// at step p of the k block, read from a packed strip or from the row in place.
 #[inline(always)]
-unsafe fn micro<S: Lanes, const MR: usize, const NV: usize>(kc: usize, a: *const f32, b: *const f32) -> [[S::V; NV]; MR] {
+unsafe fn micro<S: Lanes, const MR: usize, const NV: usize>(kc: usize, a: impl Fn(usize, usize) -> f32, b: *const f32) -> [[S::V; NV]; MR] {
     let nr = NV * S::LANES;
     let mut acc = [[S::zero(); NV]; MR];
     for p in 0..kc {
         let bv: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(p * nr + v * S::LANES)));
         for (i, row) in acc.iter_mut().enumerate() {
-            let av = S::splat(*a.add(p * MR + i));
+            let av = S::splat(a(p, i));
             for (r, &bw) in row.iter_mut().zip(&bv) {
                 *r = S::fma(av, bw, *r);
             }
@@ -421,23 +431,6 @@ fn prefetch(p: *const f32) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
-}
-
-/// `micro` for an A read in place: `rows[i]` points at row i's first element of the k block.
-#[inline(always)]
-unsafe fn micro_rows<S: Lanes, const MR: usize, const NV: usize>(kc: usize, rows: [*const f32; MR], b: *const f32) -> [[S::V; NV]; MR] {
-    let nr = NV * S::LANES;
-    let mut acc = [[S::zero(); NV]; MR];
-    for p in 0..kc {
-        let bv: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(p * nr + v * S::LANES)));
-        for (row, &a) in acc.iter_mut().zip(&rows) {
-            let av = S::splat(*a.add(p));
-            for (r, &bw) in row.iter_mut().zip(&bv) {
-                *r = S::fma(av, bw, *r);
-            }
-        }
-    }
-    acc
 }
 
 /// Writes (or adds to C, or to the `bias`) the top-left mr x nr of a tile to C, through

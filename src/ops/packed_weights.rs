@@ -105,7 +105,7 @@ pub fn packed_weight(w: &Tensor) -> Option<Arc<Kept>> {
 /// Packs `w` when its pack fits the budget.
 fn pack(w: &Tensor, key: Key) -> Option<Kept> {
     let [n, k] = key.shape;
-    let bytes = n.div_ceil(32) * 32 * k * std::mem::size_of::<f32>();
+    let bytes = PackedB::bytes_for(key.isa, k, n)?;
     if KEPT_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes > BUDGET {
         KEPT_BYTES.fetch_sub(bytes, Ordering::Relaxed);
         return None;
@@ -114,8 +114,8 @@ fn pack(w: &Tensor, key: Key) -> Option<Kept> {
     let b = Operand { ptr: data[key.offset..].as_ptr(), rs: key.strides[1] as isize, cs: key.strides[0] as isize };
     // SAFETY: w's layout addresses an n x k matrix inside its storage, so B = wᵀ is k x n there.
     let packed = unsafe { PackedB::new(key.isa, k, n, b) };
-    // The reservation was for the widest panels; keep the count exact.
-    let used = packed.as_ref().map_or(0, PackedB::bytes);
-    KEPT_BYTES.fetch_sub(bytes - used, Ordering::Relaxed);
+    if packed.is_none() {
+        KEPT_BYTES.fetch_sub(bytes, Ordering::Relaxed);
+    }
     packed.map(Kept)
 }
