@@ -8,7 +8,7 @@
 //! others that the kernels picked (also on the thread pool) give the right numbers; an AVX-512
 //! instruction would stop valgrind with SIGILL.
 
-use infer::kernels::linear_nt::{linear_nt, linear_nt_with, Epilogue, Rows};
+use infer::kernels::linear_nt::{linear_nt_into, linear_nt_with, Epilogue, Rows};
 use infer::kernels::simd::{capped, detected, isa, parse_cap, Isa};
 use infer::{creation, ops, DType};
 
@@ -198,8 +198,8 @@ fn results_do_not_depend_on_the_thread_count() {
         let w = values(n * k, 6);
         let run = |threads| {
             infer::parallel::set_num_threads(threads);
-            let mut out = vec![0f32; m * n];
-            linear_nt(m, n, k, Rows { data: &x, stride: k }, Rows { data: &w, stride: k }, Epilogue::default(), &mut out);
+            let mut out = Vec::with_capacity(m * n);
+            linear_nt_into(m, n, k, Rows { data: &x, stride: k }, Rows { data: &w, stride: k }, Epilogue::default(), &mut out);
             out
         };
         let one = run(1);

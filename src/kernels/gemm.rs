@@ -109,18 +109,22 @@ pub fn gemm_unfolded_split(
     unsafe { packed_gemm::gemm_source(split, m, n, k, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(|b| b.as_ptr()), relu) }
 }
 
-/// dst (m x n, rows n apart) = bias + lhs (m x k) · B for a B packed in advance (k x n), `bias` one
-/// value per column, through ReLU when `relu`; split across the pool above its size threshold.
-/// Bounds are asserted.
-pub fn gemm_prepacked(m: usize, lhs: Mat<'_>, b: &PackedB, bias: Option<&[f32]>, relu: bool, dst: &mut [f32]) {
+/// dst (m x n, rows n apart) = bias + lhs (m x k) · B for a B packed in advance (k x n, k > 0),
+/// `bias` one value per column, through ReLU when `relu`; split across the pool above its size
+/// threshold. Written into `dst`'s spare room (its length becomes m x n): every value is written,
+/// so a fresh output needs no zero fill first. Bounds are asserted.
+pub fn gemm_prepacked_into(m: usize, lhs: Mat<'_>, b: &PackedB, bias: Option<&[f32]>, relu: bool, dst: &mut Vec<f32>) {
     let (k, n) = b.dims();
-    if m == 0 || n == 0 || k == 0 {
-        return;
-    }
-    assert!(m * n <= dst.len(), "gemm_prepacked: dst does not hold {m} x {n}");
-    assert!(bias.is_none_or(|b| b.len() >= n), "gemm_prepacked: fewer than {n} bias values");
+    let len = m.checked_mul(n).expect("gemm_prepacked_into: m x n overflows");
+    assert!(dst.is_empty() && dst.capacity() >= len, "gemm_prepacked_into: dst must be empty with room for {m} x {n}");
+    assert!(k > 0, "gemm_prepacked_into: k must be positive (an empty sum writes nothing)");
+    assert!(bias.is_none_or(|b| b.len() >= n), "gemm_prepacked_into: fewer than {n} bias values");
     lhs.check(m, k, "lhs");
-    // SAFETY: the extents were checked above (`b` checks its own shape and kernels); `dst` is a
-    // unique borrow, so it aliases neither operand.
-    unsafe { packed_gemm::gemm_prepacked(m, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(<[f32]>::as_ptr), relu) }
+    if len > 0 {
+        // SAFETY: the extents were checked above (`b` checks its own shape and kernels); `dst`
+        // is a unique borrow, so it aliases neither operand.
+        unsafe { packed_gemm::gemm_prepacked(m, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(<[f32]>::as_ptr), relu) }
+    }
+    // SAFETY: the GEMM wrote every one of the m x n values (accumulate is off).
+    unsafe { dst.set_len(len) }
 }

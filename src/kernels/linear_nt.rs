@@ -39,16 +39,33 @@ pub struct Epilogue<'a> {
     pub relu: bool,
 }
 
-/// out (m x n, row-major, contiguous) = epilogue(x wᵀ).
-pub fn linear_nt(m: usize, n: usize, k: usize, x: Rows<'_>, w: Rows<'_>, epilogue: Epilogue<'_>, out: &mut [f32]) {
-    linear_nt_with(isa(), m, n, k, x, w, epilogue, out)
+/// out (m x n, row-major, contiguous) = epilogue(x wᵀ), into `out`'s spare room (its length
+/// becomes m x n): every output is written, so a fresh output needs no zero fill first.
+pub fn linear_nt_into(m: usize, n: usize, k: usize, x: Rows<'_>, w: Rows<'_>, epilogue: Epilogue<'_>, out: &mut Vec<f32>) {
+    let len = m.checked_mul(n).expect("linear_nt_into: m x n overflows");
+    assert!(out.is_empty() && out.capacity() >= len, "linear_nt_into: out must be empty with room for {m} x {n}");
+    // SAFETY: the room holds m x n values and is borrowed uniquely.
+    unsafe { linear_nt_raw(isa(), m, n, k, x, w, epilogue, out.as_mut_ptr()) };
+    // SAFETY: linear_nt_raw wrote every one of the m x n values.
+    unsafe { out.set_len(len) }
 }
 
-/// `linear_nt` with a chosen kernel set (tests compare them); an ISA this CPU lacks panics.
+/// `linear_nt_into` over an initialised `out`, with a chosen kernel set (tests compare them); an
+/// ISA this CPU lacks panics.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: Rows<'_>, epilogue: Epilogue<'_>, out: &mut [f32]) {
-    let bias = epilogue.bias;
     assert!(out.len() >= m * n, "linear_nt: out holds {} values, needs {m} x {n}", out.len());
+    // SAFETY: `out` holds m x n values and is a unique borrow.
+    unsafe { linear_nt_raw(isa_, m, n, k, x, w, epilogue, out.as_mut_ptr()) }
+}
+
+/// Writes every one of the m x n outputs at `out` (rows n apart) without reading them first.
+///
+/// # Safety
+/// `out` must be valid for m x n writes and alias neither operand.
+#[allow(clippy::too_many_arguments)]
+unsafe fn linear_nt_raw(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: Rows<'_>, epilogue: Epilogue<'_>, out: *mut f32) {
+    let bias = epilogue.bias;
     if let Some(b) = bias {
         assert!(b.len() >= n, "linear_nt: bias has {} values, needs {n}", b.len());
     }
@@ -66,12 +83,12 @@ pub fn linear_nt_with(isa_: Isa, m: usize, n: usize, k: usize, x: Rows<'_>, w: R
         k,
         bias: bias.map(<[f32]>::as_ptr),
         relu: epilogue.relu,
-        out: out.as_mut_ptr(),
+        out,
         ldo: n,
     };
     let threads = threads_for(m, n, k);
     if threads == 1 {
-        // SAFETY: the extents were checked above and `out` is a unique borrow.
+        // SAFETY: the extents were checked above, `out` as the caller's contract.
         unsafe { run(isa_, &job, 0..m, 0..n) };
         return;
     }

@@ -7,11 +7,11 @@ use super::unary::UnaryOp;
 use crate::autograd::functions::linalg::{LinearBackward, MatmulBackward};
 use crate::compute::linalg::{bmm_raw, mat, rows_of};
 use crate::error::{bail, Result};
-use crate::kernels::gemm::{gemm_prepacked, gemm_slices};
-use crate::kernels::linear_nt::{linear_nt, Epilogue, Rows};
+use crate::kernels::gemm::{gemm_prepacked_into, gemm_slices};
+use crate::kernels::linear_nt::{linear_nt_into, Epilogue, Rows};
 use crate::layout::Layout;
 use crate::shape::{broadcast_shapes, fmt_shape, Dims};
-use crate::storage::{from_offset, try_filled, DType};
+use crate::storage::{from_offset, try_with_capacity, DType};
 use crate::tensor::Tensor;
 
 /// The layouts torch.matmul multiplies: 1-D operands gain a dim (a as a row, b as a column).
@@ -137,7 +137,8 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, out_shape:
     let (rows, in_f) = (x2.shape()[0], x2.shape()[1]);
     let out_f = w.shape()[0];
     let (lx, lw) = (x2.layout(), w.layout());
-    let mut out = try_filled(rows * out_f, 0f32)?;
+    // Both kernels below write every output, so `out` starts as room only.
+    let mut out = try_with_capacity(rows * out_f)?;
     // From PACKED_MIN_ROWS rows on, always the packed GEMM: over the weight packed once
     // (packed_weights.rs) when it is cached, else packing it per call below, which gives the same
     // bits, so a product never depends on the weight's history (trained, reloaded, caller memory).
@@ -145,7 +146,7 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, out_shape:
     if large {
         if let Some(packed) = packed_weight(w) {
             let bias = b.map(|b| b.try_data::<f32>()).transpose()?;
-            gemm_prepacked(rows, mat(&x2, lx, lx.offset), packed.get(), bias.as_deref(), relu, &mut out);
+            gemm_prepacked_into(rows, mat(&x2, lx, lx.offset), packed.get(), bias.as_deref(), relu, &mut out);
             return Ok(raw::from_vec(out, out_shape, inference));
         }
     } else if in_f <= 1 || (lx.strides[1] == 1 && lw.strides[1] == 1) {
@@ -154,11 +155,12 @@ fn linear_raw(x: &Tensor, w: &Tensor, b: Option<&Tensor>, relu: bool, out_shape:
         let bias = b.map(|b| b.try_data::<f32>()).transpose()?;
         let xs = Rows { data: from_offset(x2.storage().slice::<f32>(), lx.offset), stride: lx.strides[0] };
         let ws = Rows { data: from_offset(w.storage().slice::<f32>(), lw.offset), stride: lw.strides[0] };
-        linear_nt(rows, out_f, in_f, xs, ws, Epilogue { bias: bias.as_deref(), relu }, &mut out);
+        linear_nt_into(rows, out_f, in_f, xs, ws, Epilogue { bias: bias.as_deref(), relu }, &mut out);
         return Ok(raw::from_vec(out, out_shape, inference));
     }
     // The bias filled in and then accumulated onto, and ReLU as a pass after: the same bits as
     // the packed GEMM's epilogue (tests/cpu_dispatch.rs).
+    out.resize(rows * out_f, 0.0);
     if let Some(b) = b {
         let bias = b.try_data::<f32>()?;
         for row in out.chunks_exact_mut(out_f.max(1)).take(rows) {
