@@ -76,16 +76,36 @@ pub fn unfold(g: &Geometry, img: &[f32], r: usize, first: usize, out: &mut [f32]
     runs(g, img, r, first, out.len(), &mut Line(out));
 }
 
-/// `unfold` of `len` positions from `first` straight into the packed GEMM's B panels, as row `p`
-/// of each (panel q holds positions q·nr.. of the row at `dst[q·nr·kc + p·nr..]`, nr wide);
-/// columns past `len` in the last panel are zeros. No line buffer to copy from: each run of the
-/// row is cut at the panel edges and written in place.
+/// `unfold` of `len` positions from `first` into the packed GEMM's B panels, as row `p` of each
+/// (panel q holds positions q·nr.. of the row at `dst[q·nr·kc + p·nr..]`, nr wide); columns past
+/// `len` in the last panel are zeros. Output rows at least a panel wide are written in place,
+/// each run cut at the panel edges; narrower ones (the digits CNN's 8 x 8) come in runs of a few
+/// entries, cheaper to gather in an L1 line first and copy a panel width at a time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn unfold_panels(g: &Geometry, img: &[f32], r: usize, first: usize, len: usize, nr: usize, kc: usize, p: usize, dst: &mut [f32]) {
     let mut panels = Panels { dst, nr, kc, p };
-    runs(g, img, r, first, len, &mut panels);
-    if len % nr != 0 {
+    if g.wo >= nr {
+        runs(g, img, r, first, len, &mut panels);
+    } else {
+        // A multiple of every panel width, so each part starts a panel.
+        let mut line = [0f32; 256];
+        for part in (0..len).step_by(line.len()) {
+            let line = &mut line[..(len - part).min(256)];
+            unfold(g, img, r, first + part, line);
+            for (q, piece) in line.chunks(nr).enumerate() {
+                let o = panels.at(part + q * nr);
+                if piece.len() == nr {
+                    // A length the compiler knows (nr is the kernel's constant): a few vector
+                    // moves, not a call to memcpy per panel.
+                    panels.dst[o..o + nr].copy_from_slice(piece);
+                } else {
+                    panels.dst[o..o + piece.len()].copy_from_slice(piece);
+                }
+            }
+        }
+    }
+    if !len.is_multiple_of(nr) {
         let o = panels.at(len);
         panels.dst[o..o + nr - len % nr].fill(0.0);
     }
