@@ -69,43 +69,177 @@ pub fn im2col(g: &Geometry, img: &[f32], cols: &mut [f32]) {
 }
 
 /// Writes the entries of row `r` of the image's unfolding for output positions `first..first +
-/// out.len()` into `out`: the one definition of the unfolding, shared by `im2col` and the packed
-/// GEMM's implicit B (which packs straight from the image, so the two agree bit for bit). Each
-/// output row's in-image positions are found once (`inside`), so the copy has no bounds checks
-/// per element; strides 1 and 2 (every common convolution) get their own loops, which the
-/// compiler vectorises.
+/// out.len()` into `out`: `im2col`'s row (`unfold_panels` packs the same runs for the implicit
+/// GEMM, so the two agree bit for bit).
 #[inline(always)]
 pub fn unfold(g: &Geometry, img: &[f32], r: usize, first: usize, out: &mut [f32]) {
+    runs(g, img, r, first, out.len(), &mut Line(out));
+}
+
+/// `unfold` of `len` positions from `first` into the packed GEMM's B panels, as row `p` of each
+/// (panel q holds positions q·nr.. of the row at `dst[q·nr·kc + p·nr..]`, nr wide); columns past
+/// `len` in the last panel are zeros. Output rows at least a panel wide are written in place,
+/// each run cut at the panel edges; narrower ones (the digits CNN's 8 x 8) come in runs of a few
+/// entries, cheaper to gather in an L1 line first and copy a panel width at a time.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn unfold_panels(g: &Geometry, img: &[f32], r: usize, first: usize, len: usize, nr: usize, kc: usize, p: usize, dst: &mut [f32]) {
+    let mut panels = Panels { dst, nr, kc, p };
+    if g.wo >= nr {
+        runs(g, img, r, first, len, &mut panels);
+    } else {
+        // A multiple of every panel width, so each part starts a panel.
+        let mut line = [0f32; 256];
+        for part in (0..len).step_by(line.len()) {
+            let line = &mut line[..(len - part).min(256)];
+            unfold(g, img, r, first + part, line);
+            for (q, piece) in line.chunks(nr).enumerate() {
+                let o = panels.at(part + q * nr);
+                if piece.len() == nr {
+                    // A length the compiler knows (nr is the kernel's constant): a few vector
+                    // moves, not a call to memcpy per panel.
+                    panels.dst[o..o + nr].copy_from_slice(piece);
+                } else {
+                    panels.dst[o..o + piece.len()].copy_from_slice(piece);
+                }
+            }
+        }
+    }
+    if !len.is_multiple_of(nr) {
+        let o = panels.at(len);
+        panels.dst[o..o + nr - len % nr].fill(0.0);
+    }
+}
+
+/// Where `runs` writes: each call fills entries `at..at + n` of the row with zeros (`src`
+/// None) or src\[0\], src\[stride\], ... A trait with inlined methods rather than a closure, so
+/// the writes are compiled into the caller (the packed GEMM's AVX2 loop), not called out of line.
+trait Sink {
+    fn run(&mut self, at: usize, n: usize, src: Option<&[f32]>, stride: usize);
+}
+
+/// A contiguous row.
+struct Line<'a>(&'a mut [f32]);
+
+impl Sink for Line<'_> {
+    #[inline(always)]
+    fn run(&mut self, at: usize, n: usize, src: Option<&[f32]>, stride: usize) {
+        write_run(&mut self.0[at..at + n], src, stride);
+    }
+}
+
+/// Row `p` of the nr-wide panels of a k block of kc rows.
+struct Panels<'a> {
+    dst: &'a mut [f32],
+    nr: usize,
+    kc: usize,
+    p: usize,
+}
+
+impl Panels<'_> {
+    /// The index of the row's entry `at`.
+    #[inline(always)]
+    fn at(&self, at: usize) -> usize {
+        (at / self.nr) * self.nr * self.kc + self.p * self.nr + at % self.nr
+    }
+}
+
+impl Sink for Panels<'_> {
+    #[inline(always)]
+    fn run(&mut self, at: usize, n: usize, src: Option<&[f32]>, stride: usize) {
+        // Cut at the panel edges.
+        let mut done = 0;
+        while done < n {
+            let piece = (self.nr - (at + done) % self.nr).min(n - done);
+            let o = self.at(at + done);
+            write_run(&mut self.dst[o..o + piece], src.map(|s| &s[done * stride..]), stride);
+            done += piece;
+        }
+    }
+}
+
+/// Writes entries `0..len` of row `r` of the image's unfolding (positions `first..first + len`)
+/// into `sink` as runs of padding and pixels. Each output row's in-image positions are found
+/// once (`inside`), so the copies need no bounds checks per element.
+#[inline(always)]
+fn runs(g: &Geometry, img: &[f32], r: usize, first: usize, len: usize, sink: &mut impl Sink) {
     let (c, i, j) = (r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw);
     let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
     let cols_in = g.inside(j, g.w, g.wo);
     // The output position is divided once, then stepped row by row: a division per output row
     // cost as much as copying it (56 floats for ResNet's 56 x 56).
-    let (mut next_oh, mut next_ow) = (first / g.wo, first % g.wo);
-    let mut rest = out;
-    while !rest.is_empty() {
-        let (oh, ow) = (next_oh, next_ow);
-        (next_oh, next_ow) = (oh + 1, 0);
-        let len = (g.wo - ow).min(rest.len());
-        let (dst, tail) = std::mem::take(&mut rest).split_at_mut(len);
-        rest = tail;
-        // dst holds positions ow..ow + len of output row oh.
-        let Some(ih) = g.source(oh, i, g.h) else {
-            dst.fill(0.0);
-            continue;
-        };
-        let (lo, hi) = (cols_in.start.clamp(ow, ow + len), cols_in.end.clamp(ow, ow + len));
-        dst[..lo - ow].fill(0.0);
-        dst[hi.max(lo) - ow..].fill(0.0);
-        if hi <= lo {
-            continue;
+    let (mut oh, mut ow) = (first / g.wo, first % g.wo);
+    let mut at = 0;
+    while at < len {
+        // Entries at..at + n hold positions ow..ow + n of output row oh.
+        let n = (g.wo - ow).min(len - at);
+        if let Some(ih) = g.source(oh, i, g.h) {
+            let (lo, hi) = (cols_in.start.clamp(ow, ow + n), cols_in.end.clamp(ow, ow + n));
+            let hi = hi.max(lo);
+            if lo > ow {
+                sink.run(at, lo - ow, None, g.stride);
+            }
+            if hi > lo {
+                sink.run(at + lo - ow, hi - lo, Some(&plane[ih * g.w + lo * g.stride + j - g.pad..]), g.stride);
+            }
+            if ow + n > hi {
+                sink.run(at + hi - ow, ow + n - hi, None, g.stride);
+            }
+        } else {
+            sink.run(at, n, None, g.stride);
         }
-        let start = ih * g.w + lo * g.stride + j - g.pad;
-        let (dst, src) = (&mut dst[lo - ow..hi - ow], &plane[start..]);
-        match g.stride {
-            1 => dst.copy_from_slice(&src[..hi - lo]),
-            2 => dst.iter_mut().zip(src.chunks(2)).for_each(|(d, s)| *d = s[0]),
-            s => dst.iter_mut().zip(src.iter().step_by(s)).for_each(|(d, &v)| *d = v),
+        (at, oh, ow) = (at + n, oh + 1, 0);
+    }
+}
+
+/// dst = zeros (`src` None), or src\[0\], src\[stride\], ...
+#[inline(always)]
+fn write_run(dst: &mut [f32], src: Option<&[f32]>, stride: usize) {
+    let n = dst.len();
+    match (src, stride) {
+        (None, _) => put(dst, |_| [0.0; 8], |_| 0.0),
+        (Some(s), 1) => {
+            let s = &s[..n];
+            put(dst, |i| s[i..i + 8].try_into().expect("8 values"), |i| s[i])
+        }
+        // Eight out of sixteen loaded values: a fixed-size pick the compiler turns into two
+        // shuffles at any vector width (an iterator over `chunks(2)` stayed scalar, a sixth of
+        // the stem convolution's time). The last eight read one value past the run's last.
+        (Some(s), 2) if 2 * n <= s.len() => {
+            let s = &s[..2 * n];
+            let eight = |i: usize| {
+                let v: &[f32; 16] = s[2 * i..2 * i + 16].try_into().expect("16 values");
+                std::array::from_fn(|l| v[2 * l])
+            };
+            put(dst, eight, |i| s[2 * i])
+        }
+        (Some(s), _) => dst.iter_mut().zip(s.iter().step_by(stride)).for_each(|(d, &v)| *d = v),
+    }
+}
+
+/// dst\[i\] = one(i) for every i, through `eight(i)` (= one(i..i + 8)) from 8 entries on, the
+/// last eight overlapping the one before when 8 does not divide the length. Runs are short
+/// (panel pieces of at most 16, a padding entry or two), so every write has a size the compiler
+/// knows: no call to memcpy or memset per run.
+#[inline(always)]
+fn put(dst: &mut [f32], eight: impl Fn(usize) -> [f32; 8], one: impl Fn(usize) -> f32) {
+    let n = dst.len();
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            dst[i..i + 8].copy_from_slice(&eight(i));
+            i += 8;
+        }
+        if i < n {
+            dst[n - 8..].copy_from_slice(&eight(n - 8));
+        }
+        return;
+    }
+    let mut i = 0;
+    for width in [4, 2, 1] {
+        if n & width != 0 {
+            (i..i + width).for_each(|k| dst[k] = one(k));
+            i += width;
         }
     }
 }
@@ -359,6 +493,8 @@ mod tests {
             (2, 11, 13, 13, 5, 4, 3, 2),
             (4, 6, 7, 6, 1, 1, 1, 0),
             (1, 3, 3, 2, 3, 3, 1, 2),
+            // Past NC = 512 columns: a second column block starts inside an output row.
+            (3, 60, 61, 20, 7, 7, 2, 3),
         ] {
             let (ho, wo) = (Geometry::out_size(h, kh, stride, pad).unwrap(), Geometry::out_size(w, kw, stride, pad).unwrap());
             let g = Geometry { c, h, w, kh, kw, stride, pad, ho, wo };

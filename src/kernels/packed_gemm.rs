@@ -16,7 +16,7 @@
 //! kernels use FMA where the instruction set has it, so the AVX2 / AVX-512 results differ from
 //! the portable ones by rounding only (one rounding per multiply-add instead of two).
 
-use super::conv::{unfold, Geometry};
+use super::conv::{unfold_panels, Geometry};
 use super::simd::{isa, supports, Isa};
 use crate::parallel;
 use std::cell::RefCell;
@@ -547,30 +547,15 @@ unsafe fn pack_b(b: Operand, pc: usize, kc: usize, jc: usize, nc: usize, nr: usi
     }
 }
 
-/// `pack_b` for an unfolded image: each row pc + p is unfolded once for all nc positions into an
-/// L1-resident buffer (so `unfold`'s per-output-row work is amortised over the row, not paid per
-/// panel), then copied into the panels as `pack_b` copies a matrix row.
+/// `pack_b` for an unfolded image: each row pc + p is unfolded once for all nc positions,
+/// straight into its row of every panel (conv.rs `unfold_panels`), so `unfold`'s per-output-row
+/// work is amortised over the row, not paid per panel, and no line buffer is copied again.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn pack_unfolded(img: *const f32, geo: &Geometry, pc: usize, kc: usize, jc: usize, nc: usize, nr: usize, dst: &mut [f32]) {
     let img = std::slice::from_raw_parts(img, geo.c * geo.h * geo.w);
-    let mut line = [0f32; NC];
     for p in 0..kc {
-        unfold(geo, img, pc + p, jc, &mut line[..nc]);
-        let mut panel = 0;
-        while panel < nc {
-            let cols = nr.min(nc - panel);
-            let row = &mut dst[panel * kc + p * nr..panel * kc + (p + 1) * nr];
-            if cols == nr {
-                // A length the compiler knows (nr is the kernel's constant): a few vector moves,
-                // not a call to memcpy per 64 bytes.
-                row.copy_from_slice(&line[panel..panel + nr]);
-            } else {
-                row[..cols].copy_from_slice(&line[panel..panel + cols]);
-                row[cols..].fill(0.0);
-            }
-            panel += nr;
-        }
+        unfold_panels(geo, img, pc + p, jc, nc, nr, kc, p, dst);
     }
 }
 
