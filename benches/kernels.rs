@@ -8,7 +8,7 @@ use infer::kernels::conv::{forward, im2col, Geometry};
 use infer::kernels::gemm::{gemm_slices_split, Mat};
 use infer::kernels::linear_nt::{linear_nt_with, Epilogue, Rows};
 use infer::kernels::packed_gemm::{gemm_prepacked, gemm_with, Operand, PackedB};
-use infer::kernels::simd::{isa, Isa};
+use infer::kernels::simd::{as_uninit, isa, Isa};
 
 #[path = "support/fma_peak.rs"]
 mod fma_peak;
@@ -120,7 +120,7 @@ fn convolutions() {
                 im2col(&g, &x, &mut cols);
                 gemm_slices_split(false, o, npos, rows, &mut out, npos, false, lhs, Mat { data: &cols, rs: npos, cs: 1 });
             });
-            let implicit = cpu_time(|| forward(&g, 1, o, &x, &w, None, false, 1, &mut out));
+            let implicit = cpu_time(|| forward(&g, 1, o, &x, &w, None, false, 1, as_uninit(&mut out)));
             cells.push(format!("{:6.1} / {:5.1}", flops / explicit / 1e9, flops / implicit / 1e9));
         }
         println!("{name:<32} {}", cells.join("  "));

@@ -9,7 +9,7 @@
 //! instruction would stop valgrind with SIGILL.
 
 use infer::kernels::linear_nt::{linear_nt_into, linear_nt_with, Epilogue, Rows};
-use infer::kernels::simd::{capped, detected, isa, parse_cap, Isa};
+use infer::kernels::simd::{as_uninit, capped, detected, isa, parse_cap, Isa};
 use infer::{creation, ops, DType};
 
 #[test]
@@ -385,7 +385,7 @@ fn conv_kernels_match_a_direct_convolution_and_do_not_depend_on_the_thread_count
         let tasks = image_tasks(&g, n, o);
         let mut scratch = vec![0f32; scratch_len(&g, tasks).unwrap()];
         let mut y = vec![0f32; n * o * ho * wo];
-        forward(&g, n, o, &x, &wt, Some(&bias), false, tasks, &mut y);
+        forward(&g, n, o, &x, &wt, Some(&bias), false, tasks, as_uninit(&mut y));
         let mut dx = vec![0f32; x.len()];
         backward_input(&g, n, o, &dy, &wt, tasks, &mut dx, &mut scratch);
         let groups = weight_groups(&g, n, o);

@@ -6,6 +6,7 @@
 
 use super::gemm::{gemm_slices_split, gemm_unfolded_split, Mat};
 use crate::parallel::{self, Disjoint};
+use std::mem::MaybeUninit;
 
 /// The geometry of one convolution (all sizes already validated).
 #[derive(Clone, Copy, Debug)]
@@ -319,14 +320,24 @@ fn each_image(n: usize, tasks: usize, len: usize, scratch: &mut [f32], per_image
 /// out (n, o, ho, wo), with `tasks = image_tasks(..)`. Each image's output comes from the same
 /// GEMM whatever the task split, so results do not depend on the thread count.
 #[allow(clippy::too_many_arguments)]
-pub fn forward(g: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: bool, tasks: usize, out: &mut [f32]) {
+pub fn forward(
+    g: &Geometry,
+    n: usize,
+    o: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    tasks: usize,
+    out: &mut [MaybeUninit<f32>],
+) {
     let (rows, npos) = (g.col_rows(), g.col_cols());
     let (img, plane) = (g.c * g.h * g.w, o * npos);
     if rows == 0 {
         // An empty sum: the output is the bias (or zero).
         for (i, p) in out.chunks_exact_mut(npos.max(1)).take(n * o).enumerate() {
             let v = bias.map_or(0.0, |b| b[i % o]);
-            p.fill(if relu && v < 0.0 { 0.0 } else { v });
+            p.fill(MaybeUninit::new(if relu && v < 0.0 { 0.0 } else { v }));
         }
         return;
     }
@@ -433,6 +444,7 @@ pub fn backward_weight(g: &Geometry, n: usize, o: usize, dy: &[f32], x: &[f32], 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::simd::as_uninit;
 
     #[test]
     fn col2im_is_the_adjoint_of_im2col() {
@@ -507,11 +519,12 @@ mod tests {
                 let mut want: Vec<f32> = (0..o * g.col_cols()).map(|i| b.map_or(0.0, |b| b[i / g.col_cols()])).collect();
                 let (lhs, rhs) = (Mat { data: &wt, rs: g.col_rows(), cs: 1 }, Mat { data: &cols, rs: g.col_cols(), cs: 1 });
                 gemm_slices_split(false, o, g.col_cols(), g.col_rows(), &mut want, g.col_cols(), b.is_some(), lhs, rhs);
+                // NaN where nothing was written: forward must write every value.
                 let mut got = vec![f32::NAN; want.len()];
-                forward(&g, 1, o, &x, &wt, b, false, 1, &mut got);
+                forward(&g, 1, o, &x, &wt, b, false, 1, as_uninit(&mut got));
                 assert!(got.iter().zip(&want).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {}", b.is_some());
                 // ReLU in the epilogue (full and edge tiles) equals a pass over the output.
-                forward(&g, 1, o, &x, &wt, b, true, 1, &mut got);
+                forward(&g, 1, o, &x, &wt, b, true, 1, as_uninit(&mut got));
                 let relu = want.iter().map(|&v| if v < 0.0 { 0.0 } else { v });
                 assert!(got.iter().zip(relu).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {} relu", b.is_some());
             }

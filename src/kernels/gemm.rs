@@ -4,6 +4,7 @@
 
 use super::conv::Geometry;
 use super::packed_gemm::{self, Operand, PackedB, Source};
+use std::mem::MaybeUninit;
 
 /// dst (m x n, row-major contiguous rows of `dst_rs`) = [dst +] lhs (m x k) * rhs (k x n).
 ///
@@ -83,20 +84,22 @@ pub fn gemm_slices_split(
 
 /// dst (m x col_cols, rows `col_cols` apart) = bias + lhs (m x col_rows) * the unfolding of
 /// `image` (conv.rs's im2col), packed straight from the image, through ReLU when `relu`; split
-/// across the pool as `gemm_slices_split`. Bounds are asserted.
+/// across the pool as `gemm_slices_split`. Every value of dst's m x col_cols is written (none is
+/// read), so dst may be uninitialised room. Bounds are asserted; col_rows must be positive.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_unfolded_split(
     split: bool,
     m: usize,
     geo: &Geometry,
     image: &[f32],
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
     lhs: Mat<'_>,
     bias: Option<&[f32]>,
     relu: bool,
 ) {
     let (k, n) = (geo.col_rows(), geo.col_cols());
-    if m == 0 || n == 0 || k == 0 {
+    assert!(k > 0, "gemm_unfolded: an empty unfolding (an empty sum writes nothing)");
+    if m == 0 || n == 0 {
         return;
     }
     assert!(m * n <= dst.len(), "gemm_unfolded: dst does not hold {m} x {n}");
@@ -106,7 +109,9 @@ pub fn gemm_unfolded_split(
     let b = Source::Unfolded { ptr: image.as_ptr(), geo: *geo };
     // SAFETY: the extents were checked above; `dst` is a unique borrow, so it aliases neither
     // operand.
-    unsafe { packed_gemm::gemm_source(split, m, n, k, dst.as_mut_ptr(), n as isize, lhs.as_ref(), b, bias.map(|b| b.as_ptr()), relu) }
+    unsafe {
+        packed_gemm::gemm_source(split, m, n, k, dst.as_mut_ptr().cast(), n as isize, lhs.as_ref(), b, bias.map(|b| b.as_ptr()), relu)
+    }
 }
 
 /// dst (m x n, rows n apart) = bias + lhs (m x k) · B for a B packed in advance (k x n, k > 0),

@@ -244,9 +244,10 @@ pub fn zip_init(out: &mut [f32], a: &[f32], b: &[f32], f: &impl LaneFn2) {
     zip(as_uninit(out), a, b, f)
 }
 
-/// An initialised slice seen as room to write into: only for kernels that write nothing but f32s
-/// through it (writing an uninitialised value would be unsound): `map`, `zip`, softmax.
-pub(super) fn as_uninit(xs: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+/// An initialised slice seen as room to write into, for the kernels that write into room
+/// (`map`, `zip`, softmax, convolution's forward): they write nothing but f32s through it
+/// (writing an uninitialised value would be unsound).
+pub fn as_uninit(xs: &mut [f32]) -> &mut [MaybeUninit<f32>] {
     // SAFETY: MaybeUninit<f32> has f32's layout, and every write through the result is an f32.
     unsafe { &mut *(xs as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
