@@ -1,6 +1,7 @@
 /* Bad inputs at the boundary (docs/bad-inputs.md): each case pins the status a kind of bad input
  * gets where no other C test does, and the regressions the sanitizers and fuzzers found. */
 #include <pthread.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include "harness.h"
@@ -457,6 +458,48 @@ TEST(working_memory_beyond_rlimit_as_is_out_of_memory_and_changes_nothing) {
     CHECK_OK(rt_optimizer_free(adam));
     rt_tensor *handles[] = {x, one, pair, p, g};
     for (int i = 0; i < 5; i++) CHECK_OK(rt_tensor_free(handles[i]));
+}
+
+/* A program that lowers RLIMIT_AS gets the address space of the tensors it frees back, as it does
+ * for its own blocks: the library's cache of freed large buffers (src/buffers.rs) keeps nothing
+ * under a finite limit. Three tensors of S elements made and freed leave the process no bigger
+ * than three blocks of that size the program mallocs, fills and frees (a memory checker may keep
+ * freed blocks mapped for a while, the same for both), give or take half a tensor; a cache
+ * keeping two of them (its 64 MiB) would leave it two tensors bigger. */
+TEST(freed_tensors_give_their_address_space_back_under_rlimit_as) {
+    const int64_t S = (int64_t)1 << 23;
+    const size_t bytes = (size_t)S * sizeof(float);
+    int64_t shape[] = {S};
+    rt_tensor *t[3] = {NULL, NULL, NULL}, *x = NULL, *out = NULL, *one = NULL;
+    CHECK_OK(rt_tensor_ones(NULL, 0, RT_DTYPE_F32, &one)); /* the handle table, made once */
+    size_t before = address_space_in_use();
+    CHECK_OK(rt_tensor_ones(shape, 1, RT_DTYPE_F32, &x));
+    size_t unit = address_space_in_use() - before;
+    CHECK(unit >= bytes);
+    /* The pool's workers take their malloc arenas at their first task, before any limit; both
+     * tensors are held to the end, so no tensor is freed before the limit. */
+    CHECK_OK(rt_tensor_exp(x, &out));
+    struct rlimit old;
+    limit_headroom(unit * 8, &old);
+
+    size_t start = address_space_in_use();
+    void *own[3];
+    for (int i = 0; i < 3; i++) {
+        own[i] = malloc(bytes);
+        CHECK(own[i] != NULL);
+        memset(own[i], 1, bytes);
+    }
+    for (int i = 0; i < 3; i++) free(own[i]);
+    size_t after_own = address_space_in_use();
+    for (int i = 0; i < 3; i++) CHECK_OK(rt_tensor_ones(shape, 1, RT_DTYPE_F32, &t[i]));
+    for (int i = 0; i < 3; i++) CHECK_OK(rt_tensor_free(t[i]));
+    long long own_left = (long long)after_own - (long long)start;
+    long long library_left = (long long)address_space_in_use() - (long long)after_own;
+    CHECK(library_left <= own_left + (long long)unit / 2);
+
+    CHECK(setrlimit(RLIMIT_AS, &old) == 0);
+    rt_tensor *held[] = {x, out, one};
+    for (int i = 0; i < 3; i++) CHECK_OK(rt_tensor_free(held[i]));
 }
 
 /* ---- modules nested too deep ---- */

@@ -54,6 +54,7 @@
 #![warn(missing_docs)]
 
 pub mod autograd;
+mod buffers;
 #[doc(hidden)]
 pub mod compute;
 pub mod creation;

@@ -3,6 +3,7 @@
 //! Every storage the library allocates is counted in the process-wide memory statistics while a
 //! tensor uses it (one kept for reuse after its tensor was freed, see recycle.rs, is not).
 
+use crate::buffers;
 use crate::error::{err, Error, Result};
 use std::any::Any;
 use std::ffi::c_void;
@@ -291,6 +292,16 @@ impl Drop for Storage {
                 if matches!(self.owner, Owner::Library) {
                     LIVE.fetch_sub(self.bytes() as u64, Ordering::Relaxed);
                 }
+                let layout = match self.dtype {
+                    DType::F32 => std::alloc::Layout::array::<f32>(self.elems),
+                    DType::I64 => std::alloc::Layout::array::<i64>(self.elems),
+                    DType::Bool => std::alloc::Layout::array::<u8>(self.elems),
+                };
+                // SAFETY: a boxed slice of elems elements of dtype was allocated with exactly this
+                // layout (from_vec), and the storage is going: nothing uses the buffer after this.
+                if layout.is_ok_and(|layout| unsafe { buffers::keep(self.ptr, layout) }) {
+                    return;
+                }
                 // SAFETY: ptr/elems came from Box<[T]>::into_raw of the same dtype in from_vec.
                 unsafe {
                     match self.dtype {
@@ -313,16 +324,13 @@ impl Drop for Storage {
 
 /// A vector of `n` copies of `value`, or RT_ERR_OUT_OF_MEMORY when it cannot be allocated.
 pub fn try_filled<T: Copy>(n: usize, value: T) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
-        err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(std::mem::size_of::<T>()))
-    })?;
+    let mut v = try_with_capacity(n)?;
     v.resize(n, value);
     Ok(v)
 }
 
 /// `n` zeros of a numeric element type, allocated zeroed (calloc: large buffers come as fresh zero
-/// pages with no memset), or RT_ERR_OUT_OF_MEMORY.
+/// pages with no memset) or a kept large block zeroed (buffers.rs), or RT_ERR_OUT_OF_MEMORY.
 pub fn try_zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
     let oom =
         || err!(OutOfMemory, "cannot allocate {} elements ({} bytes); use a smaller shape", n, n.saturating_mul(std::mem::size_of::<T>()));
@@ -330,25 +338,36 @@ pub fn try_zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
         return Ok(Vec::new());
     }
     let layout = std::alloc::Layout::array::<T>(n).map_err(|_| oom())?;
-    // SAFETY: the layout has a non-zero size; all-zero bytes are a valid f32 (0.0), i64 (0) and u8
-    // (false), the only Element types; the Vec takes the allocation with the same layout (len == cap == n).
-    unsafe {
-        let p = std::alloc::alloc_zeroed(layout) as *mut T;
-        if p.is_null() {
-            return Err(oom());
-        }
-        Ok(Vec::from_raw_parts(p, n, n))
-    }
+    let p = match buffers::take(layout) {
+        // SAFETY: a kept block of exactly `layout`, now ours. It is already mapped: zeroing it
+        // costs less than faulting in fresh pages.
+        Some(p) => unsafe {
+            std::ptr::write_bytes(p.as_ptr(), 0, layout.size());
+            p
+        },
+        // SAFETY: the layout has a non-zero size.
+        None => buffers::retry(|| NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })).ok_or_else(oom)?,
+    };
+    // SAFETY: all-zero bytes are a valid f32 (0.0), i64 (0) and u8 (false), the only Element types;
+    // the Vec takes the allocation with the same layout (len == cap == n).
+    Ok(unsafe { Vec::from_raw_parts(p.as_ptr() as *mut T, n, n) })
 }
 
 /// An empty vector with room for `n` elements, or RT_ERR_OUT_OF_MEMORY.
 #[inline]
 pub fn try_with_capacity<T>(n: usize) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    match v.try_reserve_exact(n) {
-        Ok(()) => Ok(v),
-        Err(_) => Err(too_large(n, std::mem::size_of::<T>())),
+    // More than isize::MAX bytes can never be allocated: no kept block is worth freeing for it.
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| too_large(n, std::mem::size_of::<T>()))?;
+    if let Some(p) = buffers::take(layout) {
+        // SAFETY: the block was allocated by the global allocator with exactly the layout of
+        // n elements of T (size and alignment), and is ours now; the Vec holds no element yet.
+        return Ok(unsafe { Vec::from_raw_parts(p.as_ptr() as *mut T, 0, n) });
     }
+    buffers::retry(|| {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n).ok().map(|()| v)
+    })
+    .ok_or_else(|| too_large(n, std::mem::size_of::<T>()))
 }
 
 /// A copy of `values`, or RT_ERR_OUT_OF_MEMORY (`to_vec` would abort).
