@@ -6,7 +6,7 @@
 //! `cargo bench --bench vmath` (honours `INFER_CPU`).
 
 use infer::kernels::norm::{layer_forward, Affine};
-use infer::kernels::simd::{isa, map_init, LaneFn};
+use infer::kernels::simd::{as_uninit, isa, map_init, LaneFn};
 use infer::kernels::{softmax, vmath};
 
 const ROWS: usize = 256;
@@ -63,7 +63,7 @@ fn main() {
             cpu_time(|| softmax::forward(&mut out, &x, (ROWS, COLS, 1), false)),
             cpu_time(|| {
                 let affine = Affine { weight: Some(&w), bias: Some(&b) };
-                layer_forward(&x, COLS, 1e-5, affine, &mut out, &mut mean, &mut rstd)
+                layer_forward(&x, COLS, 1e-5, affine, as_uninit(&mut out), &mut mean, &mut rstd)
             }),
         ];
         for (row, s) in rows.iter_mut().zip(t) {

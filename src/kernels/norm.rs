@@ -8,6 +8,7 @@ use super::simd::{lane_sum, multiversion};
 use crate::error::Result;
 use crate::parallel::{self, Disjoint};
 use crate::storage::try_collect;
+use std::mem::MaybeUninit;
 
 /// Mean and biased variance of the values `chunks` yields.
 #[inline(always)]
@@ -39,38 +40,39 @@ impl Affine<'_> {
         self.weight.map_or(1.0, |w| w[i])
     }
 
-    /// y = (x - m) * s, then apply: one loop per combination of parameters, so each is a plain
-    /// vector loop.
+    /// y = (x - m) * s, then apply, writing every value of y (room, not read): one loop per
+    /// combination of parameters, so each is a plain vector loop.
     #[inline(always)]
-    fn normalize_row(&self, y: &mut [f32], x: &[f32], m: f32, s: f32) {
+    fn normalize_row(&self, y: &mut [MaybeUninit<f32>], x: &[f32], m: f32, s: f32) {
         match (self.weight, self.bias) {
             (Some(w), Some(b)) => {
                 for (((yv, &xv), &wv), &bv) in y.iter_mut().zip(x).zip(w).zip(b) {
-                    *yv = (xv - m) * s * wv + bv;
+                    yv.write((xv - m) * s * wv + bv);
                 }
             }
             (Some(w), None) => {
                 for ((yv, &xv), &wv) in y.iter_mut().zip(x).zip(w) {
-                    *yv = (xv - m) * s * wv;
+                    yv.write((xv - m) * s * wv);
                 }
             }
             (None, Some(b)) => {
                 for ((yv, &xv), &bv) in y.iter_mut().zip(x).zip(b) {
-                    *yv = (xv - m) * s + bv;
+                    yv.write((xv - m) * s + bv);
                 }
             }
             (None, None) => {
                 for (yv, &xv) in y.iter_mut().zip(x) {
-                    *yv = (xv - m) * s;
+                    yv.write((xv - m) * s);
                 }
             }
         }
     }
 }
 
-/// y = (x - mean) * rstd * w + b for each row of n; writes each row's mean and rstd. Blocks of
-/// rows are spread across the pool when large.
-pub fn layer_forward(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut [f32], mean: &mut [f32], rstd: &mut [f32]) {
+/// y = (x - mean) * rstd * w + b for each row of n, writing every value of y (room: a fresh output
+/// needs no zero fill); writes each row's mean and rstd. Blocks of rows are spread across the
+/// pool when large.
+pub fn layer_forward(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut [MaybeUninit<f32>], mean: &mut [f32], rstd: &mut [f32]) {
     if n == 0 {
         return;
     }
@@ -85,7 +87,7 @@ pub fn layer_forward(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut 
 }
 
 multiversion! {
-    fn layer_rows(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut [f32], mean: &mut [f32], rstd: &mut [f32]) {
+    fn layer_rows(x: &[f32], n: usize, eps: f64, affine: Affine<'_>, y: &mut [MaybeUninit<f32>], mean: &mut [f32], rstd: &mut [f32]) {
         for (r, (xr, yr)) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)).enumerate() {
             let (m, var) = mean_var(std::iter::once(xr), n);
             let (m, s) = (m as f32, inv_std(var, eps));
