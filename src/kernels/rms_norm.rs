@@ -5,9 +5,10 @@
 use super::elementwise::PARALLEL_MIN;
 use super::simd::{lane_sum, multiversion};
 use crate::parallel::{self, Disjoint};
+use std::mem::MaybeUninit;
 
 /// y and each row's rstd; blocks of rows spread across the pool when large.
-pub fn forward(x: &[f32], n: usize, eps: f64, w: Option<&[f32]>, y: &mut [f32], rstd: &mut [f32]) {
+pub fn forward(x: &[f32], n: usize, eps: f64, w: Option<&[f32]>, y: &mut [MaybeUninit<f32>], rstd: &mut [f32]) {
     if n == 0 {
         return;
     }
@@ -21,14 +22,14 @@ pub fn forward(x: &[f32], n: usize, eps: f64, w: Option<&[f32]>, y: &mut [f32], 
 }
 
 multiversion! {
-    fn forward_rows(x: &[f32], n: usize, eps: f64, w: Option<&[f32]>, y: &mut [f32], rstd: &mut [f32]) {
+    fn forward_rows(x: &[f32], n: usize, eps: f64, w: Option<&[f32]>, y: &mut [MaybeUninit<f32>], rstd: &mut [f32]) {
         for ((xr, yr), s) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)).zip(rstd.iter_mut()) {
             let ms = lane_sum(xr, |v| v as f64 * v as f64) / n as f64;
             *s = (1.0 / (ms + eps).sqrt()) as f32;
             let s = *s;
             match w {
-                Some(w) => yr.iter_mut().zip(xr).zip(w).for_each(|((y, &x), &w)| *y = x * s * w),
-                None => yr.iter_mut().zip(xr).for_each(|(y, &x)| *y = x * s),
+                Some(w) => yr.iter_mut().zip(xr).zip(w).for_each(|((y, &x), &w)| _ = y.write(x * s * w)),
+                None => yr.iter_mut().zip(xr).for_each(|(y, &x)| _ = y.write(x * s)),
             }
         }
     }
