@@ -7,6 +7,7 @@ use crate::buffers;
 use crate::error::{err, Error, Result};
 use std::any::Any;
 use std::ffi::c_void;
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -368,6 +369,19 @@ pub fn try_with_capacity<T>(n: usize) -> Result<Vec<T>> {
         v.try_reserve_exact(n).ok().map(|()| v)
     })
     .ok_or_else(|| too_large(n, std::mem::size_of::<T>()))
+}
+
+/// `n` values written by `write` into fresh room (no zero fill first), or RT_ERR_OUT_OF_MEMORY.
+///
+/// # Safety
+/// `write` must write every one of the `n` values it is given (a kernel that writes its whole
+/// output).
+pub unsafe fn try_written<T>(n: usize, write: impl FnOnce(&mut [MaybeUninit<T>])) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(n)?;
+    write(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: `write` wrote all n values (the caller's contract).
+    unsafe { v.set_len(n) };
+    Ok(v)
 }
 
 /// A copy of `values`, or RT_ERR_OUT_OF_MEMORY (`to_vec` would abort).

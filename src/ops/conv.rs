@@ -6,7 +6,7 @@ use crate::autograd::functions::conv::Conv2dBackward;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{self, Geometry};
 use crate::shape::{fmt_shape, size_arg};
-use crate::storage::{try_with_capacity, DType};
+use crate::storage::{try_written, DType};
 use crate::tensor::Tensor;
 
 /// The conv geometry of x (N, C, H, W) and w (O, C, kh, kw), validated.
@@ -99,12 +99,8 @@ pub(crate) fn conv2d_relu(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i6
 }
 
 fn forward(geo: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], b: Option<&[f32]>, relu: bool) -> Result<Vec<f32>> {
-    // Room only: the kernel writes every value (no zero fill on this thread first), and the
-    // pool's threads fault fresh pages in as they store their images.
-    let len = n * o * geo.col_cols();
-    let mut out = try_with_capacity(len)?;
-    conv::forward(geo, n, o, x, w, b, relu, conv::image_tasks(geo, n, o), &mut out.spare_capacity_mut()[..len]);
-    // SAFETY: conv::forward wrote every one of the len values.
-    unsafe { out.set_len(len) };
-    Ok(out)
+    // Room only (no zero fill on this thread first): the pool's threads fault fresh pages in as
+    // they store their images.
+    // SAFETY: conv::forward writes every value of its output.
+    unsafe { try_written(n * o * geo.col_cols(), |out| conv::forward(geo, n, o, x, w, b, relu, conv::image_tasks(geo, n, o), out)) }
 }

@@ -6,7 +6,7 @@ use crate::autograd::functions::norm::{BatchNormBackward, LayerNormBackward};
 use crate::error::{bail, Result};
 use crate::kernels::norm::{inv_std, layer_forward, Affine, Channels};
 use crate::shape::{fmt_shape, numel};
-use crate::storage::{try_collect, try_copy, try_filled, try_with_capacity, DType};
+use crate::storage::{try_collect, try_copy, try_filled, try_written, DType};
 use crate::tensor::Tensor;
 
 fn check_eps(eps: f64, op: &str) -> Result<()> {
@@ -63,13 +63,10 @@ pub fn layer_norm(x: &Tensor, normalized_shape: &[usize], w: Option<&Tensor>, b:
         _ => None,
     };
     let (wd, bd) = (w.map(|w| w.try_data::<f32>()).transpose()?, b.map(|b| b.try_data::<f32>()).transpose()?);
-    let len = x.numel();
-    let mut y = try_with_capacity(len)?;
     let (mut mean, mut rstd) = (try_filled(rows, 0f32)?, try_filled(rows, 0f32)?);
-    let affine = Affine { weight: wd.as_deref(), bias: bd.as_deref() };
-    layer_forward(&x.try_data::<f32>()?, n, eps, affine, &mut y.spare_capacity_mut()[..len], &mut mean, &mut rstd);
-    // SAFETY: layer_forward wrote every one of the len values (rows x n).
-    unsafe { y.set_len(len) };
+    let (xd, affine) = (x.try_data::<f32>()?, Affine { weight: wd.as_deref(), bias: bd.as_deref() });
+    // SAFETY: layer_forward writes every value of y (rows x n).
+    let y = unsafe { try_written(x.numel(), |y| layer_forward(&xd, n, eps, affine, y, &mut mean, &mut rstd))? };
     let out = raw::from_vec(y, x.shape(), rec.inference());
     let saved = if rec.active() {
         let stats = |v: Vec<f32>| rec.save(&raw::from_vec(v, &[rows], false), "NativeLayerNormBackward");

@@ -6,7 +6,7 @@ use crate::autograd::functions::rms_norm::RmsNormBackward;
 use crate::error::{bail, Result};
 use crate::kernels::rms_norm as kernel;
 use crate::shape::{fmt_shape, numel};
-use crate::storage::{try_filled, try_with_capacity, DType};
+use crate::storage::{try_filled, try_written, DType};
 use crate::tensor::Tensor;
 
 const NAME: &str = "RmsNormBackward";
@@ -41,12 +41,10 @@ pub fn rms_norm(x: &Tensor, shape: &[usize], w: Option<&Tensor>, eps: f64) -> Re
         _ => None,
     };
     let wd = w.map(|w| w.try_data::<f32>()).transpose()?;
-    let len = x.numel();
-    let mut y = try_with_capacity(len)?;
-    let mut rstd = try_filled(len.checked_div(n).unwrap_or(0), 0f32)?;
-    kernel::forward(&x.try_data::<f32>()?, n, eps, wd.as_deref(), &mut y.spare_capacity_mut()[..len], &mut rstd);
-    // SAFETY: kernel::forward wrote every one of the len values (each row of n, or none if n = 0).
-    unsafe { y.set_len(len) };
+    let mut rstd = try_filled(x.numel().checked_div(n).unwrap_or(0), 0f32)?;
+    let xd = x.try_data::<f32>()?;
+    // SAFETY: kernel::forward writes every value of y (each row of n, or none if n = 0).
+    let y = unsafe { try_written(x.numel(), |y| kernel::forward(&xd, n, eps, wd.as_deref(), y, &mut rstd))? };
     let out = raw::from_vec(y, x.shape(), rec.inference());
     let saved = if rec.active() {
         let rows = rstd.len();
