@@ -2,7 +2,8 @@
 //! register-only FMA loop: on a shared machine wall-clock times swing with the neighbours' load,
 //! while a thread's own CPU time mostly does not, so these ratios hold when anchors.rs's do not.
 //!
-//! `cargo bench --bench kernels` (honours `INFER_CPU`).
+//! `cargo bench --bench kernels [-- dense|conv]` (honours `INFER_CPU`); a word runs only that
+//! group, so `perf record` sees one kernel.
 
 use infer::kernels::conv::{forward, im2col, Geometry};
 use infer::kernels::gemm::{gemm_slices_split, Mat};
@@ -45,16 +46,22 @@ fn fma_peak() -> f64 {
 
 fn main() {
     infer::parallel::set_num_threads(1);
+    let only = std::env::args().skip(1).find(|a| a == "dense" || a == "conv");
+    let runs = |group: &str| only.as_deref().is_none_or(|o| o == group);
     println!("one thread, {} kernels: GFLOP per CPU second, three rounds", isa().name());
-    if isa() != Isa::Portable {
+    if isa() != Isa::Portable && runs("dense") {
         let cells: Vec<String> = (0..3).map(|_| format!("{:7.1}", fma_peak())).collect();
         println!("{:<44} {}", "FMA peak (register-only loop)", cells.join(" "));
     }
     // The anchors' dense layers: MLP 784-256 at batch 64 and 1024, the deep MLP's 1024-1024 at 256.
-    for (m, n, k) in [(16, 256, 784), (32, 256, 784), (64, 256, 784), (1024, 256, 784), (256, 1024, 1024)] {
-        dense(m, n, k);
+    if runs("dense") {
+        for (m, n, k) in [(16, 256, 784), (32, 256, 784), (64, 256, 784), (1024, 256, 784), (256, 1024, 1024)] {
+            dense(m, n, k);
+        }
     }
-    convolutions();
+    if runs("conv") {
+        convolutions();
+    }
 }
 
 /// x (m x k) · wᵀ (w n x k) by each kernel in turn, three rounds, so a change of the

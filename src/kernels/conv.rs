@@ -1,15 +1,17 @@
 //! im2col / col2im for 2-D convolution, so that the convolution itself is one GEMM per image.
 //! cols has one row per (channel, kernel row, kernel column) and one column per output position.
-//! `forward` never materialises cols: the packed GEMM packs B straight from the image (an
-//! implicit GEMM) and adds the bias in its epilogue. `forward` and `backward_input` run the
+//! `forward` never materialises cols: the GEMM reads them in place from the image laid out by
+//! shifted.rs (or, when that layout would waste too much, packs B straight from the image), an
+//! implicit GEMM, and adds the bias in its epilogue. `forward` and `backward_input` run the
 //! images on the pool, each task unfolding its own.
 
-use super::gemm::{gemm_slices_split, gemm_unfolded_split, Mat};
+use super::gemm::{gemm_shifted_split, gemm_slices_split, gemm_unfolded_split, Mat};
+use super::shifted::Shifts;
 use crate::parallel::{self, Disjoint};
 use std::mem::MaybeUninit;
 
 /// The geometry of one convolution (all sizes already validated).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Geometry {
     pub c: usize,
     pub h: usize,
@@ -47,7 +49,7 @@ impl Geometry {
 
     /// The output positions o in 0..out whose input coordinate o * stride + k - pad lies inside
     /// 0..size: the others read padding.
-    fn inside(&self, k: usize, size: usize, out: usize) -> std::ops::Range<usize> {
+    pub(crate) fn inside(&self, k: usize, size: usize, out: usize) -> std::ops::Range<usize> {
         // Stride 1 (most convolutions) skips the two divisions: this runs once per unfolded row.
         let div = |v: usize| if self.stride == 1 { v } else { v.div_ceil(self.stride) };
         let lo = div(self.pad.saturating_sub(k)).min(out);
@@ -347,7 +349,10 @@ pub fn forward(
         let image = &x[i * img..(i + 1) * img];
         // SAFETY: image i's output plane is written by its chunk alone.
         let y = unsafe { outs.range(i * plane..(i + 1) * plane) };
-        gemm_unfolded_split(tasks == 1, o, g, image, y, lhs, bias, relu);
+        let shifted = Shifts::with(g, image, |s| gemm_shifted_split(tasks == 1, o, s, &mut *y, lhs, bias, relu));
+        if shifted.is_none() {
+            gemm_unfolded_split(tasks == 1, o, g, image, y, lhs, bias, relu);
+        }
     };
     if tasks <= 1 {
         (0..n).for_each(per_image);
@@ -498,7 +503,9 @@ mod tests {
     #[test]
     fn implicit_gemm_equals_im2col_then_gemm_bit_for_bit() {
         // Strides 1-3, paddings, output rows narrower and wider than a 16-column panel, with and
-        // without bias and ReLU, against the materialised unfolding followed by the same GEMM.
+        // without bias and ReLU, against the materialised unfolding followed by the same GEMM:
+        // the second, fourth and last shapes take the shifted layout, the others (grids that
+        // would waste more than an eighth) the packed unfolding.
         for (c, h, w, o, kh, kw, stride, pad) in [
             (3, 23, 22, 10, 7, 7, 2, 3),
             (5, 9, 40, 7, 3, 3, 1, 1),

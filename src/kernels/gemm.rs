@@ -4,6 +4,7 @@
 
 use super::conv::Geometry;
 use super::packed_gemm::{self, Operand, PackedB, Source};
+use super::shifted::Shifts;
 use std::mem::MaybeUninit;
 
 /// dst (m x n, row-major contiguous rows of `dst_rs`) = [dst +] lhs (m x k) * rhs (k x n).
@@ -80,6 +81,47 @@ pub fn gemm_slices_split(
     // SAFETY: the extents were checked above; `dst` is a unique borrow, so it aliases neither
     // operand.
     unsafe { gemm(split, m, n, k, dst.as_mut_ptr(), dst_rs as isize, accumulate, lhs.as_ref(), rhs.as_ref()) }
+}
+
+/// `gemm_unfolded_split` with the unfolding read in place from the image's `Shifts` layout (no
+/// packing): dst (m x col_cols) = bias + lhs · cols, through ReLU when `relu`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_shifted_split(
+    split: bool,
+    m: usize,
+    shifts: &Shifts,
+    dst: &mut [MaybeUninit<f32>],
+    lhs: Mat<'_>,
+    bias: Option<&[f32]>,
+    relu: bool,
+) {
+    let geo = shifts.geometry().expect("gemm_shifted: a laid-out image");
+    let (k, n) = (geo.col_rows(), shifts.positions());
+    if m == 0 || k == 0 || n == 0 {
+        return;
+    }
+    assert!(m * geo.col_cols() <= dst.len(), "gemm_shifted: dst does not hold {m} x {}", geo.col_cols());
+    assert!(bias.is_none_or(|b| b.len() >= m), "gemm_shifted: fewer than {m} bias values");
+    lhs.check(m, k, "lhs");
+    let (ptr, offsets, row) = shifts.parts();
+    let b = Source::Shifted { ptr, offsets, row, valid: geo.wo };
+    // SAFETY: the layout holds k offsets and every grid position of every row (and a panel's
+    // width past the last); C's columns (q / row) · wo + q % row for stored q lie inside the
+    // m x col_cols dst, a unique borrow.
+    unsafe {
+        packed_gemm::gemm_source(
+            split,
+            m,
+            n,
+            k,
+            dst.as_mut_ptr().cast(),
+            geo.col_cols() as isize,
+            lhs.as_ref(),
+            b,
+            bias.map(|b| b.as_ptr()),
+            relu,
+        )
+    }
 }
 
 /// dst (m x col_cols, rows `col_cols` apart) = bias + lhs (m x col_rows) * the unfolding of

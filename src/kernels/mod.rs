@@ -12,6 +12,7 @@ pub mod pool;
 pub mod reduce;
 pub mod rms_norm;
 pub mod rotary;
+pub mod shifted;
 pub mod simd;
 pub mod softmax;
 pub mod vmath;

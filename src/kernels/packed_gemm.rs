@@ -48,6 +48,12 @@ pub enum Source {
     Unfolded { ptr: *const f32, geo: Geometry },
     /// B already in panels (`PackedB`): nothing is packed per call.
     Packed(*const PackedB),
+    /// Rows of one buffer, each from its own offset: B(p, q) = `ptr[offsets[p] + q]`, read in
+    /// place (shifted.rs lays a convolution's image out so). The columns are positions on a grid
+    /// `row` wide of which the first `valid` of each row exist: column q is C's column
+    /// (q / row) · valid + q % row, and the others are computed but not stored. The buffer must
+    /// hold a panel's width past the last position of every row.
+    Shifted { ptr: *const f32, offsets: *const isize, row: usize, valid: usize },
 }
 
 /// Values added to C in the epilogue (to the first k block's sum, instead of C's old value).
@@ -357,6 +363,7 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                 }
                 // jc is a multiple of nr (ranges are cut at multiples of 64 columns).
                 Source::Packed(p) => (*p).data.as_ptr().add(pc * (*p).n_pad + jc * kc),
+                Source::Shifted { .. } => std::ptr::null(),
             };
             let mut ic = rows.start;
             while ic < rows.end {
@@ -369,28 +376,51 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                 let relu = job.relu && pc + kc == job.k;
                 let mut jr = 0;
                 while jr < nc {
-                    let b = panels.add(jr * kc);
+                    let (q, width) = (jc + jr, nr.min(nc - jr));
+                    // C's column of the tile's first: on a grid, whole tiles inside one row's
+                    // valid positions store as any tile; the others go through `store_grid`.
+                    let (col, grid) = match job.b {
+                        Source::Shifted { row, valid, .. } => {
+                            let col = q / row * valid + q % row;
+                            (col, (q % row + width > valid).then_some((row, valid)))
+                        }
+                        _ => (q, None),
+                    };
                     let mut ir = 0;
                     while ir < mc {
                         let mr = MR.min(mc - ir);
-                        let c = job.c.offset((ic + ir) as isize * job.ldc + (jc + jr) as isize);
+                        let c = job.c.offset((ic + ir) as isize * job.ldc + col as isize);
                         // The tile of C is read or written only after kc steps; ask for it now,
                         // while they run (a later k block finds it out of L2 otherwise).
                         for i in 0..mr {
                             prefetch(c.offset(i as isize * job.ldc));
                             prefetch(c.offset(i as isize * job.ldc).add(nr - 1));
                         }
-                        let acc = if a_in_place {
+                        let a = if a_in_place {
                             // Rows past the edge repeat the last one; their sums are not stored.
                             let row = |i: usize| job.a.ptr.offset((ic + ir + i.min(mr - 1)) as isize * job.a.rs + pc as isize);
-                            let rows: [*const f32; MR] = std::array::from_fn(row);
-                            micro::<S, MR, NV>(kc, |p, i| *rows[i].add(p), b)
+                            ARows::InPlace(std::array::from_fn(row))
                         } else {
-                            let strip = apack.as_ptr().add(ir * kc);
-                            micro::<S, MR, NV>(kc, |p, i| *strip.add(p * MR + i), b)
+                            ARows::Packed(apack.as_ptr().add(ir * kc))
                         };
-                        let bias = bias.map(|b| b.at(ic + ir, jc + jr));
-                        store::<S, MR, NV>(&acc, c, job.ldc, mr, nr.min(nc - jr), add, bias, relu);
+                        let acc = match job.b {
+                            Source::Shifted { ptr, offsets, .. } => {
+                                let (base, offsets) = (ptr.add(q), offsets.add(pc));
+                                tile::<S, MR, NV>(kc, a, |p| base.offset(*offsets.add(p)))
+                            }
+                            _ => {
+                                let b = panels.add(jr * kc);
+                                tile::<S, MR, NV>(kc, a, |p| b.add(p * nr))
+                            }
+                        };
+                        let bias = bias.map(|b| b.at(ic + ir, q));
+                        match grid {
+                            None => store::<S, MR, NV>(&acc, c, job.ldc, mr, width, add, bias, relu),
+                            Some((row, valid)) => {
+                                let c = job.c.offset((ic + ir) as isize * job.ldc);
+                                store_grid::<S, MR, NV>(&acc, c, job.ldc, mr, q..q + width, row, valid, add, bias, relu)
+                            }
+                        }
                         ir += MR;
                     }
                     jr += nr;
@@ -403,14 +433,34 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
     }
 }
 
-/// The MR x NR tile of products of A's rows and a B panel (kc x NR): `a(p, i)` is row i's value
-/// at step p of the k block, read from a packed strip or from the row in place.
+/// Where a tile's MR rows of A are: MR row pointers (A read in place), or a packed strip.
+enum ARows<const MR: usize> {
+    InPlace([*const f32; MR]),
+    Packed(*const f32),
+}
+
+/// `micro` for either kind of A rows.
 #[inline(always)]
-unsafe fn micro<S: Lanes, const MR: usize, const NV: usize>(kc: usize, a: impl Fn(usize, usize) -> f32, b: *const f32) -> [[S::V; NV]; MR] {
-    let nr = NV * S::LANES;
+unsafe fn tile<S: Lanes, const MR: usize, const NV: usize>(kc: usize, a: ARows<MR>, b: impl Fn(usize) -> *const f32) -> [[S::V; NV]; MR] {
+    match a {
+        ARows::InPlace(rows) => micro::<S, MR, NV>(kc, |p, i| *rows[i].add(p), b),
+        ARows::Packed(strip) => micro::<S, MR, NV>(kc, |p, i| *strip.add(p * MR + i), b),
+    }
+}
+
+/// The MR x NR tile of products of A's rows and B's rows (kc x NR): `a(p, i)` is row i's value
+/// at step p of the k block, read from a packed strip or from the row in place; `b(p)` points
+/// at B's row p (in a panel, or shifted in place).
+#[inline(always)]
+unsafe fn micro<S: Lanes, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: impl Fn(usize, usize) -> f32,
+    b: impl Fn(usize) -> *const f32,
+) -> [[S::V; NV]; MR] {
     let mut acc = [[S::zero(); NV]; MR];
     for p in 0..kc {
-        let bv: [S::V; NV] = std::array::from_fn(|v| S::load(b.add(p * nr + v * S::LANES)));
+        let row = b(p);
+        let bv: [S::V; NV] = std::array::from_fn(|v| S::load(row.add(v * S::LANES)));
         for (i, row) in acc.iter_mut().enumerate() {
             let av = S::splat(a(p, i));
             for (r, &bw) in row.iter_mut().zip(&bv) {
@@ -467,20 +517,65 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
     }
     let mut buf = [0f32; 32];
     for (i, row) in acc.iter().enumerate().take(mr) {
-        for (v, &x) in row.iter().enumerate() {
-            S::store(buf.as_mut_ptr().add(v * S::LANES), x);
-        }
+        spill::<S, NV>(row, &mut buf);
         let ci = c.offset(i as isize * ldc);
         for (j, &x) in buf.iter().enumerate().take(nr) {
-            let x = match bias {
-                _ if add => *ci.add(j) + x,
-                Some(Bias::Rows(b)) => *b.add(i) + x,
-                Some(Bias::Cols(b)) => *b.add(j) + x,
-                None => x,
-            };
-            *ci.add(j) = if relu { self::relu(x) } else { x };
+            finish(x, ci.add(j), i, j, add, bias, relu);
         }
     }
+}
+
+/// `store` for a tile of grid positions `q` (`Source::Shifted`) that crosses a grid row's end:
+/// position q goes to column (q / row) · valid + q % row of C (`c` is C's row of the tile's
+/// first), and only when q % row < valid.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn store_grid<S: Lanes, const MR: usize, const NV: usize>(
+    acc: &[[S::V; NV]; MR],
+    c: *mut f32,
+    ldc: isize,
+    mr: usize,
+    q: Range<usize>,
+    row: usize,
+    valid: usize,
+    add: bool,
+    bias: Option<Bias>,
+    relu: bool,
+) {
+    let mut buf = [0f32; 32];
+    for (i, lanes) in acc.iter().enumerate().take(mr) {
+        spill::<S, NV>(lanes, &mut buf);
+        let ci = c.offset(i as isize * ldc);
+        let (mut y, mut x) = (q.start / row, q.start % row);
+        for (j, &v) in buf.iter().enumerate().take(q.len()) {
+            if x < valid {
+                finish(v, ci.add(y * valid + x), i, j, add, bias, relu);
+            }
+            (y, x) = if x + 1 == row { (y + 1, 0) } else { (y, x + 1) };
+        }
+    }
+}
+
+/// One row of a tile's accumulators into `buf`.
+#[inline(always)]
+unsafe fn spill<S: Lanes, const NV: usize>(lanes: &[S::V; NV], buf: &mut [f32; 32]) {
+    for (v, &x) in lanes.iter().enumerate() {
+        S::store(buf.as_mut_ptr().add(v * S::LANES), x);
+    }
+}
+
+/// Writes the sum `x` of row i, column j of a tile to `dst` in the epilogue: added to `dst`'s
+/// old value or to the bias, then through ReLU; the single rounding of a full tile's vectors.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn finish(x: f32, dst: *mut f32, i: usize, j: usize, add: bool, bias: Option<Bias>, relu: bool) {
+    let x = match bias {
+        _ if add => *dst + x,
+        Some(Bias::Rows(b)) => *b.add(i) + x,
+        Some(Bias::Cols(b)) => *b.add(j) + x,
+        None => x,
+    };
+    *dst = if relu { self::relu(x) } else { x };
 }
 
 /// Copies A's rows ic..ic+mc, columns pc..pc+kc into strips of MR rows, each kc x MR (k-major),
