@@ -449,6 +449,7 @@ pub fn backward_weight(g: &Geometry, n: usize, o: usize, dy: &[f32], x: &[f32], 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::shifted::pays;
     use crate::kernels::simd::as_uninit;
 
     #[test]
@@ -503,20 +504,24 @@ mod tests {
     #[test]
     fn implicit_gemm_equals_im2col_then_gemm_bit_for_bit() {
         // Strides 1-3, paddings, output rows narrower and wider than a 16-column panel, with and
-        // without bias and ReLU, against the materialised unfolding followed by the same GEMM:
-        // the second, fourth and last shapes take the shifted layout, the others (grids that
-        // would waste more than an eighth) the packed unfolding.
+        // without bias and ReLU, against the materialised unfolding followed by the same GEMM,
+        // through both of forward's paths: the shifted layout, and the packed unfolding for the
+        // grids that would waste more than a quarter (both asserted taken below).
+        let mut paths = Vec::new();
         for (c, h, w, o, kh, kw, stride, pad) in [
             (3, 23, 22, 10, 7, 7, 2, 3),
             (5, 9, 40, 7, 3, 3, 1, 1),
             (2, 11, 13, 13, 5, 4, 3, 2),
             (4, 6, 7, 6, 1, 1, 1, 0),
             (1, 3, 3, 2, 3, 3, 1, 2),
+            (2, 6, 7, 4, 5, 5, 1, 1),
+            (3, 10, 10, 5, 7, 7, 2, 3),
             // Past NC = 512 columns: a second column block starts inside an output row.
             (3, 60, 61, 20, 7, 7, 2, 3),
         ] {
             let (ho, wo) = (Geometry::out_size(h, kh, stride, pad).unwrap(), Geometry::out_size(w, kw, stride, pad).unwrap());
             let g = Geometry { c, h, w, kh, kw, stride, pad, ho, wo };
+            paths.push(pays(&g));
             let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
             let wt: Vec<f32> = (0..o * g.col_rows()).map(|i| (i as f32 * 0.71).cos()).collect();
             let bias: Vec<f32> = (0..o).map(|i| i as f32 * 0.25 - 1.0).collect();
@@ -536,6 +541,7 @@ mod tests {
                 assert!(got.iter().zip(relu).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {} relu", b.is_some());
             }
         }
+        assert!(paths.contains(&true) && paths.contains(&false), "both paths: {paths:?}");
     }
 
     #[test]
