@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::kernels::rotary::{run, Pass, Rows};
 use crate::layout::Layout;
 use crate::shape::numel;
-use crate::storage::{try_collect, try_filled};
+use crate::storage::{try_collect, try_written};
 use crate::tensor::Tensor;
 
 /// Row starts of `t` broadcast to `shape` (rows of its last dim) and its last dim's stride.
@@ -24,7 +24,7 @@ pub fn rotate(x: &Tensor, cos: &Tensor, sin: &Tensor, pass: Pass) -> Result<Vec<
     let (so, scs) = row_offsets(sin, shape)?;
     let cos = Rows { data: cos.storage().slice::<f32>(), offsets: &co, cs: ccs };
     let sin = Rows { data: sin.storage().slice::<f32>(), offsets: &so, cs: scs };
-    let mut y = try_filled(x.numel(), 0f32)?;
-    run(&x.try_data::<f32>()?, d, cos, sin, pass, &mut y);
-    Ok(y)
+    let xd = x.try_data::<f32>()?;
+    // SAFETY: run writes every value of y (every row of d).
+    unsafe { try_written(x.numel(), |y| run(&xd, d, cos, sin, pass, y)) }
 }

@@ -16,13 +16,14 @@
 
 use super::elementwise::PARALLEL_MIN;
 use super::gemm::{gemm_slices, Mat};
-use super::simd::{multiversion, Separate};
+use super::simd::{assume_init, multiversion, Separate};
 use super::softmax::row_max;
 use super::vmath::{exp, ln};
 use crate::error::{Error, Result};
 use crate::parallel::{self, Disjoint};
 use crate::storage::try_filled;
 use parking_lot::Mutex;
+use std::mem::MaybeUninit;
 
 /// Query rows per task tile, at most (see `Problem::block_q`).
 const BLOCK_Q: usize = 128;
@@ -176,10 +177,11 @@ fn run_items(items: usize, unit: usize, task: &(dyn Fn(std::ops::Range<usize>) -
     failed.into_inner().map_or(Ok(()), Err)
 }
 
-/// out (heads, L, Ev) contiguous, zero-filled = softmax(scale q kᵀ + mask) v; `lse` (heads, L),
-/// when given, receives each row's logsumexp (-inf for a row with no visible key, whose output
-/// is zeros).
-pub fn forward(p: &Problem<'_>, out: &mut [f32], lse: Option<&mut [f32]>) -> Result<()> {
+/// out (heads, L, Ev) contiguous = softmax(scale q kᵀ + mask) v; `lse` (heads, L), when given,
+/// receives each row's logsumexp (-inf for a row with no visible key, whose output is zeros).
+/// Both are room: on success every value is written (each block zeroes its rows of out on the
+/// thread that accumulates into them, not a serial fill before); on an error, not all are.
+pub fn forward(p: &Problem<'_>, out: &mut [MaybeUninit<f32>], lse: Option<&mut [MaybeUninit<f32>]>) -> Result<()> {
     let bq = p.block_q();
     let blocks = p.l.div_ceil(bq);
     let (out, lse) = (Disjoint::new(out), lse.map(Disjoint::new));
@@ -193,7 +195,10 @@ pub fn forward(p: &Problem<'_>, out: &mut [f32], lse: Option<&mut [f32]>) -> Res
             let span = (h * p.l + i0) * p.ev..(h * p.l + i0 + rows) * p.ev;
             // SAFETY: each item is one (head, query block), whose output rows no other item has.
             let acc = unsafe { out.range(span) };
-            // SAFETY: as for `acc`, one row of lse per output row.
+            acc.fill(MaybeUninit::new(0.0));
+            // SAFETY: every value of acc was written just above.
+            let acc = unsafe { assume_init(acc) };
+            // SAFETY: as for `acc`, one row of lse per output row; finish_rows writes each.
             let lse = lse.as_ref().map(|d| unsafe { d.range(h * p.l + i0..h * p.l + i0 + rows) });
             forward_block(p, h, i0, rows, &mut tile, acc, &mut max[..rows], &mut sum[..rows]);
             finish_rows(acc, p.ev, &max[..rows], &sum[..rows], lse);
@@ -243,7 +248,7 @@ fn forward_block(p: &Problem<'_>, h: usize, i0: usize, rows: usize, tile: &mut [
 }
 
 /// Divides each row by its sum (zeros where nothing was visible) and writes its logsumexp.
-fn finish_rows(acc: &mut [f32], ev: usize, max: &[f32], sum: &[f32], lse: Option<&mut [f32]>) {
+fn finish_rows(acc: &mut [f32], ev: usize, max: &[f32], sum: &[f32], lse: Option<&mut [MaybeUninit<f32>]>) {
     for (r, &s) in sum.iter().enumerate() {
         let row = &mut acc[r * ev..(r + 1) * ev];
         if s == 0.0 {
@@ -254,7 +259,7 @@ fn finish_rows(acc: &mut [f32], ev: usize, max: &[f32], sum: &[f32], lse: Option
     }
     if let Some(lse) = lse {
         for ((l, &m), &s) in lse.iter_mut().zip(max).zip(sum) {
-            *l = if s == 0.0 { f32::NEG_INFINITY } else { m + ln(s) };
+            l.write(if s == 0.0 { f32::NEG_INFINITY } else { m + ln(s) });
         }
     }
 }

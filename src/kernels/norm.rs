@@ -31,11 +31,6 @@ pub struct Affine<'a> {
 }
 
 impl Affine<'_> {
-    fn apply(&self, i: usize, xhat: f32) -> f32 {
-        let y = self.weight.map_or(xhat, |w| xhat * w[i]);
-        self.bias.map_or(y, |b| y + b[i])
-    }
-
     fn weight(&self, i: usize) -> f32 {
         self.weight.map_or(1.0, |w| w[i])
     }
@@ -94,6 +89,21 @@ multiversion! {
             affine.normalize_row(yr, xr, m, s);
             mean[r] = m;
             rstd[r] = s;
+        }
+    }
+}
+
+multiversion! {
+    /// `Channels::normalize` of the planes from `first` on.
+    fn normalize_planes(ch: &Channels, first: usize, x: &[f32], mean: &[f32], invstd: &[f32], affine: Affine<'_>, y: &mut [MaybeUninit<f32>]) {
+        let sp = ch.spatial;
+        for (i, (yr, xr)) in y.chunks_exact_mut(sp).zip(x.chunks_exact(sp)).enumerate() {
+            let c = (first + i) % ch.channels;
+            let (m, s) = (mean[c], invstd[c]);
+            let (w, b) = (affine.weight(c), affine.bias.map_or(0.0, |b| b[c]));
+            for (yv, &xv) in yr.iter_mut().zip(xr) {
+                yv.write((xv - m) * s * w + b);
+            }
         }
     }
 }
@@ -168,21 +178,22 @@ impl Channels {
         try_collect(self.channels, (0..self.channels).map(|c| mean_var(self.slices(x, c), self.count())))
     }
 
-    /// y = (x - mean\[c\]) * invstd\[c\] * w\[c\] + b\[c\].
-    pub fn normalize(&self, x: &[f32], mean: &[f32], invstd: &[f32], affine: Affine<'_>, y: &mut [f32]) {
+    /// y = (x - mean\[c\]) * invstd\[c\] * w\[c\] + b\[c\], writing every value of y (room: a fresh
+    /// output needs no zero fill). Planes (one (batch, channel) slice each) are spread across the
+    /// pool when large; each value depends on its plane alone, so not on the split.
+    pub fn normalize(&self, x: &[f32], mean: &[f32], invstd: &[f32], affine: Affine<'_>, y: &mut [MaybeUninit<f32>]) {
         let sp = self.spatial;
         if sp == 0 {
             return;
         }
-        for (i, (yr, xr)) in y.chunks_exact_mut(sp).zip(x.chunks_exact(sp)).enumerate() {
-            let c = i % self.channels;
-            let (m, s) = (mean[c], invstd[c]);
-            for (yv, &xv) in yr.iter_mut().zip(xr) {
-                *yv = affine.apply(c, (xv - m) * s);
-            }
-        }
+        let y = Disjoint::new(y);
+        parallel::for_each_range(x.len() / sp, sp, PARALLEL_MIN, &|r| {
+            let span = r.start * sp..r.end * sp;
+            // SAFETY: for_each_range's ranges are disjoint, and so are the spans of their planes.
+            let y = unsafe { y.range(span.clone()) };
+            normalize_planes(self, r.start, &x[span], mean, invstd, affine, y);
+        });
     }
-
     /// Gradients of batch norm, with xhat = (x - mean) invstd: dw\[c\] = sum g xhat, db\[c\] = sum g,
     /// and dx = w invstd (g - mean(g) - xhat mean(g xhat)) when the statistics came from the
     /// batch (training), dx = w invstd g when they were constants (running statistics).
@@ -244,5 +255,32 @@ impl Channels {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::simd::as_uninit;
+
+    /// Batch norm's normalize, split across the pool above PARALLEL_MIN, gives every value bit for
+    /// bit as one serial pass of the formula does, with and without the affine parameters.
+    #[test]
+    fn batch_normalize_matches_the_serial_formula_on_any_split() {
+        let ch = Channels { batch: 3, channels: 5, spatial: 97 * 53 };
+        let n = ch.batch * ch.channels * ch.spatial;
+        assert!(n > PARALLEL_MIN);
+        let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 5.0).collect();
+        let (mean, invstd) = ([0.5, -1.0, 0.0, 2.0, 0.25], [1.5, 0.5, 1.0, 2.0, 0.75]);
+        let (w, b) = ([1.0, 2.0, -0.5, 0.25, 3.0], [0.0, -1.0, 0.5, 2.0, 0.125]);
+        for affine in [Affine { weight: Some(&w), bias: Some(&b) }, Affine { weight: None, bias: None }] {
+            let mut y = vec![f32::NAN; n];
+            ch.normalize(&x, &mean, &invstd, affine, as_uninit(&mut y));
+            for (i, (&yv, &xv)) in y.iter().zip(&x).enumerate() {
+                let c = i / ch.spatial % ch.channels;
+                let want = (xv - mean[c]) * invstd[c] * affine.weight(c) + affine.bias.map_or(0.0, |b| b[c]);
+                assert_eq!(yv.to_bits(), want.to_bits(), "value {i}");
+            }
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! 2-D max pooling without padding over planes of h x w (one plane per (n, c)).
 
 use super::elementwise::PARALLEL_MIN;
-use super::simd::multiversion;
+use super::simd::{assume_init, multiversion};
 use crate::parallel::{self, Disjoint};
+use std::mem::MaybeUninit;
 
 /// Pooling geometry (validated: k <= h, k <= w, stride >= 1).
 #[derive(Clone, Copy, Debug)]
@@ -17,8 +18,9 @@ pub struct Pool {
 
 /// out[plane, oh, ow] = max of the window; `argmax` (when given) receives the flat index
 /// (ih * w + iw) of the first maximum in scan order, a NaN counting as the maximum (as PyTorch).
-/// Planes are split across the pool; each plane's result does not depend on the split.
-pub fn max_forward(p: &Pool, x: &[f32], out: &mut [f32], argmax: Option<&mut [i64]>) {
+/// Planes are split across the pool; each plane's result does not depend on the split. Every
+/// value of `out` and `argmax` is written (room: a fresh output needs no zero fill).
+pub fn max_forward(p: &Pool, x: &[f32], out: &mut [MaybeUninit<f32>], argmax: Option<&mut [MaybeUninit<i64>]>) {
     let (hw, ohw) = (p.h * p.w, p.ho * p.wo);
     if ohw == 0 || out.is_empty() {
         return;
@@ -38,7 +40,7 @@ multiversion! {
     /// `max_forward` of consecutive planes on this thread, one output row at a time: the window
     /// is scanned in order as whole rows of candidates, so the loops over ow carry no branch and
     /// vectorise (stride 2, the common pooling, gets a copy with the stride known).
-    fn max_planes(p: &Pool, x: &[f32], out: &mut [f32], argmax: Option<&mut [i64]>) {
+    fn max_planes(p: &Pool, x: &[f32], out: &mut [MaybeUninit<f32>], argmax: Option<&mut [MaybeUninit<i64>]>) {
         let (hw, ohw) = (p.h * p.w, p.ho * p.wo);
         match argmax {
             Some(a) => {
@@ -70,33 +72,44 @@ multiversion! {
 /// Output row `oh` of one plane `xp`: `orow[ow]` (and `arow[ow]` when `ARGMAX`) take the first
 /// maximum of window (oh, ow) in scan order. A candidate v replaces the best b when v > b, or
 /// when v is the first NaN (v != v while b == b); once b is NaN nothing replaces it. `S` is the
-/// stride when known at compile time, 0 when it is `p.stride`.
+/// stride when known at compile time, 0 when it is `p.stride`. The window's first candidates
+/// write every value of the rows, which are room until then.
 #[inline(always)]
-fn window_row<const S: usize, const ARGMAX: bool>(p: &Pool, xp: &[f32], oh: usize, orow: &mut [f32], arow: &mut [i64]) {
+fn window_row<const S: usize, const ARGMAX: bool>(
+    p: &Pool,
+    xp: &[f32],
+    oh: usize,
+    orow: &mut [MaybeUninit<f32>],
+    arow: &mut [MaybeUninit<i64>],
+) {
     let s = if S == 0 { p.stride } else { S };
     let (w, wo) = (p.w, p.wo);
     let h0 = oh * s;
+    assert!(orow.len() == wo && (!ARGMAX || arow.len() == wo));
+    // SAFETY: ow < wo, so ow * s <= (wo - 1) * s <= w - k: within row h0 of the plane (h0 + k <= h).
+    let first = |ow: usize| unsafe { *xp.get_unchecked(h0 * w + ow * s) };
+    for (ow, o) in orow.iter_mut().enumerate() {
+        o.write(first(ow));
+    }
+    if ARGMAX {
+        for (ow, a) in arow.iter_mut().enumerate() {
+            a.write((h0 * w + ow * s) as i64);
+        }
+    }
+    // SAFETY: every value of both rows was written just above.
+    let (orow, arow) = unsafe { (assume_init(orow), assume_init(arow)) };
     for kh in 0..p.k {
         let line = &xp[(h0 + kh) * w..(h0 + kh + 1) * w];
         for kw in 0..p.k {
             // the candidates of every window of the row: line[ow * s + kw] for ow < wo
             let cand = &line[kw..kw + (wo - 1) * s + 1];
-            assert!(orow.len() == wo && (!ARGMAX || arow.len() == wo));
             // SAFETY: ow < wo, so ow * s <= (wo - 1) * s < cand.len() (checked indexing here
             // keeps LLVM from vectorising the strided loads).
             let at = |ow: usize| unsafe { *cand.get_unchecked(ow * s) };
-            let base = ((h0 + kh) * w + kw) as i64;
             if kh == 0 && kw == 0 {
-                for (ow, o) in orow.iter_mut().enumerate() {
-                    *o = at(ow);
-                }
-                if ARGMAX {
-                    for (ow, a) in arow.iter_mut().enumerate() {
-                        *a = base + (ow * s) as i64;
-                    }
-                }
                 continue;
             }
+            let base = ((h0 + kh) * w + kw) as i64;
             if ARGMAX {
                 for (ow, (o, a)) in orow.iter_mut().zip(arow.iter_mut()).enumerate() {
                     let (v, b) = (at(ow), *o);
@@ -139,6 +152,7 @@ pub fn max_backward(p: &Pool, g: &[f32], argmax: &[i64], dx: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::simd::as_uninit;
 
     /// The scan of the definition, one window at a time.
     fn naive(p: &Pool, x: &[f32], planes: usize) -> (Vec<f32>, Vec<i64>) {
@@ -183,8 +197,8 @@ mod tests {
             let (want, want_idx) = naive(&p, &x, planes);
             let n = planes * p.ho * p.wo;
             let (mut out, mut idx, mut only) = (vec![0f32; n], vec![0i64; n], vec![0f32; n]);
-            max_forward(&p, &x, &mut out, Some(&mut idx));
-            max_forward(&p, &x, &mut only, None);
+            max_forward(&p, &x, as_uninit(&mut out), Some(as_uninit(&mut idx)));
+            max_forward(&p, &x, as_uninit(&mut only), None);
             let same = |a: &[f32]| a.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()));
             assert!(same(&out) && same(&only), "max of {h}x{w} k {k} stride {stride}");
             assert_eq!(idx, want_idx, "argmax of {h}x{w} k {k} stride {stride}");
@@ -195,9 +209,9 @@ mod tests {
     fn first_maximum_wins_ties() {
         let p = Pool { h: 2, w: 2, k: 2, stride: 2, ho: 1, wo: 1 };
         let (mut out, mut idx) = ([0f32], [0i64]);
-        max_forward(&p, &[1.0, 3.0, 3.0, 2.0], &mut out, Some(&mut idx));
+        max_forward(&p, &[1.0, 3.0, 3.0, 2.0], as_uninit(&mut out), Some(as_uninit(&mut idx)));
         assert_eq!((out[0], idx[0]), (3.0, 1));
-        max_forward(&p, &[1.0, f32::NAN, 3.0, 2.0], &mut out, Some(&mut idx));
+        max_forward(&p, &[1.0, f32::NAN, 3.0, 2.0], as_uninit(&mut out), Some(as_uninit(&mut idx)));
         assert!(out[0].is_nan() && idx[0] == 1);
     }
 }

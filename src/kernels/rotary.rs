@@ -5,6 +5,7 @@
 use super::elementwise::PARALLEL_MIN;
 use super::simd::multiversion;
 use crate::parallel::{self, Disjoint};
+use std::mem::MaybeUninit;
 
 /// cos or sin broadcast to x's rows: element i of row r is `data[offsets[r] + i * cs]`.
 #[derive(Clone, Copy)]
@@ -31,13 +32,25 @@ enum Row<'a> {
     Strided(&'a [f32], usize),
 }
 
-impl Row<'_> {
+/// Element i of a row of cos or sin.
+trait At: Copy {
+    fn at(&self, i: usize) -> f32;
+}
+
+impl At for Row<'_> {
     #[inline(always)]
     fn at(&self, i: usize) -> f32 {
         match *self {
             Row::Dense(v) => v[i],
             Row::Strided(v, cs) => v[i * cs],
         }
+    }
+}
+
+impl At for &[f32] {
+    #[inline(always)]
+    fn at(&self, i: usize) -> f32 {
+        self[i]
     }
 }
 
@@ -50,8 +63,9 @@ pub enum Pass {
     Backward,
 }
 
-/// `out` for every row of `x` (the input, or the output gradient for `Pass::Backward`).
-pub fn run(x: &[f32], d: usize, cos: Rows<'_>, sin: Rows<'_>, pass: Pass, out: &mut [f32]) {
+/// `out` for every row of `x` (the input, or the output gradient for `Pass::Backward`), writing
+/// every value (room: a fresh output needs no zero fill).
+pub fn run(x: &[f32], d: usize, cos: Rows<'_>, sin: Rows<'_>, pass: Pass, out: &mut [MaybeUninit<f32>]) {
     if d == 0 {
         return;
     }
@@ -59,29 +73,41 @@ pub fn run(x: &[f32], d: usize, cos: Rows<'_>, sin: Rows<'_>, pass: Pass, out: &
     parallel::for_each_range(x.len() / d, d, PARALLEL_MIN, &|r| {
         // SAFETY: for_each_range's ranges are disjoint, and so are the spans of their rows.
         let out = unsafe { out.range(r.start * d..r.end * d) };
-        for (row, (o, xr)) in r.clone().zip(out.chunks_exact_mut(d).zip(x[r.start * d..r.end * d].chunks_exact(d))) {
-            rotate_row(o, xr, cos.row(row, d), sin.row(row, d), pass);
-        }
+        rotate_rows(r.start, d, out, &x[r.start * d..r.end * d], cos, sin, pass);
     });
 }
 
 multiversion! {
-    fn rotate_row(o: &mut [f32], x: &[f32], c: Row<'_>, s: Row<'_>, pass: Pass) {
-        let h = x.len() / 2;
-        let (x1, x2) = x.split_at(h);
-        let (o1, o2) = o.split_at_mut(h);
-        match pass {
-            Pass::Forward => {
-                for i in 0..h {
-                    o1[i] = x1[i] * c.at(i) - x2[i] * s.at(i);
-                    o2[i] = x2[i] * c.at(i + h) + x1[i] * s.at(i + h);
-                }
+    /// `run` over consecutive rows of d from row `first`; dense tables (the usual (seq, d) cos
+    /// and sin) get a loop over plain slices, which vectorises.
+    fn rotate_rows(first: usize, d: usize, out: &mut [MaybeUninit<f32>], x: &[f32], cos: Rows<'_>, sin: Rows<'_>, pass: Pass) {
+        for (row, (o, xr)) in (first..).zip(out.chunks_exact_mut(d).zip(x.chunks_exact(d))) {
+            match (cos.row(row, d), sin.row(row, d)) {
+                (Row::Dense(c), Row::Dense(s)) => rotate_row(o, xr, c, s, pass),
+                (c, s) => rotate_row(o, xr, c, s, pass),
             }
-            Pass::Backward => {
-                for i in 0..h {
-                    o1[i] = x1[i] * c.at(i) + x2[i] * s.at(i + h);
-                    o2[i] = x2[i] * c.at(i + h) - x1[i] * s.at(i);
-                }
+        }
+    }
+}
+
+/// One row of `run`: writes every value of `o` (both halves, h values each).
+#[inline(always)]
+fn rotate_row(o: &mut [MaybeUninit<f32>], x: &[f32], c: impl At, s: impl At, pass: Pass) {
+    let h = x.len() / 2;
+    let (x1, x2) = x.split_at(h);
+    let (o1, o2) = o.split_at_mut(h);
+    let (o1, o2) = (&mut o1[..h], &mut o2[..h]);
+    match pass {
+        Pass::Forward => {
+            for i in 0..h {
+                o1[i].write(x1[i] * c.at(i) - x2[i] * s.at(i));
+                o2[i].write(x2[i] * c.at(i + h) + x1[i] * s.at(i + h));
+            }
+        }
+        Pass::Backward => {
+            for i in 0..h {
+                o1[i].write(x1[i] * c.at(i) + x2[i] * s.at(i + h));
+                o2[i].write(x2[i] * c.at(i + h) - x1[i] * s.at(i));
             }
         }
     }

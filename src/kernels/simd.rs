@@ -245,9 +245,18 @@ pub fn zip_init(out: &mut [f32], a: &[f32], b: &[f32], f: &impl LaneFn2) {
 }
 
 /// An initialised slice seen as room to write into, for the kernels that write into room
-/// (`map`, `zip`, softmax, convolution's forward): they write nothing but f32s through it
-/// (writing an uninitialised value would be unsound).
-pub fn as_uninit(xs: &mut [f32]) -> &mut [MaybeUninit<f32>] {
-    // SAFETY: MaybeUninit<f32> has f32's layout, and every write through the result is an f32.
-    unsafe { &mut *(xs as *mut [f32] as *mut [MaybeUninit<f32>]) }
+/// (`map`, `zip`, softmax, norms, pooling, rotary, attention, convolution's forward): they write
+/// nothing but initialised values through it (writing an uninitialised one would be unsound).
+pub fn as_uninit<T: Copy>(xs: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: MaybeUninit<T> has T's layout, and every write through the result is a T.
+    unsafe { &mut *(xs as *mut [T] as *mut [MaybeUninit<T>]) }
+}
+
+/// Room once a kernel has written every element of it, to read back (or accumulate into).
+///
+/// # Safety
+/// Every element of `room` is initialised.
+pub unsafe fn assume_init<T: Copy>(room: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: MaybeUninit<T> has T's layout; the caller promises every element is written.
+    unsafe { &mut *(room as *mut [MaybeUninit<T>] as *mut [T]) }
 }

@@ -5,7 +5,7 @@
 //! they cannot change the sum, and softmax's outputs there are below 1.2e-38.
 
 use super::elementwise::PARALLEL_MIN;
-use super::simd::{as_uninit, lane_sum, multiversion, Fma};
+use super::simd::{as_uninit, assume_init, lane_sum, multiversion, Fma};
 use super::vmath::{exp, exp_nonpositive};
 use crate::parallel::{self, Disjoint};
 use std::mem::MaybeUninit;
@@ -41,15 +41,6 @@ fn forward_uninit(out: &mut [MaybeUninit<f32>], x: &[f32], (outer, n, inner): (u
         // SAFETY: for_each_range's ranges are disjoint.
         forward_blocks(unsafe { out.range(span.clone()) }, &x[span], (r.len(), n, inner), log)
     });
-}
-
-/// `out` once every element has been written.
-///
-/// # Safety
-/// Every element of `out` is initialised.
-unsafe fn assume_init(out: &mut [MaybeUninit<f32>]) -> &mut [f32] {
-    // SAFETY: MaybeUninit<f32> has f32's layout; the caller promises every element is written.
-    unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 multiversion! {

@@ -14,7 +14,7 @@ use crate::error::{bail, Result};
 use crate::kernels::attention::{self as kernel, Dropout};
 use crate::rng::with_rng;
 use crate::shape::numel;
-use crate::storage::{try_filled, DType};
+use crate::storage::{try_with_capacity, DType};
 use crate::tensor::Tensor;
 use rand::Rng;
 
@@ -60,10 +60,20 @@ pub fn scaled_dot_product_attention(
     for t in &inputs {
         saved.push(rec.save(t, name)?);
     }
-    let mut out = try_filled(numel(&plan.shape(plan.l, plan.ev, false)), 0f32)?;
-    let mut lse = if rec.active() { Some(try_filled(plan.heads() * plan.l, 0f32)?) } else { None };
+    let (n, rows) = (numel(&plan.shape(plan.l, plan.ev, false)), plan.heads() * plan.l);
+    let mut out = try_with_capacity::<f32>(n)?;
+    let mut lse = if rec.active() { Some(try_with_capacity::<f32>(rows)?) } else { None };
     let dropout = (dropout_p > 0.0).then(|| Dropout { p: dropout_p as f32, seed: with_rng(|r| r.random::<u64>()) });
-    kernel::forward(&plan.problem((q, k, v), mask, is_causal, scale, dropout), &mut out, lse.as_deref_mut())?;
+    let lse_room = lse.as_mut().map(|l| &mut l.spare_capacity_mut()[..rows]);
+    kernel::forward(&plan.problem((q, k, v), mask, is_causal, scale, dropout), &mut out.spare_capacity_mut()[..n], lse_room)?;
+    // SAFETY: forward succeeded, so it wrote every value of out and of lse (an error returned above
+    // with both still empty).
+    unsafe {
+        out.set_len(n);
+        if let Some(l) = &mut lse {
+            l.set_len(rows);
+        }
+    }
     let out = raw::from_vec(out, &plan.shape(plan.l, plan.ev, false), rec.inference());
     if let Some(lse) = lse {
         saved.push(rec.save(&out, name)?);

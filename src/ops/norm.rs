@@ -154,8 +154,9 @@ pub fn batch_norm(
         (rm, invstd, None)
     };
     let (wd, bd) = (w.map(|w| w.try_data::<f32>()).transpose()?, b.map(|b| b.try_data::<f32>()).transpose()?);
-    let mut y = try_filled(x.numel(), 0f32)?;
-    ch.normalize(&xd, &mean, &invstd, Affine { weight: wd.as_deref(), bias: bd.as_deref() }, &mut y);
+    let affine = Affine { weight: wd.as_deref(), bias: bd.as_deref() };
+    // SAFETY: normalize writes every value of y (every plane of `spatial` values).
+    let y = unsafe { try_written(x.numel(), |y| ch.normalize(&xd, &mean, &invstd, affine, y))? };
     let out = raw::from_vec(y, x.shape(), rec.inference());
     let saved = if rec.active() {
         let stat = |v: &[f32]| rec.save(&raw::from_vec(try_copy(v)?, &[ch.channels], false), "NativeBatchNormBackward");

@@ -6,7 +6,7 @@ use crate::autograd::functions::pool::MaxPool2dBackward;
 use crate::error::{bail, Result};
 use crate::kernels::pool::{max_forward, Pool};
 use crate::shape::{fmt_shape, size_arg};
-use crate::storage::{try_filled, DType};
+use crate::storage::{try_with_capacity, try_written, DType};
 use crate::tensor::Tensor;
 
 /// stride 0 means stride = kernel_size (PyTorch's default).
@@ -32,10 +32,16 @@ pub fn max_pool2d(x: &Tensor, kernel_size: i64, stride: i64) -> Result<Tensor> {
     let planes = x.shape()[0] * x.shape()[1];
     let rec = Recorder::new(&[x])?;
     let n_out = planes * p.ho * p.wo;
-    let mut out = try_filled(n_out, 0f32)?;
+    let xd = x.try_data::<f32>()?;
     // The argmax positions are what backward routes the gradient to; kept only when recording.
-    let mut argmax = if rec.active() { Some(try_filled(n_out, 0i64)?) } else { None };
-    max_forward(&p, &x.try_data::<f32>()?, &mut out, argmax.as_deref_mut());
+    let mut argmax = if rec.active() { Some(try_with_capacity::<i64>(n_out)?) } else { None };
+    let room = argmax.as_mut().map(|a| &mut a.spare_capacity_mut()[..n_out]);
+    // SAFETY: max_forward writes every value of out, and of argmax's room when given.
+    let out = unsafe { try_written(n_out, |o| max_forward(&p, &xd, o, room))? };
+    if let Some(a) = &mut argmax {
+        // SAFETY: max_forward wrote all n_out values (above).
+        unsafe { a.set_len(n_out) };
+    }
     let shape = [x.shape()[0], x.shape()[1], p.ho, p.wo];
     let out = raw::from_vec(out, &shape, rec.inference());
     let saved = match argmax {
