@@ -197,7 +197,7 @@ fn runs(g: &Geometry, img: &[f32], r: usize, first: usize, len: usize, sink: &mu
 
 /// dst = zeros (`src` None), or src\[0\], src\[stride\], ...
 #[inline(always)]
-fn write_run(dst: &mut [f32], src: Option<&[f32]>, stride: usize) {
+pub(crate) fn write_run(dst: &mut [f32], src: Option<&[f32]>, stride: usize) {
     let n = dst.len();
     match (src, stride) {
         (None, _) => put(dst, |_| [0.0; 8], |_| 0.0),
