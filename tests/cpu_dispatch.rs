@@ -12,6 +12,13 @@ use infer::kernels::linear_nt::{linear_nt_into, linear_nt_with, Epilogue, Rows};
 use infer::kernels::simd::{as_uninit, capped, detected, isa, parse_cap, Isa};
 use infer::{creation, ops, DType};
 
+/// The pool's thread count is global: tests that set it hold this, so that another test's count
+/// cannot change between theirs and the work they run under it (cargo runs tests concurrently).
+fn thread_count_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[test]
 fn dispatch_reports_the_cpu_features_it_sees() {
     #[cfg(target_arch = "x86_64")]
@@ -192,6 +199,7 @@ fn every_kernel_matches_a_naive_product_across_tile_and_block_edges() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
+    let _alone = thread_count_lock();
     // Large enough to be split across the pool, once by columns and once by rows.
     for &(m, n, k) in &[(20, 300, 700), (400, 40, 300)] {
         let x = values(m * k, 5);
@@ -248,6 +256,7 @@ fn linear_reads_broadcast_rows() {
 
 #[test]
 fn elementwise_and_row_kernels_do_not_depend_on_threads_or_layout() {
+    let _alone = thread_count_lock();
     // 300 x 1024 is above the size at which they split across the pool (elementwise::PARALLEL_MIN);
     // log_softmax over dim 0 takes the column path.
     let (rows, cols) = (300, 1024);
@@ -340,6 +349,7 @@ fn packed_gemm_matches_a_naive_product_on_every_kernel_and_thread_count() {
 /// filled in first and a ReLU pass after; on this CPU's kernels, one and several threads.
 #[test]
 fn prepacked_b_gives_the_bits_of_packing_per_call() {
+    let _alone = thread_count_lock();
     use infer::kernels::packed_gemm::{gemm_prepacked, gemm_with, Operand, PackedB};
     for (s, &(m, n, k)) in [(16, 37, 40), (64, 256, 784), (75, 530, 260), (6, 16, 513)].iter().enumerate() {
         let x = values(m * k, 70 + s as u64);
@@ -369,6 +379,7 @@ fn prepacked_b_gives_the_bits_of_packing_per_call() {
 
 #[test]
 fn conv_kernels_match_a_direct_convolution_and_do_not_depend_on_the_thread_count() {
+    let _alone = thread_count_lock();
     use infer::kernels::conv::{
         backward_input, backward_weight, forward, image_tasks, scratch_len, weight_groups, weight_scratch_len, Geometry,
     };

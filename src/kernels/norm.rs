@@ -194,6 +194,7 @@ impl Channels {
             normalize_planes(self, r.start, &x[span], mean, invstd, affine, y);
         });
     }
+
     /// Gradients of batch norm, with xhat = (x - mean) invstd: dw\[c\] = sum g xhat, db\[c\] = sum g,
     /// and dx = w invstd (g - mean(g) - xhat mean(g xhat)) when the statistics came from the
     /// batch (training), dx = w invstd g when they were constants (running statistics).
