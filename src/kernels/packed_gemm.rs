@@ -391,10 +391,12 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                         let mr = MR.min(mc - ir);
                         let c = job.c.offset((ic + ir) as isize * job.ldc + col as isize);
                         // The tile of C is read or written only after kc steps; ask for it now,
-                        // while they run (a later k block finds it out of L2 otherwise).
+                        // while they run (a later k block finds it out of L2 otherwise). Wrapping
+                        // arithmetic: an edge or grid tile's last column may lie past C's end.
                         for i in 0..mr {
-                            prefetch(c.offset(i as isize * job.ldc));
-                            prefetch(c.offset(i as isize * job.ldc).add(nr - 1));
+                            let row = c.wrapping_offset(i as isize * job.ldc);
+                            prefetch(row);
+                            prefetch(row.wrapping_add(nr - 1));
                         }
                         let a = if a_in_place {
                             // Rows past the edge repeat the last one; their sums are not stored.
