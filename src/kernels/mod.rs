@@ -1,4 +1,5 @@
-//! Pure slice kernels: no Tensor, no thread-local state, so any thread may run them.
+//! Pure slice kernels: no Tensor, and no thread-local state but reusable scratch room (room.rs),
+//! so any thread may run them.
 
 pub mod attention;
 pub mod conv;
@@ -11,6 +12,7 @@ pub mod packed_gemm;
 pub mod pool;
 pub mod reduce;
 pub mod rms_norm;
+pub mod room;
 pub mod rotary;
 pub mod shifted;
 pub mod simd;

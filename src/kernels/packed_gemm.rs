@@ -17,6 +17,7 @@
 //! the portable ones by rounding only (one rounding per multiply-add instead of two).
 
 use super::conv::{unfold_panels, Geometry};
+use super::room::with_room;
 use super::simd::{isa, supports, Isa};
 use crate::parallel;
 use std::cell::RefCell;
@@ -282,15 +283,7 @@ thread_local! {
 /// # Safety
 /// As `gemm`, for this rectangle.
 unsafe fn run(isa_: Isa, job: &Job, rows: Range<usize>, cols: Range<usize>) {
-    SCRATCH.with(|cell| {
-        let mut fresh = Vec::new();
-        // A task on this thread already holds it only if a kernel re-entered the GEMM, which
-        // none does; a private buffer keeps that case correct anyway.
-        let mut held = cell.try_borrow_mut();
-        let scratch = match held.as_deref_mut() {
-            Ok(v) => v,
-            Err(_) => &mut fresh,
-        };
+    with_room(&SCRATCH, |scratch| {
         let need = (MC + NC) * KC;
         if scratch.len() < need {
             scratch.resize(need, 0.0);
@@ -517,14 +510,8 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
         }
         return;
     }
-    let mut buf = [0f32; 32];
-    for (i, row) in acc.iter().enumerate().take(mr) {
-        spill::<S, NV>(row, &mut buf);
-        let ci = c.offset(i as isize * ldc);
-        for (j, &x) in buf.iter().enumerate().take(nr) {
-            finish(x, ci.add(j), i, j, add, bias, relu);
-        }
-    }
+    let columns: [usize; 32] = std::array::from_fn(|j| j);
+    store_columns::<S, MR, NV>(acc, c, ldc, mr, &columns[..nr], add, bias, relu)
 }
 
 /// `store` for a tile of grid positions `q` (`Source::Shifted`) that crosses a grid row's end:
@@ -544,16 +531,42 @@ unsafe fn store_grid<S: Lanes, const MR: usize, const NV: usize>(
     bias: Option<Bias>,
     relu: bool,
 ) {
+    let mut columns = [DROPPED; 32];
+    let (mut y, mut x) = (q.start / row, q.start % row);
+    for col in columns.iter_mut().take(q.len()) {
+        if x < valid {
+            *col = y * valid + x;
+        }
+        (y, x) = if x + 1 == row { (y + 1, 0) } else { (y, x + 1) };
+    }
+    store_columns::<S, MR, NV>(acc, c, ldc, mr, &columns[..q.len()], add, bias, relu)
+}
+
+/// A tile column `store_columns` drops (a grid position past a row's valid outputs).
+const DROPPED: usize = usize::MAX;
+
+/// The scalar epilogue of a tile the vector store cannot take: the tile's column j goes to C's
+/// column `columns[j]` (relative to `c`), or nowhere when that is `DROPPED`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn store_columns<S: Lanes, const MR: usize, const NV: usize>(
+    acc: &[[S::V; NV]; MR],
+    c: *mut f32,
+    ldc: isize,
+    mr: usize,
+    columns: &[usize],
+    add: bool,
+    bias: Option<Bias>,
+    relu: bool,
+) {
     let mut buf = [0f32; 32];
     for (i, lanes) in acc.iter().enumerate().take(mr) {
         spill::<S, NV>(lanes, &mut buf);
         let ci = c.offset(i as isize * ldc);
-        let (mut y, mut x) = (q.start / row, q.start % row);
-        for (j, &v) in buf.iter().enumerate().take(q.len()) {
-            if x < valid {
-                finish(v, ci.add(y * valid + x), i, j, add, bias, relu);
+        for (j, (&v, &col)) in buf.iter().zip(columns).enumerate() {
+            if col != DROPPED {
+                finish(v, ci.add(col), i, j, add, bias, relu);
             }
-            (y, x) = if x + 1 == row { (y + 1, 0) } else { (y, x + 1) };
         }
     }
 }

@@ -3,8 +3,8 @@
 //! unfolding was a quarter of ResNet's 3x3 convolution, since each unfolded value is used by
 //! only `o` multiply-adds).
 //!
-//! The image is padded and split into stride x stride phases: phase (a, b) holds padded pixel
-//! (s·y + a, s·x + b) at (y, x). Output (oh, ow) at kernel offset (i, j) reads padded pixel
+//! The image is padded and split into stride x stride phases (those the kernel reads): phase
+//! (a, b) holds padded pixel (s·y + a, s·x + b) at (y, x). Output (oh, ow) at kernel offset (i, j) reads padded pixel
 //! (s·oh + i, s·ow + j), which is phase (i % s, j % s)'s pixel (oh + i / s, ow + j / s). Number
 //! the output positions on a grid as wide as a phase row, q = oh·wq + ow, and row (c, i, j) of
 //! the unfolding is `buf[offset(c, i, j) + q]`. The grid's wq - wo extra columns per row are
@@ -13,6 +13,7 @@
 //! 3 x 3 kernel, a fifth, still gain: packing cost them more), else the GEMM packs the unfolding.
 
 use super::conv::{write_run, Geometry};
+use super::room::with_room;
 use std::cell::RefCell;
 
 /// Floats past the phases that an edge tile of the GEMM may read (its columns past the grid's
@@ -44,17 +45,12 @@ impl Shifts {
     /// `f`) when the grid would waste more than a quarter (`pays`) or the room cannot be
     /// allocated.
     pub fn with<R>(g: &Geometry, img: &[f32], f: impl FnOnce(&Shifts) -> R) -> Option<R> {
-        if !pays(g) {
+        let wq = grid_len(g.wo, g.kw, g.stride);
+        if !grid_pays(g.wo, wq) {
             return None;
         }
-        let (wq, hq) = (grid_len(g.wo, g.kw, g.stride), grid_len(g.ho, g.kh, g.stride));
-        SHIFTS.with(|cell| {
-            let mut fresh = Shifts::default();
-            let mut held = cell.try_borrow_mut();
-            let shifts = match held.as_deref_mut() {
-                Ok(s) => s,
-                Err(_) => &mut fresh,
-            };
+        let hq = grid_len(g.ho, g.kh, g.stride);
+        with_room(&SHIFTS, |shifts| {
             let out = shifts.fill(g, img, wq, hq).then(|| f(shifts));
             if shifts.buf.capacity() > KEEP {
                 *shifts = Shifts::default();
@@ -67,8 +63,11 @@ impl Shifts {
     /// be allocated.
     fn fill(&mut self, g: &Geometry, img: &[f32], wq: usize, hq: usize) -> bool {
         let s = g.stride;
+        // Only phases some kernel offset reads: a stride beyond the kernel (a 1 x 1 stride-2
+        // shortcut) skips the rest.
+        let (pa, pb) = (s.min(g.kh), s.min(g.kw));
         let Some(phase) = g.c.checked_mul(hq).and_then(|v| v.checked_mul(wq)) else { return false };
-        let Some(len) = phase.checked_mul(s * s).and_then(|v| v.checked_add(SLACK)) else { return false };
+        let Some(len) = phase.checked_mul(pa * pb).and_then(|v| v.checked_add(SLACK)) else { return false };
         self.buf.clear();
         self.offsets.clear();
         self.geo = None;
@@ -76,7 +75,7 @@ impl Shifts {
             return false;
         }
         (self.wq, self.geo) = (wq, Some(*g));
-        for (a, b) in (0..s).flat_map(|a| (0..s).map(move |b| (a, b))) {
+        for (a, b) in (0..pa).flat_map(|a| (0..pb).map(move |b| (a, b))) {
             // The phase row's x whose padded column s·x + b lies in the image.
             let cols_in = g.inside(b, g.w, wq);
             for c in 0..g.c {
@@ -99,7 +98,7 @@ impl Shifts {
         for c in 0..g.c {
             for i in 0..g.kh {
                 for j in 0..g.kw {
-                    let at = ((i % s) * s + j % s) * phase + c * hq * wq + (i / s) * wq + j / s;
+                    let at = ((i % s) * pb + j % s) * phase + c * hq * wq + (i / s) * wq + j / s;
                     self.offsets.push(at as isize);
                 }
             }
@@ -126,8 +125,12 @@ impl Shifts {
 
 /// Whether the grid's extra columns are at most a quarter of it.
 pub fn pays(g: &Geometry) -> bool {
-    let wq = grid_len(g.wo, g.kw, g.stride);
-    (wq - g.wo) * 4 <= wq
+    grid_pays(g.wo, grid_len(g.wo, g.kw, g.stride))
+}
+
+/// Whether a grid wq wide wastes at most a quarter of it on `wo` output columns.
+fn grid_pays(wo: usize, wq: usize) -> bool {
+    (wq - wo) * 4 <= wq
 }
 
 /// Phase rows (or columns) the grid needs: out positions plus the kernel's reach in phase units.
@@ -142,10 +145,17 @@ mod tests {
 
     #[test]
     fn every_row_read_from_its_offset_is_the_unfolding() {
-        // Strides 1-3 with padding, and a shape whose grid wastes too much.
-        for (c, h, w, kh, kw, stride, pad) in
-            [(3, 23, 22, 7, 7, 2, 3), (5, 9, 40, 3, 3, 1, 1), (2, 31, 33, 5, 4, 3, 2), (1, 8, 8, 3, 3, 1, 1), (2, 6, 7, 5, 5, 1, 1)]
-        {
+        // Strides 1-3 with padding, strides beyond the kernel (1 x 1 at 2, 3 x 2 at 3: phases no
+        // offset reads are left out), and a shape whose grid wastes too much.
+        for (c, h, w, kh, kw, stride, pad) in [
+            (3, 23, 22, 7, 7, 2, 3),
+            (5, 9, 40, 3, 3, 1, 1),
+            (2, 31, 33, 5, 4, 3, 2),
+            (1, 8, 8, 3, 3, 1, 1),
+            (2, 6, 7, 5, 5, 1, 1),
+            (4, 14, 15, 1, 1, 2, 0),
+            (2, 17, 16, 3, 2, 3, 1),
+        ] {
             let (ho, wo) = (Geometry::out_size(h, kh, stride, pad).unwrap(), Geometry::out_size(w, kw, stride, pad).unwrap());
             let g = Geometry { c, h, w, kh, kw, stride, pad, ho, wo };
             let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
