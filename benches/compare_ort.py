@@ -8,8 +8,9 @@ Without --interleave, every libinfer row runs first, then every ONNX Runtime row
 PyTorch row, and the table shows times. With --interleave=ROUNDS, each row runs back to back in
 the three engines and the table shows, per row, the median and the range of the ratios over the
 rounds (the host is shared: a slow phase then hits every engine of a row alike). --only=ROW,...
-keeps the named rows. The dense rows also show libinfer's GFLOP/s as a share of the FMA peak of
-the same number of threads, measured by anchors.rs in the same process (benches/support/fma_peak.rs).
+keeps the named rows. The dense rows also show libinfer's and ONNX Runtime's GFLOP/s as a share of
+the FMA peak of the same number of threads, measured by anchors.rs in the same process just before
+(benches/support/fma_peak.rs).
 
 The ONNX graphs are what PyTorch exports for Linear + ReLU: Gemm(transB=1) followed by Relu.
 Every engine uses 2 threads (INFER_BENCH_THREADS / intra_op_num_threads / torch.set_num_threads).
@@ -235,12 +236,14 @@ if ONLY:
     KEYS = [k for k in KEYS if k in ONLY]
 
 
-def share_of_peak(ours, key):
-    """libinfer's GFLOP/s on a dense row as a share of the measured FMA peak, or None."""
+def share_of_peak(ours, key, seconds=None):
+    """The GFLOP/s of a dense row done in `seconds` (libinfer's own time when None) as a share
+    of the FMA peak measured by anchors.rs, or None: the same share for ONNX Runtime's time says
+    how much of the machine a ratio below 1 would have to find."""
     row, peak = ours.get((key, "inference")), ours.get((PEAK, "inference"))
     if key not in DENSE or not row or not peak:
         return None
-    return (row["flops"] / row["seconds"]) / (peak["flops"] / peak["seconds"])
+    return (row["flops"] / (seconds or row["seconds"])) / (peak["flops"] / peak["seconds"])
 
 
 def headline(ours, key):
@@ -265,7 +268,8 @@ def one_pass():
               f"{f'{inf / o:.2f}x' if o else '-'} | {f'{inf / t:.2f}x' if t else '-'} |")
     peak = ours.get((PEAK, "inference"))
     if peak:
-        shares = ", ".join(f"{k} {100 * share_of_peak(ours, k):.0f}%" for k in KEYS if share_of_peak(ours, k) is not None)
+        shares = ", ".join(f"{k} {100 * share_of_peak(ours, k):.0f}% (ORT {100 * share_of_peak(ours, k, base[(k, 'ort')]):.0f}%)"
+                           for k in KEYS if share_of_peak(ours, k) is not None and (k, "ort") in base)
         print(f"\nFMA peak of {THREADS} threads, measured in the same run: {peak['flops'] / peak['seconds'] / 1e9:.0f} GFLOP/s; {shares}")
 
 
@@ -285,7 +289,10 @@ def interleaved(rounds):
             for engine in ("ort", "torch"):
                 if (key, engine) in runners:
                     time.sleep(0.3)  # let the previous engine's threads go idle (OpenMP spins)
-                    ratios.setdefault((key, engine), []).append(ours / runners[(key, engine)]())
+                    theirs = runners[(key, engine)]()
+                    ratios.setdefault((key, engine), []).append(ours / theirs)
+                    if engine == "ort" and share_of_peak(rows, key, theirs) is not None:
+                        shares.setdefault((key, "ort"), []).append(share_of_peak(rows, key, theirs))
         print(f"# round {r + 1} of {rounds} done, {time.strftime('%H:%M:%S')}", file=sys.stderr)
 
     def cell(key, engine):
@@ -294,10 +301,10 @@ def interleaved(rounds):
     def peak_cell(key):
         v = shares.get(key)
         return f"{100 * statistics.median(v):.0f}% ({100 * min(v):.0f}-{100 * max(v):.0f})" if v else "-"
-    print(f"| workload | libinfer / ORT, median (range) of {rounds} rounds | libinfer / PyTorch | libinfer's share of the {THREADS}-thread FMA peak |")
-    print("|---|---|---|---|")
+    print(f"| workload | libinfer / ORT, median (range) of {rounds} rounds | libinfer / PyTorch | share of the {THREADS}-thread FMA peak: libinfer | ONNX Runtime |")
+    print("|---|---|---|---|---|")
     for key in KEYS:
-        print(f"| {key} | {cell(key, 'ort')} | {cell(key, 'torch')} | {peak_cell(key)} |")
+        print(f"| {key} | {cell(key, 'ort')} | {cell(key, 'torch')} | {peak_cell(key)} | {peak_cell((key, 'ort'))} |")
 
 
 def main():
