@@ -1,12 +1,14 @@
 //! im2col / col2im for 2-D convolution, so that the convolution itself is one GEMM per image.
 //! cols has one row per (channel, kernel row, kernel column) and one column per output position.
 //! `forward` never materialises cols: the GEMM reads them in place from the image laid out by
-//! shifted.rs (or, when that layout would waste too much, packs B straight from the image), an
-//! implicit GEMM, and adds the bias in its epilogue. `forward` and `backward_input` run the
+//! shifted.rs (or, when that layout would waste too much or the channels outnumber the positions,
+//! packs B straight from the image), an implicit GEMM, and adds the bias in its epilogue. `forward` and `backward_input` run the
 //! images on the pool, each task unfolding its own.
 
-use super::gemm::{gemm_shifted_split, gemm_slices_split, gemm_unfolded_split, Mat};
-use super::shifted::Shifts;
+use super::gemm::{gemm_positions_split, gemm_slices_split, gemm_unfolded_split, Mat};
+use super::packed_gemm::{Operand, PackedB};
+use super::shifted::{self, Shifts};
+use super::simd::isa;
 use crate::parallel::{self, Disjoint};
 use std::mem::MaybeUninit;
 
@@ -344,12 +346,19 @@ pub fn forward(
         return;
     }
     let lhs = Mat { data: w, rs: rows, cs: 1 };
+    assert!(w.len() >= o * rows, "conv::forward: the weight holds {} values, needs {}", w.len(), o * rows);
+    // Wᵀ in the kernels' panels for the shifted layout's GEMM (`gemm_positions_split`), when the
+    // layout pays and packing the weight (o x rows values, once per call) costs no more than the
+    // packed unfolding's panels would (n x npos x rows): not for many channels on a small image.
+    let use_layout = shifted::pays(g) && o <= n * npos;
+    // SAFETY: w holds o x rows values (asserted), read as its transpose.
+    let wt = use_layout.then(|| unsafe { PackedB::new(isa(), rows, o, Operand { ptr: w.as_ptr(), rs: 1, cs: rows as isize }) }).flatten();
     let outs = Disjoint::new(&mut out[..n * plane]);
     let per_image = |i: usize| {
         let image = &x[i * img..(i + 1) * img];
         // SAFETY: image i's output plane is written by its chunk alone.
         let y = unsafe { outs.range(i * plane..(i + 1) * plane) };
-        let shifted = Shifts::with(g, image, |s| gemm_shifted_split(tasks == 1, o, s, &mut *y, lhs, bias, relu));
+        let shifted = wt.as_ref().and_then(|wt| Shifts::with(g, image, |s| gemm_positions_split(tasks == 1, s, wt, &mut *y, bias, relu)));
         if shifted.is_none() {
             gemm_unfolded_split(tasks == 1, o, g, image, y, lhs, bias, relu);
         }
@@ -506,7 +515,8 @@ mod tests {
         // Strides 1-3, paddings, output rows narrower and wider than a 16-column panel, with and
         // without bias and ReLU, against the materialised unfolding followed by the same GEMM,
         // through both of forward's paths: the shifted layout, and the packed unfolding for the
-        // grids that would waste more than a quarter (both asserted taken below).
+        // grids that would waste more than a quarter or for more channels than positions (both
+        // asserted taken below).
         let mut paths = Vec::new();
         for (c, h, w, o, kh, kw, stride, pad) in [
             (3, 23, 22, 10, 7, 7, 2, 3),
@@ -518,10 +528,12 @@ mod tests {
             (3, 10, 10, 5, 7, 7, 2, 3),
             // Past NC = 512 columns: a second column block starts inside an output row.
             (3, 60, 61, 20, 7, 7, 2, 3),
+            // A grid that pays, but 60 channels on 48 positions.
+            (2, 4, 12, 60, 3, 3, 1, 1),
         ] {
             let (ho, wo) = (Geometry::out_size(h, kh, stride, pad).unwrap(), Geometry::out_size(w, kw, stride, pad).unwrap());
             let g = Geometry { c, h, w, kh, kw, stride, pad, ho, wo };
-            paths.push(pays(&g));
+            paths.push(pays(&g) && o <= g.col_cols());
             let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
             let wt: Vec<f32> = (0..o * g.col_rows()).map(|i| (i as f32 * 0.71).cos()).collect();
             let bias: Vec<f32> = (0..o).map(|i| i as f32 * 0.25 - 1.0).collect();

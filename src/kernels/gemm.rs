@@ -83,41 +83,32 @@ pub fn gemm_slices_split(
     unsafe { gemm(split, m, n, k, dst.as_mut_ptr(), dst_rs as isize, accumulate, lhs.as_ref(), rhs.as_ref()) }
 }
 
-/// `gemm_unfolded_split` with the unfolding read in place from the image's `Shifts` layout (no
-/// packing): dst (m x col_cols) = bias + lhs · cols, through ReLU when `relu`.
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_shifted_split(
-    split: bool,
-    m: usize,
-    shifts: &Shifts,
-    dst: &mut [MaybeUninit<f32>],
-    lhs: Mat<'_>,
-    bias: Option<&[f32]>,
-    relu: bool,
-) {
-    let geo = shifts.geometry().expect("gemm_shifted: a laid-out image");
-    let (k, n) = (geo.col_rows(), shifts.positions());
-    if m == 0 || k == 0 || n == 0 {
+/// dst (channels x col_cols) = bias + W · cols, through ReLU when `relu`, with the unfolding read
+/// in place from the image's `Shifts` layout (no packing) and W given as Wᵀ packed in advance
+/// (`wt`, col_rows x channels): packed_gemm.rs `gemm_positions`, whose rows are the layout's grid
+/// positions. The same bits as `gemm_unfolded_split`.
+pub fn gemm_positions_split(split: bool, shifts: &Shifts, wt: &PackedB, dst: &mut [MaybeUninit<f32>], bias: Option<&[f32]>, relu: bool) {
+    let geo = shifts.geometry().expect("gemm_positions: a laid-out image");
+    let (k, m) = wt.dims();
+    assert_eq!(k, geo.col_rows(), "gemm_positions: the weight's k is not the unfolding's");
+    let positions = shifts.positions();
+    if m == 0 || k == 0 || positions == 0 {
         return;
     }
-    assert!(m * geo.col_cols() <= dst.len(), "gemm_shifted: dst does not hold {m} x {}", geo.col_cols());
-    assert!(bias.is_none_or(|b| b.len() >= m), "gemm_shifted: fewer than {m} bias values");
-    lhs.check(m, k, "lhs");
+    assert!(m * geo.col_cols() <= dst.len(), "gemm_positions: dst does not hold {m} x {}", geo.col_cols());
+    assert!(bias.is_none_or(|b| b.len() >= m), "gemm_positions: fewer than {m} bias values");
     let (ptr, offsets, row) = shifts.parts();
-    let b = Source::Shifted { ptr, offsets, row, valid: geo.wo };
-    // SAFETY: the layout holds k offsets and every grid position of every row (and a panel's
-    // width past the last); C's columns (q / row) · wo + q % row for stored q lie inside the
-    // m x col_cols dst, a unique borrow.
+    // SAFETY: the layout holds k offsets and every grid position of every row (and a tile's
+    // height past the last); C's columns (q / row) · wo + q % row for stored q lie inside each
+    // of the m planes of col_cols in dst, a unique borrow.
     unsafe {
-        packed_gemm::gemm_source(
+        packed_gemm::gemm_positions(
             split,
-            m,
-            n,
-            k,
+            positions,
+            (ptr, offsets, row, geo.wo),
+            wt,
             dst.as_mut_ptr().cast(),
-            geo.col_cols() as isize,
-            lhs.as_ref(),
-            b,
+            geo.col_cols(),
             bias.map(|b| b.as_ptr()),
             relu,
         )

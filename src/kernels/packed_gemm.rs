@@ -49,12 +49,6 @@ pub enum Source {
     Unfolded { ptr: *const f32, geo: Geometry },
     /// B already in panels (`PackedB`): nothing is packed per call.
     Packed(*const PackedB),
-    /// Rows of one buffer, each from its own offset: B(p, q) = `ptr[offsets[p] + q]`, read in
-    /// place (shifted.rs lays a convolution's image out so). The columns are positions on a grid
-    /// `row` wide of which the first `valid` of each row exist: column q is C's column
-    /// (q / row) · valid + q % row, and the others are computed but not stored. The buffer must
-    /// hold a panel's width past the last position of every row.
-    Shifted { ptr: *const f32, offsets: *const isize, row: usize, valid: usize },
 }
 
 /// Values added to C in the epilogue (to the first k block's sum, instead of C's old value).
@@ -299,6 +293,149 @@ unsafe fn run(isa_: Isa, job: &Job, rows: Range<usize>, cols: Range<usize>) {
     })
 }
 
+/// Convolution's forward with the GEMM's roles swapped: Cᵀ (grid positions x channels) = the
+/// unfolding's transpose · Wᵀ, read from a shifted layout (shifted.rs) as A(q, p) =
+/// `ptr[offsets[p] + q]` and a `PackedB` of the weight's transpose. The micro-kernel then
+/// broadcasts each tile's MR positions (consecutive floats) and loads the weight's panel whole and
+/// in order, where the channels-by-positions product loads B's rows unaligned from scattered
+/// offsets. Every output sums the same products in the same order as that product, so the two
+/// give the same bits.
+struct PositionsJob {
+    ptr: *const f32,
+    offsets: *const isize,
+    /// Grid positions per output row, and how many of them are outputs (the rest are computed, not stored).
+    row: usize,
+    valid: usize,
+    w: *const PackedB,
+    /// C: one plane of `plane` outputs per channel.
+    c: *mut f32,
+    plane: usize,
+    bias: Option<*const f32>,
+    relu: bool,
+}
+// SAFETY: as `Job`: the caller keeps everything alive until every task is done, and tasks write
+// disjoint positions of C.
+unsafe impl Sync for PositionsJob {}
+
+/// C (channels x `plane`) = bias + W · the unfolding of a laid-out image, through ReLU when
+/// `relu`, computed as `PositionsJob` says over grid positions 0..positions, split across the pool
+/// by positions when `split` and the product is large enough.
+///
+/// # Safety
+/// The layout must hold every position of every row plus a tile's height; `w` is Wᵀ (k x
+/// channels) packed for this CPU's `isa()`; C must hold channels x plane floats, and positions
+/// map inside a plane; `bias` one value per channel.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_positions(
+    split: bool,
+    positions: usize,
+    (ptr, offsets, row, valid): (*const f32, *const isize, usize, usize),
+    w: &PackedB,
+    c: *mut f32,
+    plane: usize,
+    bias: Option<*const f32>,
+    relu: bool,
+) {
+    let (k, o) = w.dims();
+    assert!(w.isa == isa(), "packed_gemm: W was packed for another instruction set");
+    if positions == 0 || k == 0 || o == 0 {
+        return;
+    }
+    let job = PositionsJob { ptr, offsets, row, valid, w, c, plane, bias, relu };
+    let threads = if split { parallel::gemm_threads(positions, o, k) } else { 1 };
+    if threads <= 1 {
+        run_positions(isa(), &job, 0..positions);
+        return;
+    }
+    let unit = 48;
+    let chunk = (positions / (4 * threads)).max(unit).div_ceil(unit) * unit;
+    let task = |t: usize| {
+        // SAFETY: as the caller's contract; chunks write disjoint positions of C.
+        unsafe { run_positions(isa(), &job, t * chunk..((t + 1) * chunk).min(positions)) }
+    };
+    parallel::for_each_chunk(threads - 1, positions.div_ceil(chunk), &task);
+}
+
+/// Runs positions `rows` of a `PositionsJob` with `isa_`'s kernels.
+///
+/// # Safety
+/// As `gemm_positions`, for these positions.
+unsafe fn run_positions(isa_: Isa, job: &PositionsJob, rows: Range<usize>) {
+    match isa_ {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::positions_avx512(job, rows),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => x86::positions_avx2(job, rows),
+        _ => rect_positions::<Portable, 4, 1>(job, rows),
+    }
+}
+
+/// `rect` for a `PositionsJob`: k blocks of KC, then blocks of MC positions, each passed over
+/// every panel of channels (a panel of the packed weight stays in L1 meanwhile).
+#[inline(always)]
+unsafe fn rect_positions<S: Lanes, const MR: usize, const NV: usize>(job: &PositionsJob, rows: Range<usize>) {
+    let nr = NV * S::LANES;
+    let w = &*job.w;
+    let (k, o) = w.dims();
+    let mut pc = 0;
+    while pc < k {
+        let kc = KC.min(k - pc);
+        let (panels, offsets) = (w.data.as_ptr().add(pc * w.n_pad), job.offsets.add(pc));
+        let add = pc > 0;
+        let relu = job.relu && pc + kc == k;
+        let mut ic = rows.start;
+        while ic < rows.end {
+            let mc = MC.min(rows.end - ic);
+            let mut jr = 0;
+            while jr < o {
+                let width = nr.min(o - jr);
+                let bias = job.bias.filter(|_| !add).map(|b| Bias::Cols(b.add(jr)));
+                let b = panels.add(jr * kc);
+                let mut ir = 0;
+                while ir < mc {
+                    let q = ic + ir;
+                    let a = job.ptr.add(q);
+                    let acc = micro::<S, MR, NV>(kc, |p, i| *a.offset(*offsets.add(p) + i as isize), |p| b.add(p * nr));
+                    store_positions::<S, MR, NV>(&acc, job, q, MR.min(mc - ir), jr, width, add, bias, relu);
+                    ir += MR;
+                }
+                jr += nr;
+            }
+            ic += mc;
+        }
+        pc += kc;
+    }
+}
+
+/// The epilogue of a `PositionsJob` tile: row i (grid position q + i) goes to C's column
+/// (q + i) / row · valid + (q + i) % row of each of the tile's channels, if it is an output.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn store_positions<S: Lanes, const MR: usize, const NV: usize>(
+    acc: &[[S::V; NV]; MR],
+    job: &PositionsJob,
+    q: usize,
+    mr: usize,
+    jr: usize,
+    width: usize,
+    add: bool,
+    bias: Option<Bias>,
+    relu: bool,
+) {
+    let mut buf = [0f32; 32];
+    let (mut y, mut x) = (q / job.row, q % job.row);
+    for (i, lanes) in acc.iter().enumerate().take(mr) {
+        if x < job.valid {
+            spill::<S, NV>(lanes, &mut buf);
+            let dst = job.c.add(jr * job.plane + y * job.valid + x);
+            for (j, &v) in buf.iter().enumerate().take(width) {
+                finish(v, dst.add(j * job.plane), i, j, add, bias, relu);
+            }
+        }
+        (y, x) = if x + 1 == job.row { (y + 1, 0) } else { (y, x + 1) };
+    }
+}
+
 /// What the micro-kernel needs of a vector type.
 trait Lanes {
     type V: Copy;
@@ -356,7 +493,6 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                 }
                 // jc is a multiple of nr (ranges are cut at multiples of 64 columns).
                 Source::Packed(p) => (*p).data.as_ptr().add(pc * (*p).n_pad + jc * kc),
-                Source::Shifted { .. } => std::ptr::null(),
             };
             let mut ic = rows.start;
             while ic < rows.end {
@@ -369,23 +505,15 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                 let relu = job.relu && pc + kc == job.k;
                 let mut jr = 0;
                 while jr < nc {
-                    let (q, width) = (jc + jr, nr.min(nc - jr));
-                    // C's column of the tile's first: on a grid, whole tiles inside one row's
-                    // valid positions store as any tile; the others go through `store_grid`.
-                    let (col, grid) = match job.b {
-                        Source::Shifted { row, valid, .. } => {
-                            let col = q / row * valid + q % row;
-                            (col, (q % row + width > valid).then_some((row, valid)))
-                        }
-                        _ => (q, None),
-                    };
+                    let (col, width) = (jc + jr, nr.min(nc - jr));
+                    let b = panels.add(jr * kc);
                     let mut ir = 0;
                     while ir < mc {
                         let mr = MR.min(mc - ir);
                         let c = job.c.offset((ic + ir) as isize * job.ldc + col as isize);
                         // The tile of C is read or written only after kc steps; ask for it now,
                         // while they run (a later k block finds it out of L2 otherwise). Wrapping
-                        // arithmetic: an edge or grid tile's last column may lie past C's end.
+                        // arithmetic: an edge tile's last column may lie past C's end.
                         for i in 0..mr {
                             let row = c.wrapping_offset(i as isize * job.ldc);
                             prefetch(row);
@@ -398,24 +526,9 @@ unsafe fn rect<S: Lanes, const MR: usize, const NV: usize>(
                         } else {
                             ARows::Packed(apack.as_ptr().add(ir * kc))
                         };
-                        let acc = match job.b {
-                            Source::Shifted { ptr, offsets, .. } => {
-                                let (base, offsets) = (ptr.add(q), offsets.add(pc));
-                                tile::<S, MR, NV>(kc, a, |p| base.offset(*offsets.add(p)))
-                            }
-                            _ => {
-                                let b = panels.add(jr * kc);
-                                tile::<S, MR, NV>(kc, a, |p| b.add(p * nr))
-                            }
-                        };
-                        let bias = bias.map(|b| b.at(ic + ir, q));
-                        match grid {
-                            None => store::<S, MR, NV>(&acc, c, job.ldc, mr, width, add, bias, relu),
-                            Some((row, valid)) => {
-                                let c = job.c.offset((ic + ir) as isize * job.ldc);
-                                store_grid::<S, MR, NV>(&acc, c, job.ldc, mr, q..q + width, row, valid, add, bias, relu)
-                            }
-                        }
+                        let acc = tile::<S, MR, NV>(kc, a, |p| b.add(p * nr));
+                        let bias = bias.map(|b| b.at(ic + ir, col));
+                        store::<S, MR, NV>(&acc, c, job.ldc, mr, width, add, bias, relu);
                         ir += MR;
                     }
                     jr += nr;
@@ -510,63 +623,12 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
         }
         return;
     }
-    let columns: [usize; 32] = std::array::from_fn(|j| j);
-    store_columns::<S, MR, NV>(acc, c, ldc, mr, &columns[..nr], add, bias, relu)
-}
-
-/// `store` for a tile of grid positions `q` (`Source::Shifted`) that crosses a grid row's end:
-/// position q goes to column (q / row) · valid + q % row of C (`c` is C's row of the tile's
-/// first), and only when q % row < valid.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn store_grid<S: Lanes, const MR: usize, const NV: usize>(
-    acc: &[[S::V; NV]; MR],
-    c: *mut f32,
-    ldc: isize,
-    mr: usize,
-    q: Range<usize>,
-    row: usize,
-    valid: usize,
-    add: bool,
-    bias: Option<Bias>,
-    relu: bool,
-) {
-    let mut columns = [DROPPED; 32];
-    let (mut y, mut x) = (q.start / row, q.start % row);
-    for col in columns.iter_mut().take(q.len()) {
-        if x < valid {
-            *col = y * valid + x;
-        }
-        (y, x) = if x + 1 == row { (y + 1, 0) } else { (y, x + 1) };
-    }
-    store_columns::<S, MR, NV>(acc, c, ldc, mr, &columns[..q.len()], add, bias, relu)
-}
-
-/// A tile column `store_columns` drops (a grid position past a row's valid outputs).
-const DROPPED: usize = usize::MAX;
-
-/// The scalar epilogue of a tile the vector store cannot take: the tile's column j goes to C's
-/// column `columns[j]` (relative to `c`), or nowhere when that is `DROPPED`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn store_columns<S: Lanes, const MR: usize, const NV: usize>(
-    acc: &[[S::V; NV]; MR],
-    c: *mut f32,
-    ldc: isize,
-    mr: usize,
-    columns: &[usize],
-    add: bool,
-    bias: Option<Bias>,
-    relu: bool,
-) {
     let mut buf = [0f32; 32];
-    for (i, lanes) in acc.iter().enumerate().take(mr) {
-        spill::<S, NV>(lanes, &mut buf);
+    for (i, row) in acc.iter().enumerate().take(mr) {
+        spill::<S, NV>(row, &mut buf);
         let ci = c.offset(i as isize * ldc);
-        for (j, (&v, &col)) in buf.iter().zip(columns).enumerate() {
-            if col != DROPPED {
-                finish(v, ci.add(col), i, j, add, bias, relu);
-            }
+        for (j, &x) in buf.iter().enumerate().take(nr) {
+            finish(x, ci.add(j), i, j, add, bias, relu);
         }
     }
 }
@@ -702,7 +764,7 @@ impl Lanes for Portable {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{rect, Job, Lanes};
+    use super::{rect, rect_positions, Job, Lanes, PositionsJob};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -819,6 +881,16 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn rect_avx2(job: &Job, rows: Range<usize>, cols: Range<usize>, apack: &mut [f32], bpack: &mut [f32]) {
         rect::<Avx2Fma, 6, 2>(job, rows, cols, apack, bpack)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn positions_avx2(job: &PositionsJob, rows: Range<usize>) {
+        rect_positions::<Avx2Fma, 6, 2>(job, rows)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn positions_avx512(job: &PositionsJob, rows: Range<usize>) {
+        rect_positions::<Avx512, 8, 2>(job, rows)
     }
 
     /// 8 x 32 tiles: 16 accumulators + 2 B vectors + 1 broadcast of the 32 zmm registers.

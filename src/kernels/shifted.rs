@@ -1,14 +1,16 @@
 //! A convolution's image laid out so that every row of its unfolding is the same buffer read
-//! from its own offset: the implicit GEMM then reads B in place, with no packing (packing the
-//! unfolding was a quarter of ResNet's 3x3 convolution, since each unfolded value is used by
-//! only `o` multiply-adds).
+//! from its own offset: the implicit GEMM then reads the unfolding in place, with no packing
+//! (packing it was a quarter of ResNet's 3x3 convolution, since each unfolded value is used by
+//! only `o` multiply-adds). The GEMM (packed_gemm.rs `gemm_positions`) takes the grid positions
+//! as its rows: a tile broadcasts MR consecutive positions of one unfolding row, and loads the
+//! packed weight's panel whole.
 //!
 //! The image is padded and split into stride x stride phases (those the kernel reads): phase
-//! (a, b) holds padded pixel (s·y + a, s·x + b) at (y, x). Output (oh, ow) at kernel offset (i, j) reads padded pixel
-//! (s·oh + i, s·ow + j), which is phase (i % s, j % s)'s pixel (oh + i / s, ow + j / s). Number
-//! the output positions on a grid as wide as a phase row, q = oh·wq + ow, and row (c, i, j) of
-//! the unfolding is `buf[offset(c, i, j) + q]`. The grid's wq - wo extra columns per row are
-//! computed and dropped by the GEMM's store (packed_gemm.rs `Source::Shifted`), so a layout is
+//! (a, b) holds padded pixel (s·y + a, s·x + b) at (y, x). Output (oh, ow) at kernel offset
+//! (i, j) reads padded pixel (s·oh + i, s·ow + j), which is phase (i % s, j % s)'s pixel
+//! (oh + i / s, ow + j / s). Number the output positions on a grid as wide as a phase row,
+//! q = oh·wq + ow, and row (c, i, j) of the unfolding is `buf[offset(c, i, j) + q]`. The grid's
+//! wq - wo extra positions per row are computed and dropped by the GEMM's store, so a layout is
 //! made only when they are at most a quarter of the grid (the digits CNN's 8 x 8 images with a
 //! 3 x 3 kernel, a fifth, still gain: packing cost them more), else the GEMM packs the unfolding.
 
@@ -16,8 +18,8 @@ use super::conv::{write_run, Geometry};
 use super::room::with_room;
 use std::cell::RefCell;
 
-/// Floats past the phases that an edge tile of the GEMM may read (its columns past the grid's
-/// last position, computed and dropped): more than any panel width.
+/// Floats past the phases that an edge tile of the GEMM may read (its positions past the grid's
+/// last, computed and dropped): more than any tile's height.
 const SLACK: usize = 64;
 
 /// Floats of buffer a thread keeps between calls (16 MiB); a larger image's buffer is freed.
@@ -171,10 +173,10 @@ mod tests {
                         assert_eq!(got.to_bits(), want.to_bits(), "{g:?} row {r} position {p}");
                     }
                 }
-                // The furthest read: an edge tile's widest panel (32 columns) from the last offset.
+                // The furthest read: the last offset's last tile, 8 positions tall (AVX-512), from the last position.
                 // SAFETY: offsets holds col_rows values.
                 let last = (0..g.col_rows()).map(|r| unsafe { *offsets.add(r) }).max().unwrap() as usize;
-                assert!(last + s.positions() + 31 <= s.buf.len(), "{g:?}");
+                assert!(last + s.positions() - 1 + 8 <= s.buf.len(), "{g:?}");
             });
             assert_eq!(checked.is_some(), pays(&g), "{g:?}");
         }
