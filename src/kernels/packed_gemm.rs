@@ -422,14 +422,30 @@ unsafe fn store_positions<S: Lanes, const MR: usize, const NV: usize>(
     bias: Option<Bias>,
     relu: bool,
 ) {
+    let full = NV * S::LANES;
     let mut buf = [0f32; 32];
     let (mut y, mut x) = (q / job.row, q % job.row);
     for (i, lanes) in acc.iter().enumerate().take(mr) {
         if x < job.valid {
-            spill::<S, NV>(lanes, &mut buf);
             let dst = job.c.add(jr * job.plane + y * job.valid + x);
-            for (j, &v) in buf.iter().enumerate().take(width) {
-                finish(v, dst.add(j * job.plane), i, j, add, bias, relu);
+            if !add && width == full {
+                // The first k block of a whole panel: bias and ReLU on the vectors, then plain
+                // stores (a constant count, so the loop unrolls).
+                for (v, &lane) in lanes.iter().enumerate() {
+                    let lane = match bias {
+                        Some(Bias::Cols(b)) => S::add(S::load(b.add(v * S::LANES)), lane),
+                        _ => lane,
+                    };
+                    S::store(buf.as_mut_ptr().add(v * S::LANES), if relu { S::relu(lane) } else { lane });
+                }
+                for (j, &v) in buf.iter().enumerate().take(full) {
+                    *dst.add(j * job.plane) = v;
+                }
+            } else {
+                spill::<S, NV>(lanes, &mut buf);
+                for (j, &v) in buf.iter().enumerate().take(width) {
+                    finish(v, dst.add(j * job.plane), i, j, add, bias, relu);
+                }
             }
         }
         (y, x) = if x + 1 == job.row { (y + 1, 0) } else { (y, x + 1) };
