@@ -297,13 +297,14 @@ unsafe fn run(isa_: Isa, job: &Job, rows: Range<usize>, cols: Range<usize>) {
 /// unfolding's transpose · Wᵀ, read from a shifted layout (shifted.rs) as A(q, p) =
 /// `ptr[offsets[p] + q]` and a `PackedB` of the weight's transpose. The micro-kernel then
 /// broadcasts each tile's MR positions (consecutive floats) and loads the weight's panel whole and
-/// in order, where the channels-by-positions product loads B's rows unaligned from scattered
-/// offsets. Every output sums the same products in the same order as that product, so the two
-/// give the same bits.
+/// in order, instead of loading the unfolding's rows as unaligned vectors from scattered
+/// offsets. Every output sums the same products in the same order as the channels-by-positions
+/// GEMM over the materialised unfolding (im2col), so the two give the same bits.
 struct PositionsJob {
     ptr: *const f32,
     offsets: *const isize,
-    /// Grid positions per output row, and how many of them are outputs (the rest are computed, not stored).
+    /// Grid positions per output row, and how many of them are outputs (the rest are computed,
+    /// not stored).
     row: usize,
     valid: usize,
     w: *const PackedB,
