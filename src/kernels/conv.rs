@@ -2,8 +2,8 @@
 //! cols has one row per (channel, kernel row, kernel column) and one column per output position.
 //! `forward` never materialises cols: the GEMM reads them in place from the image laid out by
 //! shifted.rs (or, when that layout would waste too much or the channels outnumber the positions,
-//! packs B straight from the image), an implicit GEMM, and adds the bias in its epilogue. `forward` and `backward_input` run the
-//! images on the pool, each task unfolding its own.
+//! packs B straight from the image), an implicit GEMM, and adds the bias in its epilogue.
+//! `forward` and `backward_input` run the images on the pool, each task unfolding its own.
 
 use super::gemm::{gemm_positions_split, gemm_slices_split, gemm_unfolded_split, Mat};
 use super::packed_gemm::{Operand, PackedB};
