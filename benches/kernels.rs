@@ -127,7 +127,7 @@ fn convolutions() {
                 im2col(&g, &x, &mut cols);
                 gemm_slices_split(false, o, npos, rows, &mut out, npos, false, lhs, Mat { data: &cols, rs: npos, cs: 1 });
             });
-            let implicit = cpu_time(|| forward(&g, 1, o, &x, &w, None, false, 1, as_uninit(&mut out)));
+            let implicit = cpu_time(|| forward(&g, 1, o, &x, (&w, None), None, false, 1, as_uninit(&mut out)));
             cells.push(format!("{:6.1} / {:5.1}", flops / explicit / 1e9, flops / implicit / 1e9));
         }
         println!("{name:<32} {}", cells.join("  "));

@@ -1,5 +1,6 @@
 /* From 64 input rows on, rt_tensor_linear packs the weight once for the GEMM and keeps the pack
- * beside the weight's storage while the weight's version is unchanged (src/ops/packed_weights.rs).
+ * beside the weight's storage while the weight's version is unchanged (src/ops/packed_weights.rs);
+ * rt_tensor_conv2d does the same with its weight's transpose when its GEMM takes one.
  * Nothing of a stale pack may show: a weight written in place (an in-place op, an optimizer step),
  * caller memory written behind the library's back, and several views of one storage used as
  * weights each give the product of the values they hold at the call, in every grad mode. */
@@ -222,5 +223,82 @@ TEST(the_product_is_the_same_bits_cached_or_not) {
         CHECK_OK(rt_tensor_free(y));
     }
     rt_tensor *all[] = {wt, bt, blob, x};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
+
+/* Convolution: a 3x3 kernel, padding 1, on 10 x 10 images, whose forward multiplies by the
+ * weight's transpose packed once and kept (kernels/conv.rs `uses_positions`). */
+enum { CN = 2, CC = 3, CH = 10, CO = 20, CK = 3 };
+
+static float cx_data[CN * CC * CH * CH];
+
+/* y = conv(x, w) + b from the C arrays, padding 1, stride 1, in double. */
+static void conv_reference(const float *w, const float *b, float *y) {
+    for (int n = 0; n < CN; n++)
+        for (int o = 0; o < CO; o++)
+            for (int r = 0; r < CH; r++)
+                for (int c = 0; c < CH; c++) {
+                    double acc = b[o];
+                    for (int ch = 0; ch < CC; ch++)
+                        for (int i = 0; i < CK; i++)
+                            for (int j = 0; j < CK; j++) {
+                                int ir = r + i - 1, ic = c + j - 1;
+                                if (ir < 0 || ir >= CH || ic < 0 || ic >= CH) continue;
+                                acc += (double)cx_data[((n * CC + ch) * CH + ir) * CH + ic] * w[((o * CC + ch) * CK + i) * CK + j];
+                            }
+                    y[((n * CO + o) * CH + r) * CH + c] = (float)acc;
+                }
+}
+
+static void check_conv(const rt_tensor *x, const rt_tensor *w, const rt_tensor *b, const float *want) {
+    rt_tensor *y = NULL;
+    CHECK_OK(rt_tensor_conv2d(x, w, b, 1, 1, &y));
+    check_all_near(y, want, CN * CO * CH * CH, 1e-4);
+    CHECK_OK(rt_tensor_free(y));
+}
+
+TEST(a_conv_weight_written_in_place_is_seen_by_the_next_convolution) {
+    fill(cx_data, CN * CC * CH * CH, 41);
+    int64_t xs[] = {CN, CC, CH, CH}, ws[] = {CO, CC, CK, CK}, bs[] = {CO};
+    rt_tensor *x = tensor_f32(cx_data, xs, 4);
+    static float want[CN * CO * CH * CH];
+    for (int mode = 0; mode < 3; mode++) {
+        float w[CO * CC * CK * CK], b[CO];
+        fill(w, CO * CC * CK * CK, 43 + mode);
+        fill(b, CO, 47);
+        rt_tensor *wt = tensor_f32(w, ws, 4), *bt = tensor_f32(b, bs, 1);
+        enter(mode);
+        for (int round = 0; round < 4; round++) {
+            conv_reference(w, b, want);
+            for (int call = 0; call < 3; call++) check_conv(x, wt, bt, want);
+            CHECK_OK(rt_tensor_mul_scalar_inplace(wt, -1.5));
+            for (int i = 0; i < CO * CC * CK * CK; i++) w[i] *= -1.5f;
+        }
+        leave(mode);
+        CHECK_OK(rt_tensor_free(wt));
+        CHECK_OK(rt_tensor_free(bt));
+    }
+    CHECK_OK(rt_tensor_free(x));
+}
+
+/* Kept, packed afresh after a write, or from caller memory: the same bits. */
+TEST(a_convolution_is_the_same_bits_cached_or_not) {
+    fill(cx_data, CN * CC * CH * CH, 53);
+    int64_t xs[] = {CN, CC, CH, CH}, ws[] = {CO, CC, CK, CK};
+    float w[CO * CC * CK * CK];
+    static float first[CN * CO * CH * CH];
+    fill(w, CO * CC * CK * CK, 59);
+    rt_tensor *x = tensor_f32(cx_data, xs, 4), *wt = tensor_f32(w, ws, 4), *blob = NULL, *y = NULL;
+    CHECK_OK(rt_tensor_from_blob(w, sizeof w, RT_DTYPE_F32, ws, 4, NULL, NULL, &blob));
+    CHECK_OK(rt_tensor_conv2d(x, wt, NULL, 1, 1, &y)); /* packs and keeps */
+    read_f32(y, first, CN * CO * CH * CH);
+    CHECK_OK(rt_tensor_free(y));
+    for (int variant = 0; variant < 4; variant++) {
+        if (variant == 2) CHECK_OK(rt_tensor_mul_scalar_inplace(wt, 1.0)); /* moved: packed per call */
+        CHECK_OK(rt_tensor_conv2d(x, variant == 3 ? blob : wt, NULL, 1, 1, &y));
+        check_all_near(y, first, CN * CO * CH * CH, 0);
+        CHECK_OK(rt_tensor_free(y));
+    }
+    rt_tensor *all[] = {wt, blob, x};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_OK(rt_tensor_free(all[i]));
 }

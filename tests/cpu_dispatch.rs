@@ -396,7 +396,7 @@ fn conv_kernels_match_a_direct_convolution_and_do_not_depend_on_the_thread_count
         let tasks = image_tasks(&g, n, o);
         let mut scratch = vec![0f32; scratch_len(&g, tasks).unwrap()];
         let mut y = vec![0f32; n * o * ho * wo];
-        forward(&g, n, o, &x, &wt, Some(&bias), false, tasks, as_uninit(&mut y));
+        forward(&g, n, o, &x, (&wt, None), Some(&bias), false, tasks, as_uninit(&mut y));
         let mut dx = vec![0f32; x.len()];
         backward_input(&g, n, o, &dy, &wt, tasks, &mut dx, &mut scratch);
         let groups = weight_groups(&g, n, o);

@@ -320,16 +320,26 @@ fn each_image(n: usize, tasks: usize, len: usize, scratch: &mut [f32], per_image
     });
 }
 
+/// Whether `forward` runs the shifted layout's GEMM (`gemm_positions_split`) over Wᵀ packed in
+/// the kernels' panels: when the layout pays and packing the weight (o x rows values) costs no
+/// more than the packed unfolding's panels would (n x npos x rows): not for many channels on a
+/// small image. The caller may then pass the pack from its cache (ops/packed_weights.rs).
+pub fn uses_positions(g: &Geometry, n: usize, o: usize) -> bool {
+    g.col_rows() > 0 && shifted::pays(g) && o <= n.saturating_mul(g.col_cols())
+}
+
 /// y = W · cols(x) (+ bias), through ReLU when `relu`, for x (n, c, h, w) and W (o, c·kh·kw) into
-/// out (n, o, ho, wo), with `tasks = image_tasks(..)`. Each image's output comes from the same
-/// GEMM whatever the task split, so results do not depend on the thread count.
+/// out (n, o, ho, wo), with `tasks = image_tasks(..)`. `packed` is Wᵀ (c·kh·kw x o) already in the
+/// kernels' panels, if the caller has it; when `uses_positions` and it is None, W is packed here.
+/// Each image's output comes from the same GEMM whatever the task split, so results do not depend
+/// on the thread count.
 #[allow(clippy::too_many_arguments)]
 pub fn forward(
     g: &Geometry,
     n: usize,
     o: usize,
     x: &[f32],
-    w: &[f32],
+    (w, packed): (&[f32], Option<&PackedB>),
     bias: Option<&[f32]>,
     relu: bool,
     tasks: usize,
@@ -347,18 +357,22 @@ pub fn forward(
     }
     let lhs = Mat { data: w, rs: rows, cs: 1 };
     assert!(w.len() >= o * rows, "conv::forward: the weight holds {} values, needs {}", w.len(), o * rows);
-    // Wᵀ in the kernels' panels for the shifted layout's GEMM (`gemm_positions_split`), when the
-    // layout pays and packing the weight (o x rows values, once per call) costs no more than the
-    // packed unfolding's panels would (n x npos x rows): not for many channels on a small image.
-    let use_layout = shifted::pays(g) && o <= n * npos;
-    // SAFETY: w holds o x rows values (asserted), read as its transpose.
-    let wt = use_layout.then(|| unsafe { PackedB::new(isa(), rows, o, Operand { ptr: w.as_ptr(), rs: 1, cs: rows as isize }) }).flatten();
+    let packed_here = match packed {
+        Some(p) => {
+            assert!(p.dims() == (rows, o), "conv::forward: the packed weight is not W's transpose");
+            None
+        }
+        // SAFETY: w holds o x rows values (asserted), read as its transpose.
+        None if uses_positions(g, n, o) => unsafe { PackedB::new(isa(), rows, o, Operand { ptr: w.as_ptr(), rs: 1, cs: rows as isize }) },
+        None => None,
+    };
+    let wt = packed.or(packed_here.as_ref());
     let outs = Disjoint::new(&mut out[..n * plane]);
     let per_image = |i: usize| {
         let image = &x[i * img..(i + 1) * img];
         // SAFETY: image i's output plane is written by its chunk alone.
         let y = unsafe { outs.range(i * plane..(i + 1) * plane) };
-        let shifted = wt.as_ref().and_then(|wt| Shifts::with(g, image, |s| gemm_positions_split(tasks == 1, s, wt, &mut *y, bias, relu)));
+        let shifted = wt.and_then(|wt| Shifts::with(g, image, |s| gemm_positions_split(tasks == 1, s, wt, &mut *y, bias, relu)));
         if shifted.is_none() {
             gemm_unfolded_split(tasks == 1, o, g, image, y, lhs, bias, relu);
         }
@@ -458,7 +472,6 @@ pub fn backward_weight(g: &Geometry, n: usize, o: usize, dy: &[f32], x: &[f32], 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::shifted::pays;
     use crate::kernels::simd::as_uninit;
 
     #[test]
@@ -533,7 +546,7 @@ mod tests {
         ] {
             let (ho, wo) = (Geometry::out_size(h, kh, stride, pad).unwrap(), Geometry::out_size(w, kw, stride, pad).unwrap());
             let g = Geometry { c, h, w, kh, kw, stride, pad, ho, wo };
-            paths.push(pays(&g) && o <= g.col_cols());
+            paths.push(uses_positions(&g, 1, o));
             let x: Vec<f32> = (0..c * h * w).map(|i| (i as f32 * 0.37).sin()).collect();
             let wt: Vec<f32> = (0..o * g.col_rows()).map(|i| (i as f32 * 0.71).cos()).collect();
             let bias: Vec<f32> = (0..o).map(|i| i as f32 * 0.25 - 1.0).collect();
@@ -545,10 +558,17 @@ mod tests {
                 gemm_slices_split(false, o, g.col_cols(), g.col_rows(), &mut want, g.col_cols(), b.is_some(), lhs, rhs);
                 // NaN where nothing was written: forward must write every value.
                 let mut got = vec![f32::NAN; want.len()];
-                forward(&g, 1, o, &x, &wt, b, false, 1, as_uninit(&mut got));
+                forward(&g, 1, o, &x, (&wt, None), b, false, 1, as_uninit(&mut got));
                 assert!(got.iter().zip(&want).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {}", b.is_some());
+                // With Wᵀ packed by the caller (as ops/packed_weights.rs's cache does), the same.
+                // SAFETY: wt holds o x col_rows values, read as its transpose.
+                let packed =
+                    unsafe { PackedB::new(isa(), g.col_rows(), o, Operand { ptr: wt.as_ptr(), rs: 1, cs: g.col_rows() as isize }) };
+                got.fill(f32::NAN);
+                forward(&g, 1, o, &x, (&wt, packed.as_ref()), b, false, 1, as_uninit(&mut got));
+                assert!(got.iter().zip(&want).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {} packed", b.is_some());
                 // ReLU in the epilogue (full and edge tiles) equals a pass over the output.
-                forward(&g, 1, o, &x, &wt, b, true, 1, as_uninit(&mut got));
+                forward(&g, 1, o, &x, (&wt, None), b, true, 1, as_uninit(&mut got));
                 let relu = want.iter().map(|&v| if v < 0.0 { 0.0 } else { v });
                 assert!(got.iter().zip(relu).all(|(p, q)| p.to_bits() == q.to_bits()), "{g:?} bias {} relu", b.is_some());
             }

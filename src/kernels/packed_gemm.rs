@@ -229,8 +229,8 @@ pub unsafe fn gemm_source_with(
         run(isa_, &job, 0..m, 0..n);
         return;
     }
-    // Split into about four ranges per thread (a thread that wakes late takes fewer), none so
-    // narrow that repacking the other operand would show. Each task packs the operands its range
+    // Split into ranges (`chunk_len`) none so narrow that repacking the other operand would
+    // show. Each task packs the operands its range
     // needs: a column range repacks A unless A is read in place (rows contiguous in k), a row range
     // repacks B unless it was packed in advance. So split the larger dimension, except that
     // with A read in place and B packed per call, columns cost nothing extra while there are
@@ -238,8 +238,8 @@ pub unsafe fn gemm_source_with(
     let a_in_place = a.cs == 1;
     let b_prepacked = matches!(b, Source::Packed(_));
     let split_cols = if a_in_place && !b_prepacked { n >= 64 * threads } else { n >= m };
-    let (len, unit) = if split_cols { (n, 64) } else { (m, 48) };
-    let chunk = (len / (4 * threads)).max(unit).div_ceil(unit) * unit;
+    let (len, unit) = if split_cols { (n, 64) } else { (m, ROW_UNIT) };
+    let chunk = chunk_len(len, unit, threads);
     let task = |t: usize| {
         let range = t * chunk..((t + 1) * chunk).min(len);
         let (rows, cols) = if split_cols { (0..m, range) } else { (range, 0..n) };
@@ -247,6 +247,15 @@ pub unsafe fn gemm_source_with(
         unsafe { run(isa_, &job, rows, cols) }
     };
     parallel::for_each_chunk(threads - 1, len.div_ceil(chunk), &task);
+}
+
+/// Rows of the smallest range a row split gives a task: a few tiles tall at any kernel's MR.
+const ROW_UNIT: usize = 48;
+
+/// The length of each of a split's ranges over `len` rows or columns: about four per thread (a
+/// thread that wakes late takes fewer), a multiple of `unit`, at least one unit.
+fn chunk_len(len: usize, unit: usize, threads: usize) -> usize {
+    (len / (4 * threads)).max(unit).div_ceil(unit) * unit
 }
 
 /// The operands, shared by the pool's tasks.
@@ -348,8 +357,7 @@ pub unsafe fn gemm_positions(
         run_positions(isa(), &job, 0..positions);
         return;
     }
-    let unit = 48;
-    let chunk = (positions / (4 * threads)).max(unit).div_ceil(unit) * unit;
+    let chunk = chunk_len(positions, ROW_UNIT, threads);
     let task = |t: usize| {
         // SAFETY: as the caller's contract; chunks write disjoint positions of C.
         unsafe { run_positions(isa(), &job, t * chunk..((t + 1) * chunk).min(positions)) }
@@ -433,11 +441,8 @@ unsafe fn store_positions<S: Lanes, const MR: usize, const NV: usize>(
                 // The first k block of a whole panel: bias and ReLU on the vectors, then plain
                 // stores (a constant count, so the loop unrolls).
                 for (v, &lane) in lanes.iter().enumerate() {
-                    let lane = match bias {
-                        Some(Bias::Cols(b)) => S::add(S::load(b.add(v * S::LANES)), lane),
-                        _ => lane,
-                    };
-                    S::store(buf.as_mut_ptr().add(v * S::LANES), if relu { S::relu(lane) } else { lane });
+                    let p = buf.as_mut_ptr().add(v * S::LANES);
+                    S::store(p, epilogue::<S>(lane, p, i, v, false, bias, relu));
                 }
                 for (j, &v) in buf.iter().enumerate().take(full) {
                     *dst.add(j * job.plane) = v;
@@ -629,13 +634,7 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
             let ci = c.offset(i as isize * ldc);
             for (v, &x) in row.iter().enumerate() {
                 let p = ci.add(v * S::LANES);
-                let x = match bias {
-                    _ if add => S::add(S::load(p), x),
-                    Some(Bias::Rows(b)) => S::add(S::splat(*b.add(i)), x),
-                    Some(Bias::Cols(b)) => S::add(S::load(b.add(v * S::LANES)), x),
-                    None => x,
-                };
-                S::store(p, if relu { S::relu(x) } else { x });
+                S::store(p, epilogue::<S>(x, p, i, v, add, bias, relu));
             }
         }
         return;
@@ -647,6 +646,24 @@ unsafe fn store<S: Lanes, const MR: usize, const NV: usize>(
         for (j, &x) in buf.iter().enumerate().take(nr) {
             finish(x, ci.add(j), i, j, add, bias, relu);
         }
+    }
+}
+
+/// Vector v of row i of a full tile through the epilogue: added to C's old value at `p` (when
+/// `add`) or to the bias, then through ReLU when `relu`. `finish` is the same for one value.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn epilogue<S: Lanes>(x: S::V, p: *const f32, i: usize, v: usize, add: bool, bias: Option<Bias>, relu: bool) -> S::V {
+    let x = match bias {
+        _ if add => S::add(S::load(p), x),
+        Some(Bias::Rows(b)) => S::add(S::splat(*b.add(i)), x),
+        Some(Bias::Cols(b)) => S::add(S::load(b.add(v * S::LANES)), x),
+        None => x,
+    };
+    if relu {
+        S::relu(x)
+    } else {
+        x
     }
 }
 

@@ -1,10 +1,12 @@
 //! 2-D convolution (no groups or dilation): one implicit GEMM per image (kernels/conv.rs).
 
+use super::packed_weights::packed_conv_weight;
 use super::raw;
 use super::record::Recorder;
 use crate::autograd::functions::conv::Conv2dBackward;
 use crate::error::{bail, Result};
 use crate::kernels::conv::{self, Geometry};
+use crate::kernels::packed_gemm::PackedB;
 use crate::shape::{fmt_shape, size_arg};
 use crate::storage::{try_written, DType};
 use crate::tensor::Tensor;
@@ -93,12 +95,24 @@ pub(crate) fn conv2d_relu(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: i6
     ];
     let relu = relu && !rec.active();
     let bias = b.map(|b| b.try_data::<f32>()).transpose()?;
-    let out = forward(&geo, n, o, &x.try_data::<f32>()?, &w.try_data::<f32>()?, bias.as_deref(), relu)?;
+    // Wᵀ packed once while the weight holds still (eval and inference), when the kernel's GEMM
+    // takes it; else the kernel packs it per call, to the same bits.
+    let kept = conv::uses_positions(&geo, n, o).then(|| packed_conv_weight(w)).flatten();
+    let packed = kept.as_ref().map(|k| k.get());
+    let out = forward(&geo, n, o, &x.try_data::<f32>()?, (&w.try_data::<f32>()?, packed), bias.as_deref(), relu)?;
     let out = raw::from_vec(out, &[n, o, geo.ho, geo.wo], rec.inference());
     Ok((rec.finish(out, || Box::new(Conv2dBackward { geo, n, o, needs }), saved), relu))
 }
 
-fn forward(geo: &Geometry, n: usize, o: usize, x: &[f32], w: &[f32], b: Option<&[f32]>, relu: bool) -> Result<Vec<f32>> {
+fn forward(
+    geo: &Geometry,
+    n: usize,
+    o: usize,
+    x: &[f32],
+    w: (&[f32], Option<&PackedB>),
+    b: Option<&[f32]>,
+    relu: bool,
+) -> Result<Vec<f32>> {
     // Room only (no zero fill on this thread first): the pool's threads fault fresh pages in as
     // they store their images.
     // SAFETY: conv::forward writes every value of its output.

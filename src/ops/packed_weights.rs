@@ -1,4 +1,4 @@
-//! nn.Linear weights packed once into the GEMM's panels (kernels/packed_gemm.rs `PackedB`) and kept
+//! nn.Linear and nn.Conv2d weights packed once into the GEMM's panels (kernels/packed_gemm.rs `PackedB`) and kept
 //! beside the weight's storage, so a model served call after call packs each weight once, as
 //! ONNX Runtime's MLAS prepacks constant weights. At batch 64 of a 784 -> 256 layer, packing the
 //! weight costs about as much as the product itself.
@@ -63,11 +63,28 @@ impl Drop for Kept {
 /// `w` cannot be cached (caller memory, an inference tensor), is being trained, or its pack does not
 /// fit the budget or memory: the caller then packs per call.
 pub fn packed_weight(w: &Tensor) -> Option<Arc<Kept>> {
+    let l = w.layout();
+    packed_matrix(w, Key { offset: l.offset, strides: [l.strides[0], l.strides[1]], shape: [l.shape[0], l.shape[1]], isa: isa() })
+}
+
+/// `packed_weight` for a convolution's weight (out_channels, in_channels, kh, kw), read as the
+/// matrix W (out_channels x in_channels·kh·kw) of its GEMM: the pack of Wᵀ, which
+/// kernels/conv.rs's forward multiplies the image's unfolding by. None also for a weight that is
+/// not contiguous (the caller packs the contiguous copy it makes).
+pub fn packed_conv_weight(w: &Tensor) -> Option<Arc<Kept>> {
+    let (l, shape) = (w.layout(), w.shape());
+    if shape.len() != 4 || !l.is_contiguous() {
+        return None;
+    }
+    let rows = shape[1] * shape[2] * shape[3];
+    packed_matrix(w, Key { offset: l.offset, strides: [rows, 1], shape: [shape[0], rows], isa: isa() })
+}
+
+/// The pack of the matrix `key` names inside `w`'s storage, as `packed_weight` says.
+fn packed_matrix(w: &Tensor, key: Key) -> Option<Arc<Kept>> {
     let storage = w.storage();
     let slot = storage.derived()?;
     let version = storage.version()?;
-    let l = w.layout();
-    let key = Key { offset: l.offset, strides: [l.strides[0], l.strides[1]], shape: [l.shape[0], l.shape[1]], isa: isa() };
     let find = |entries: &mut Vec<Box<dyn Any + Send + Sync>>| {
         entries.iter_mut().filter_map(|e| e.downcast_mut::<Entry>()).position(|e| e.key == key)
     };
