@@ -541,6 +541,9 @@ mod tests {
             (3, 10, 10, 5, 7, 7, 2, 3),
             // Past NC = 512 columns: a second column block starts inside an output row.
             (3, 60, 61, 20, 7, 7, 2, 3),
+            // Past KC = 256 rows of the unfolding (later k blocks add to the output), with a
+            // whole 16-channel panel and a partial one.
+            (32, 8, 20, 20, 3, 3, 1, 1),
             // A grid that pays, but 60 channels on 48 positions.
             (2, 4, 12, 60, 3, 3, 1, 1),
         ] {

@@ -432,8 +432,16 @@ unsafe fn store_positions<S: Lanes, const MR: usize, const NV: usize>(
     relu: bool,
 ) {
     let full = NV * S::LANES;
-    let mut buf = [0f32; 32];
     let (mut y, mut x) = (q / job.row, q % job.row);
+    if mr == MR && width == full && x + MR <= job.valid {
+        // The tile's positions are consecutive outputs of one row: whole vectors along each
+        // channel's plane, where the vector type has that store.
+        let c = job.c.add(jr * job.plane + y * job.valid + x);
+        if S::store_planes(acc, c, job.plane, add, bias, relu) {
+            return;
+        }
+    }
+    let mut buf = [0f32; 32];
     for (i, lanes) in acc.iter().enumerate().take(mr) {
         if x < job.valid {
             let dst = job.c.add(jr * job.plane + y * job.valid + x);
@@ -473,6 +481,21 @@ trait Lanes {
     unsafe fn fma(a: Self::V, b: Self::V, acc: Self::V) -> Self::V;
     /// `relu` of every lane.
     unsafe fn relu(a: Self::V) -> Self::V;
+    /// Writes a whole tile whose MR rows are consecutive outputs: channel j's MR values to
+    /// `c + j * plane..`, added to the values there (`add`) or to the bias (one per channel, as
+    /// `Bias::Cols`), then through ReLU when `relu`: `finish`'s values, written a vector at a time.
+    /// False, writing nothing, where this vector type has no such store.
+    #[inline(always)]
+    unsafe fn store_planes<const MR: usize, const NV: usize>(
+        _acc: &[[Self::V; NV]; MR],
+        _c: *mut f32,
+        _plane: usize,
+        _add: bool,
+        _bias: Option<Bias>,
+        _relu: bool,
+    ) -> bool {
+        false
+    }
 }
 
 /// max(x, 0) as compute/unary.rs's ReLU: negative values become 0, NaN and -0.0 pass through.
@@ -798,7 +821,7 @@ impl Lanes for Portable {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{rect, rect_positions, Job, Lanes, PositionsJob};
+    use super::{rect, rect_positions, Bias, Job, Lanes, PositionsJob};
     use std::arch::x86_64::*;
     use std::ops::Range;
 
@@ -836,6 +859,62 @@ mod x86 {
         unsafe fn relu(a: __m256) -> __m256 {
             // Clears the lanes below zero (NaN and -0.0 compare false and pass through).
             _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_setzero_ps()), a)
+        }
+        /// The 6 x 8 blocks of a 6-row tile transposed in registers: positions 0-3 of each
+        /// channel as one 4-lane vector, positions 4-5 as a 2-lane one (the scalar stores this
+        /// replaces were a sixth of the stem convolution's GEMM).
+        #[inline(always)]
+        unsafe fn store_planes<const MR: usize, const NV: usize>(
+            acc: &[[__m256; NV]; MR],
+            c: *mut f32,
+            plane: usize,
+            add: bool,
+            bias: Option<Bias>,
+            relu: bool,
+        ) -> bool {
+            if MR != 6 {
+                return false;
+            }
+            // v indexes the inner array of every row, not one array.
+            #[allow(clippy::needless_range_loop)]
+            for v in 0..NV {
+                let r: [__m256; 6] = std::array::from_fn(|i| match bias {
+                    Some(Bias::Cols(b)) if !add => _mm256_add_ps(_mm256_loadu_ps(b.add(v * 8)), acc[i][v]),
+                    _ => acc[i][v],
+                });
+                let (t0, t1) = (_mm256_unpacklo_ps(r[0], r[1]), _mm256_unpackhi_ps(r[0], r[1]));
+                let (t2, t3) = (_mm256_unpacklo_ps(r[2], r[3]), _mm256_unpackhi_ps(r[2], r[3]));
+                // quads[l]: channel l's positions 0-3 in the low half, channel l + 4's in the high.
+                let quads = [
+                    _mm256_shuffle_ps::<0x44>(t0, t2),
+                    _mm256_shuffle_ps::<0xEE>(t0, t2),
+                    _mm256_shuffle_ps::<0x44>(t1, t3),
+                    _mm256_shuffle_ps::<0xEE>(t1, t3),
+                ];
+                // pairs[0]: positions 4-5 of channels 0, 1 | 4, 5; pairs[1]: of 2, 3 | 6, 7.
+                let pairs = [_mm256_unpacklo_ps(r[4], r[5]), _mm256_unpackhi_ps(r[4], r[5])];
+                for l in 0..8 {
+                    let dst = c.add((v * 8 + l) * plane);
+                    let (quad, halves) = if l < 4 {
+                        (_mm256_castps256_ps128(quads[l]), _mm256_castps256_ps128(pairs[l / 2]))
+                    } else {
+                        (_mm256_extractf128_ps::<1>(quads[l - 4]), _mm256_extractf128_ps::<1>(pairs[(l - 4) / 2]))
+                    };
+                    let mut pair = if l % 2 == 0 { halves } else { _mm_movehl_ps(halves, halves) };
+                    let mut quad = quad;
+                    if add {
+                        quad = _mm_add_ps(_mm_loadu_ps(dst), quad);
+                        pair = _mm_add_ps(_mm_castsi128_ps(_mm_loadl_epi64(dst.add(4).cast())), pair);
+                    }
+                    if relu {
+                        quad = _mm_andnot_ps(_mm_cmplt_ps(quad, _mm_setzero_ps()), quad);
+                        pair = _mm_andnot_ps(_mm_cmplt_ps(pair, _mm_setzero_ps()), pair);
+                    }
+                    _mm_storeu_ps(dst, quad);
+                    _mm_storel_epi64(dst.add(4).cast(), _mm_castps_si128(pair));
+                }
+            }
+            true
         }
     }
 
