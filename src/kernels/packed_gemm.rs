@@ -230,11 +230,10 @@ pub unsafe fn gemm_source_with(
         return;
     }
     // Split into ranges (`chunk_len`) none so narrow that repacking the other operand would
-    // show. Each task packs the operands its range
-    // needs: a column range repacks A unless A is read in place (rows contiguous in k), a row range
-    // repacks B unless it was packed in advance. So split the larger dimension, except that
-    // with A read in place and B packed per call, columns cost nothing extra while there are
-    // enough of them.
+    // show. Each task packs the operands its range needs: a column range repacks A unless A is
+    // read in place (rows contiguous in k), a row range repacks B unless it was packed in advance.
+    // So split the larger dimension, except that with A read in place and B packed per call,
+    // columns cost nothing extra while there are enough of them.
     let a_in_place = a.cs == 1;
     let b_prepacked = matches!(b, Source::Packed(_));
     let split_cols = if a_in_place && !b_prepacked { n >= 64 * threads } else { n >= m };
