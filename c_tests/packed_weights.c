@@ -302,3 +302,44 @@ TEST(a_convolution_is_the_same_bits_cached_or_not) {
     rt_tensor *all[] = {wt, blob, x};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_OK(rt_tensor_free(all[i]));
 }
+
+/* Two halves of one storage (the same shape at different offsets) and a transposed view, used as
+ * convolution weights in turn: each output is its own view's, also after a write through one. */
+TEST(views_of_one_storage_used_as_conv_weights_in_turn) {
+    enum { WN = CO * CC * CK * CK };
+    fill(cx_data, CN * CC * CH * CH, 61);
+    int64_t xs[] = {CN, CC, CH, CH}, ws[] = {2 * CO, CC, CK, CK}, ts[] = {CC, CO, CK, CK}, bs[] = {CO};
+    static float w[2 * WN], wt_data[WN], logical[WN], want[CN * CO * CH * CH];
+    float b[CO];
+    fill(w, 2 * WN, 67);
+    fill(wt_data, WN, 71);
+    fill(b, CO, 73);
+    /* The transposed view's values in (CO, CC, CK, CK) order. */
+    for (int o = 0; o < CO; o++)
+        for (int c = 0; c < CC; c++)
+            for (int k = 0; k < CK * CK; k++) logical[(o * CC + c) * CK * CK + k] = wt_data[(c * CO + o) * CK * CK + k];
+    rt_tensor *x = tensor_f32(cx_data, xs, 4), *full = tensor_f32(w, ws, 4), *bt = tensor_f32(b, bs, 1);
+    rt_tensor *top = NULL, *bottom = NULL, *flat = tensor_f32(wt_data, ts, 4), *flat_t = NULL;
+    CHECK_OK(rt_tensor_narrow(full, 0, 0, CO, &top));
+    CHECK_OK(rt_tensor_narrow(full, 0, CO, CO, &bottom));
+    CHECK_OK(rt_tensor_transpose(flat, 0, 1, &flat_t));
+    CHECK_OK(rt_inference_mode_enter(true));
+    for (int round = 0; round < 3; round++) {
+        conv_reference(w, b, want);
+        check_conv(x, top, bt, want);
+        conv_reference(w + WN, b, want);
+        check_conv(x, bottom, bt, want);
+        conv_reference(logical, b, want);
+        check_conv(x, flat_t, bt, want);
+    }
+    CHECK_OK(rt_inference_mode_exit());
+    /* Writing through one half bumps the version both share: both see it. */
+    CHECK_OK(rt_tensor_add_scalar_inplace(bottom, 1.0));
+    for (int i = WN; i < 2 * WN; i++) w[i] += 1.0f;
+    conv_reference(w, b, want);
+    check_conv(x, top, bt, want);
+    conv_reference(w + WN, b, want);
+    check_conv(x, bottom, bt, want);
+    rt_tensor *all[] = {x, full, bt, top, bottom, flat, flat_t};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_OK(rt_tensor_free(all[i]));
+}
