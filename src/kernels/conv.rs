@@ -357,15 +357,11 @@ pub fn forward(
     }
     let lhs = Mat { data: w, rs: rows, cs: 1 };
     assert!(w.len() >= o * rows, "conv::forward: the weight holds {} values, needs {}", w.len(), o * rows);
-    let packed_here = match packed {
-        Some(p) => {
-            assert!(p.dims() == (rows, o), "conv::forward: the packed weight is not W's transpose");
-            None
-        }
+    assert!(packed.is_none_or(|p| p.dims() == (rows, o)), "conv::forward: the packed weight is not W's transpose");
+    let packed_here = (packed.is_none() && uses_positions(g, n, o))
         // SAFETY: w holds o x rows values (asserted), read as its transpose.
-        None if uses_positions(g, n, o) => unsafe { PackedB::new(isa(), rows, o, Operand { ptr: w.as_ptr(), rs: 1, cs: rows as isize }) },
-        None => None,
-    };
+        .then(|| unsafe { PackedB::new(isa(), rows, o, Operand { ptr: w.as_ptr(), rs: 1, cs: rows as isize }) })
+        .flatten();
     let wt = packed.or(packed_here.as_ref());
     let outs = Disjoint::new(&mut out[..n * plane]);
     let per_image = |i: usize| {

@@ -1,7 +1,7 @@
-//! nn.Linear and nn.Conv2d weights packed once into the GEMM's panels (kernels/packed_gemm.rs `PackedB`) and kept
-//! beside the weight's storage, so a model served call after call packs each weight once, as
-//! ONNX Runtime's MLAS prepacks constant weights. At batch 64 of a 784 -> 256 layer, packing the
-//! weight costs about as much as the product itself.
+//! nn.Linear and nn.Conv2d weights packed once into the GEMM's panels (kernels/packed_gemm.rs
+//! `PackedB`) and kept beside the weight's storage, so a model served call after call packs each
+//! weight once, as ONNX Runtime's MLAS prepacks constant weights. At batch 64 of a 784 -> 256
+//! layer, packing the weight costs about as much as the product itself.
 //!
 //! A pack is valid for the version of the storage it was made from (`Storage::derived`: only
 //! library storages with a version counter, which every write bumps). A weight whose version
